@@ -1,0 +1,1 @@
+"""Metrics. Each metric module declares its metrics in :mod:`lipbench.metrics.catalog`."""
