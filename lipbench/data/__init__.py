@@ -15,10 +15,10 @@ def build_data(cfg):
 
 
 def _import_all():
-    from lipbench.data import toy2d  # noqa: F401
+    import importlib
+    import pkgutil
 
-    try:
-        from lipbench.data import images  # noqa: F401
-    except ImportError as e:  # pragma: no cover - only while the module is missing
-        if "lipbench.data.images" not in str(e):
-            raise
+    import lipbench.data as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{mod.name}")

@@ -1,0 +1,33 @@
+"""Evaluators, selected by the data source's ``kind`` ("toy2d" or "image").
+
+An evaluator is built once per run as ``cls(cfg, data, run_dir, device)`` (``cfg`` is the
+whole resolved config) and called at every evaluation point:
+
+    metrics, diagnostics = evaluator.evaluate(generator, critic, step, final=False)
+
+``metrics`` is a flat ``{name: float}`` dict (names declared in
+:mod:`lipbench.metrics.catalog`); ``diagnostics`` is a JSON-able dict (per-layer norms,
+raw gradient norms) that the final call stores in summary.json. Evaluators also write
+their pictures into ``run_dir``. They must leave the models' training state as they
+found it (``train()``/``eval()`` mode, ``requires_grad``) and must not consume the
+training random streams: they use their own ``torch.Generator`` seeded from ``cfg.seed``.
+"""
+
+from lipbench.registry import Registry
+
+EVALUATORS = Registry("evaluator")
+
+
+def build_evaluator(cfg, data, run_dir, device):
+    _import_all()
+    return EVALUATORS.get(data.kind)(cfg, data, run_dir, device)
+
+
+def _import_all():
+    import importlib
+    import pkgutil
+
+    import lipbench.evaluate as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{mod.name}")

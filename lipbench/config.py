@@ -1,0 +1,189 @@
+"""Config validation and derived settings.
+
+Hydra composes the config; this module checks it before anything is trained or written:
+unknown keys, wrong types and out-of-range values raise :class:`ConfigError` with one
+line naming the key and what is allowed. The schemas for the shared groups are
+dataclasses (merged with OmegaConf, which checks types and unknown keys); constraints,
+data sets and models validate their own keys when they are built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lipbench.errors import ConfigError
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss", "optim", "train", "eval"}
+# keys that do not change what a run computes, left out of its identity
+NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
+
+
+@dataclass
+class TrainSchema:
+    iterations: int = 1000
+    batch_size: int = 256
+    log_every: int = 50
+    checkpoint_every: int = 250
+    overwrite: bool = False
+    progress: Any = "auto"
+    threads: Optional[int] = None
+    tensorboard: bool = True
+
+
+@dataclass
+class OptimSchema:
+    preset: str = "paper"
+    optimizer: Optional[str] = None
+    lr: Optional[float] = None
+    betas: Optional[List[float]] = None
+    n_critic: Optional[int] = None
+
+
+@dataclass
+class EvalSchema:
+    every: int = 250
+    n_samples: int = 2500
+    mode_min_count: int = 20
+    w1_samples: int = 2000
+    grad_samples: int = 256
+    surface_resolution: int = 80
+    fid_samples: int = 10000
+    fid_samples_during: int = 1000
+    ref_split: str = "train"
+    extractors: List[str] = field(default_factory=lambda: ["domain", "inception"])
+    inception_weights: Optional[str] = None
+    kid_subset_size: int = 1000
+    prc: bool = True
+    fidelity_batch_size: int = 200
+
+
+def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg[key])
+    except OmegaConfBaseException as e:
+        sub = getattr(e, "full_key", "") or ""
+        msg = str(e).splitlines()[0]
+        if "not in struct" in str(e) or "Key" in msg and "not in" in msg:
+            allowed = ", ".join(schema.__dataclass_fields__)
+            raise ConfigError(f"{key}.{sub}: unknown key; allowed: {allowed}") from None
+        raise ConfigError(f"{key}.{sub}: {msg}") from None
+    return merged
+
+
+def _at_least(value, path: str, lo, what: str = None):
+    if value is None or value < lo:
+        raise ConfigError(f"{path}={value}: must be >= {lo}" + (f" ({what})" if what else ""))
+
+
+def resolve_optim(cfg: DictConfig) -> dict:
+    """The optimizer setting a run uses: the preset, or under ``paper`` the first
+    constraint's published setting; explicitly set keys win."""
+    o = cfg.optim
+    chosen = {}
+    if o.preset == "paper":
+        for name, node in (cfg.constraint or {}).items():
+            if node is not None and node.get("paper") is not None:
+                chosen = OmegaConf.to_container(node.paper, resolve=True)
+                break
+        if not chosen:
+            raise ConfigError("optim.preset=paper: no constraint in the list defines a `paper` setting; pick optim=A..F")
+    for key in ("optimizer", "lr", "betas", "n_critic"):
+        if o.get(key) is not None:
+            chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
+    chosen["preset"] = o.preset
+    if chosen.get("optimizer") not in OPTIMIZERS:
+        raise ConfigError(f"optim.optimizer={chosen.get('optimizer')}: allowed: {', '.join(OPTIMIZERS)}")
+    lr = chosen.get("lr")
+    if lr is None or not float(lr) > 0:
+        raise ConfigError(f"optim.lr={lr}: must be > 0")
+    chosen["lr"] = float(lr)
+    _at_least(chosen.get("n_critic"), "optim.n_critic", 1, "critic steps per generator step")
+    betas = chosen.get("betas")
+    if chosen["optimizer"] == "adam":
+        if betas is None or len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
+            raise ConfigError(f"optim.betas={betas}: adam needs two values in [0, 1)")
+        chosen["betas"] = [float(b) for b in betas]
+    return chosen
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Check the whole config; returns a resolved copy with ``optim`` filled in.
+
+    Raises :class:`ConfigError` on the first problem found.
+    """
+    try:
+        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{getattr(e, 'full_key', '')}: {str(e).splitlines()[0]}") from None
+    unknown = sorted(set(cfg) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    missing = sorted(k for k in TOP_LEVEL_KEYS if k not in cfg)
+    if missing:
+        raise ConfigError(f"{missing[0]}: missing from the config")
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
+        raise ConfigError(f"seed={cfg.seed}: must be an integer")
+    cfg.train = _check_schema(cfg, "train", TrainSchema)
+    cfg.eval = _check_schema(cfg, "eval", EvalSchema)
+    _check_schema(cfg, "optim", OptimSchema)
+    t, e = cfg.train, cfg.eval
+    _at_least(t.iterations, "train.iterations", 1)
+    _at_least(t.batch_size, "train.batch_size", 1)
+    _at_least(t.log_every, "train.log_every", 1)
+    _at_least(t.checkpoint_every, "train.checkpoint_every", 0)
+    if t.threads is not None:
+        _at_least(t.threads, "train.threads", 1)
+    if str(t.progress) not in ("auto", "True", "False", "true", "false"):
+        raise ConfigError(f"train.progress={t.progress}: allowed: auto, true, false")
+    for key in ("every", "mode_min_count"):
+        _at_least(e[key], f"eval.{key}", 0)
+    for key in ("n_samples", "w1_samples", "grad_samples", "surface_resolution", "fid_samples",
+                "fid_samples_during", "kid_subset_size", "fidelity_batch_size"):
+        _at_least(e[key], f"eval.{key}", 1)
+    if e.ref_split not in ("train", "test"):
+        raise ConfigError(f"eval.ref_split={e.ref_split}: allowed: train, test")
+    bad = [x for x in e.extractors if x not in ("domain", "inception")]
+    if bad:
+        raise ConfigError(f"eval.extractors={bad[0]}: allowed: domain, inception")
+    if not cfg.constraint:
+        raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
+    cfg.optim = resolve_optim(cfg)
+    _check_components(cfg)
+    return cfg
+
+
+def _check_components(cfg: DictConfig) -> None:
+    """Names of data, model, loss and constraints exist, and constraint parameters are valid."""
+    from lipbench.constraints import build_constraints
+    from lipbench.data import DATASETS, _import_all as import_data
+    from lipbench.losses import LOSSES
+    from lipbench.models import MODELS, _import_all as import_models
+
+    import_data()
+    import_models()
+    for node, registry in (("data", DATASETS), ("model", MODELS), ("loss", LOSSES)):
+        name = cfg[node].get("name")
+        if name not in registry:
+            raise ConfigError(f"{node}.name={name}: unknown; allowed: {', '.join(registry.names())}")
+    build_constraints(cfg.constraint)
+
+
+def run_identity(cfg: DictConfig) -> str:
+    """A short hash of everything that determines what a run computes."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for dotted in NON_IDENTITY_KEYS:
+        node = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    blob = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

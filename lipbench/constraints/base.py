@@ -1,0 +1,108 @@
+"""The constraint plug-in interface.
+
+A Lipschitz constraint acts on the critic in at most three places:
+
+* ``wrap(critic)``: once, when the run is built (spectral normalization, ...);
+* ``penalty(critic, real, fake)``: every critic step, added to the critic loss (GP, ...);
+* ``project(critic)``: after every critic optimizer step (weight clipping, ...).
+
+A constraint overrides only the hooks it needs. Its parameters are a dataclass
+(``Params``) whose fields are the keys of ``conf/constraint/<name>.yaml``; ranges are
+checked in ``Params.check``. The training loop calls the hooks of a
+:class:`ConstraintSet` and never looks at a constraint's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+from lipbench.errors import ConfigError
+
+
+@dataclass
+class Params:
+    """Base parameters; subclasses add fields with defaults and override :meth:`check`."""
+
+    def check(self, path: str) -> None:
+        """Raise ConfigError for values out of range; ``path`` is e.g. ``constraint.gp``."""
+
+
+def require(cond: bool, path: str, key: str, value, allowed: str) -> None:
+    if not cond:
+        raise ConfigError(f"{path}.{key}={value}: {allowed}")
+
+
+class Constraint:
+    """Base class: every hook is a no-op."""
+
+    name: str = ""
+    Params = Params
+
+    def __init__(self, params: Params):
+        self.params = params
+
+    def wrap(self, critic: nn.Module) -> nn.Module:
+        return critic
+
+    def penalty(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> Optional[torch.Tensor]:
+        return None
+
+    def project(self, critic: nn.Module) -> None:
+        return None
+
+    @classmethod
+    def from_config(cls, node: dict, path: str) -> "Constraint":
+        """Build from a config mapping; unknown keys and bad values raise ConfigError."""
+        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        node = dict(node or {})
+        node.pop("paper", None)  # the method's published optimizer setting, read by the optim preset
+        unknown = sorted(set(node) - fields)
+        if unknown:
+            allowed = ", ".join(sorted(fields)) or "(no parameters)"
+            raise ConfigError(f"{path}.{unknown[0]}: unknown key; allowed: {allowed}")
+        try:
+            params = cls.Params(**node)
+        except TypeError as e:  # pragma: no cover - dataclass signature mismatch
+            raise ConfigError(f"{path}: {e}") from None
+        for f in dataclasses.fields(params):
+            value = getattr(params, f.name)
+            if f.type in ("float", float) and isinstance(value, int) and not isinstance(value, bool):
+                setattr(params, f.name, float(value))
+        params.check(path)
+        return cls(params)
+
+
+class ConstraintSet:
+    """An ordered list of constraints acting as one: wraps in order, sums penalties,
+    projects in order. An empty set is the unconstrained baseline."""
+
+    def __init__(self, constraints: List[Constraint]):
+        self.constraints = list(constraints)
+
+    @property
+    def name(self) -> str:
+        names = [c.name for c in self.constraints if c.name != "none"]
+        return "+".join(names) or "none"
+
+    def wrap(self, critic: nn.Module) -> nn.Module:
+        for c in self.constraints:
+            critic = c.wrap(critic)
+        return critic
+
+    def penalty(self, critic, real, fake) -> Optional[torch.Tensor]:
+        total = None
+        for c in self.constraints:
+            p = c.penalty(critic, real, fake)
+            if p is not None:
+                total = p if total is None else total + p
+        return total
+
+    @torch.no_grad()
+    def project(self, critic) -> None:
+        for c in self.constraints:
+            c.project(critic)

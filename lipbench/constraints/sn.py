@@ -1,0 +1,39 @@
+"""``sn``: spectral normalization of every critic layer that has a weight (SN-GAN,
+Miyato et al. 2018), with ``n_power_iterations`` power iterations per forward pass and
+the vectors kept between steps (PyTorch's parametrization)."""
+
+from dataclasses import dataclass
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from lipbench.constraints import CONSTRAINTS
+from lipbench.constraints.base import Constraint, Params, require
+
+
+@dataclass
+class SNParams(Params):
+    n_power_iterations: int = 1
+    eps: float = 1e-12
+
+    def check(self, path):
+        require(self.n_power_iterations >= 1, path, "n_power_iterations", self.n_power_iterations, "must be >= 1")
+
+
+def weighted_layers(critic: nn.Module):
+    """Every sub-module owning a ``weight`` parameter of at least 2 dimensions."""
+    for module in critic.modules():
+        w = getattr(module, "weight", None)
+        if isinstance(w, nn.Parameter) and w.dim() >= 2:
+            yield module
+
+
+@CONSTRAINTS.register("sn")
+class SpectralNorm(Constraint):
+    name = "sn"
+    Params = SNParams
+
+    def wrap(self, critic):
+        for module in list(weighted_layers(critic)):
+            spectral_norm(module, n_power_iterations=self.params.n_power_iterations, eps=self.params.eps)
+        return critic

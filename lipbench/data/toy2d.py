@@ -1,0 +1,72 @@
+"""Generated 2-D benchmark distributions, as in the WGAN-GP reference toy code.
+
+Each builder keeps the exact mixture parameters (mode centres and standard deviation),
+so that metrics can be computed against the true distribution. Samples are drawn with a
+caller-owned ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from lipbench.data import DATASETS
+from lipbench.data.base import Toy2DSource
+from lipbench.errors import ConfigError
+
+
+def _positive(cfg, key):
+    value = float(cfg[key])
+    if not value > 0:
+        raise ConfigError(f"data.{key}={cfg[key]}: must be > 0")
+    return value
+
+
+def _mixture_sampler(centers: np.ndarray, std: float):
+    c = torch.as_tensor(centers, dtype=torch.float32)
+
+    def sample(n, generator):
+        idx = torch.randint(len(c), (n,), generator=generator)
+        return c[idx] + std * torch.randn(n, 2, generator=generator)
+
+    return sample
+
+
+@DATASETS.register("eight_gaussians")
+def eight_gaussians(cfg) -> Toy2DSource:
+    """8 Gaussians on a circle of ``radius`` (4 axis + 4 diagonal directions), all divided by ``divide_by``."""
+    radius, std, div = _positive(cfg, "radius"), _positive(cfg, "std"), _positive(cfg, "divide_by")
+    angles = np.arange(8) * (math.pi / 4)
+    centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1) / div
+    return Toy2DSource(name="eight_gaussians", sampler=_mixture_sampler(centers, std / div), centers=centers, std=std / div)
+
+
+@DATASETS.register("twentyfive_gaussians")
+def twentyfive_gaussians(cfg) -> Toy2DSource:
+    """A ``grid`` x ``grid`` lattice of Gaussians with ``spacing``, centred on 0, divided by ``divide_by``."""
+    spacing, std, div = _positive(cfg, "spacing"), _positive(cfg, "std"), _positive(cfg, "divide_by")
+    grid = int(cfg.grid)
+    if grid < 1:
+        raise ConfigError(f"data.grid={cfg.grid}: must be >= 1")
+    ticks = (np.arange(grid) - (grid - 1) / 2) * spacing
+    centers = np.array([(x, y) for x in ticks for y in ticks]) / div
+    return Toy2DSource(
+        name="twentyfive_gaussians", sampler=_mixture_sampler(centers, std / div), centers=centers, std=std / div
+    )
+
+
+@DATASETS.register("swiss_roll")
+def swiss_roll(cfg) -> Toy2DSource:
+    """The 2-D Swiss roll (x, z of scikit-learn's make_swiss_roll) with Gaussian ``noise``, divided by ``divide_by``."""
+    noise, div = float(cfg.noise), _positive(cfg, "divide_by")
+    if noise < 0:
+        raise ConfigError(f"data.noise={cfg.noise}: must be >= 0")
+
+    def sample(n, generator):
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+        pts = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
+        return (pts + noise * torch.randn(n, 2, generator=generator)) / div
+
+    return Toy2DSource(name="swiss_roll", sampler=sample)

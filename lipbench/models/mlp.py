@@ -1,0 +1,57 @@
+"""MLP generator and critic for 2-D data (WGAN-GP toy setting: 3 x 512 ReLU)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lipbench.errors import ConfigError
+from lipbench.models import MODELS
+from lipbench.registry import Registry
+
+ACTIVATIONS = Registry("model.activation")
+ACTIVATIONS.register("relu")(lambda: nn.ReLU())
+ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2))
+ACTIVATIONS.register("tanh")(lambda: nn.Tanh())
+
+
+def mlp(in_dim: int, hidden: int, depth: int, out_dim: int, activation: str) -> nn.Sequential:
+    """``depth`` hidden layers of width ``hidden``, each followed by ``activation``."""
+    layers, d = [], in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, hidden), ACTIVATIONS.get(activation)()]
+        d = hidden
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, z_dim, out_dim, hidden, depth, activation):
+        super().__init__()
+        self.z_dim = z_dim
+        self.net = mlp(z_dim, hidden, depth, out_dim, activation)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class MLPCritic(nn.Module):
+    def __init__(self, in_dim, hidden, depth, activation):
+        super().__init__()
+        self.net = mlp(in_dim, hidden, depth, 1, activation)
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+@MODELS.register("mlp")
+def build_mlp(cfg, data_shape):
+    if len(data_shape) != 1:
+        raise ConfigError(f"model.name=mlp: needs vector data, got data of shape {data_shape}; use an image model")
+    for key in ("z_dim", "hidden", "depth"):
+        if int(cfg[key]) < 1:
+            raise ConfigError(f"model.{key}={cfg[key]}: must be >= 1")
+    critic_activation = cfg.get("critic_activation") or cfg.activation
+    g = MLPGenerator(int(cfg.z_dim), data_shape[0], int(cfg.hidden), int(cfg.depth), cfg.activation)
+    d = MLPCritic(data_shape[0], int(cfg.hidden), int(cfg.critic_depth or cfg.depth), critic_activation)
+    return g, d

@@ -1,0 +1,1 @@
+"""Training: the run record, checkpoints, optimizers and the training loop."""

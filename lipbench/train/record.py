@@ -1,0 +1,133 @@
+"""The run record: summary.json, metrics.jsonl, config.yaml and checkpoint.pt.
+
+Every file that is replaced is written atomically (a temporary file in the same
+directory, fsync, then ``os.replace``), so that a crash or a full disk never leaves a
+half-written summary or checkpoint behind: the previous version stays intact.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict
+
+import torch
+
+SUMMARY = "summary.json"
+METRICS = "metrics.jsonl"
+CONFIG = "config.yaml"
+CHECKPOINT = "checkpoint.pt"
+RECORD_FILES = (SUMMARY, METRICS, CONFIG, CHECKPOINT, "train.log", "final_samples.npz")
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def jsonable(value):
+    """Floats that are not finite become strings ("nan", "inf") so the JSON stays valid."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            return jsonable(value.item())
+        except (ValueError, TypeError):
+            pass
+    return value
+
+
+def write_json(path: Path, data: Dict) -> None:
+    atomic_write(path, lambda f: json.dump(jsonable(data), f, indent=2, sort_keys=False))
+
+
+def read_json(path: Path) -> Dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def append_jsonl(path: Path, row: Dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(jsonable(row)) + "\n")
+        f.flush()
+
+
+def read_jsonl(path: Path, max_step: int = None):
+    """Rows of a metrics.jsonl; a torn last line (crash mid-write) is skipped."""
+    rows = []
+    if not Path(path).exists():
+        return rows
+    with open(path) as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if max_step is None or row.get("step", 0) <= max_step:
+                rows.append(row)
+    return rows
+
+
+def save_checkpoint(path: Path, state: Dict) -> None:
+    atomic_write(path, lambda f: torch.save(state, f), mode="wb")
+
+
+def load_checkpoint(path: Path) -> Dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def versions() -> Dict[str, str]:
+    out = {"python": platform.python_version(), "torch": torch.__version__}
+    for mod in ("lipbench", "torchvision", "numpy", "hydra", "omegaconf", "torch_fidelity", "ot", "pandas"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional packages
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the lipbench checkout (with "+dirty" when it has local changes), or None."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        if not commit:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
