@@ -1,0 +1,229 @@
+"""Image data sets: scikit-learn digits, torchvision CIFAR-10 / MNIST / Fashion-MNIST, and
+any image folder or .tar(.gz) of one.
+
+Every builder returns an :class:`~lipbench.data.base.ImageSource` holding uint8
+N x C x H x W tensors at ``data.resolution`` and ``data.channels``, with a train and a
+test split, labels and a ``key`` such as ``digits-16px-1ch`` that names the caches
+(domain classifier, reference statistics). Caches live under ``$LIPBENCH_CACHE``
+(default ``~/.cache/lipbench``); downloaded data sets under ``data.root``, else
+``$LIPBENCH_DATA``, else ``~/.cache/lipbench/datasets``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lipbench.data import DATASETS
+from lipbench.data import archive
+from lipbench.data.base import ImageSource
+from lipbench.errors import ConfigError, DataError
+
+FORMAT_VERSION = 1  # bump when decoding changes, to invalidate cached tensors
+
+
+def cache_root() -> str:
+    """lipbench's cache folder: ``$LIPBENCH_CACHE`` or ``~/.cache/lipbench``."""
+    return os.environ.get("LIPBENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lipbench")
+
+
+def data_root(cfg) -> str:
+    root = _get(cfg, "root", None)
+    if root:
+        return os.path.expanduser(str(root))
+    return os.environ.get("LIPBENCH_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "lipbench", "datasets")
+
+
+def _get(cfg, key, default):
+    try:
+        value = cfg.get(key, default)
+    except AttributeError:
+        value = getattr(cfg, key, default)
+    return default if value is None else value
+
+
+def _shape(cfg, default_res, default_ch):
+    res = int(_get(cfg, "resolution", default_res))
+    ch = int(_get(cfg, "channels", default_ch))
+    if res < 4:
+        raise ConfigError(f"data.resolution={res}: must be >= 4 (e.g. 16, 32, 48, 64)")
+    if ch not in (1, 3):
+        raise ConfigError(f"data.channels={ch}: allowed 1 (grayscale) or 3 (RGB)")
+    return res, ch
+
+
+def _max_images(cfg):
+    m = _get(cfg, "max_images", None)
+    if m is not None and int(m) < 1:
+        raise ConfigError(f"data.max_images={m}: must be >= 1 or null (all)")
+    return None if m is None else int(m)
+
+
+def resize_uint8(images: torch.Tensor, resolution: int, channels: int, chunk: int = 4096) -> torch.Tensor:
+    """Convert uint8 N x C x H x W images to ``channels`` (luma for RGB->L, replication
+    for L->RGB) and resize them to ``resolution`` with antialiased bilinear filtering."""
+    out = []
+    for x in images.split(chunk):
+        x = x.float()
+        if x.shape[1] == 3 and channels == 1:
+            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        elif x.shape[1] == 1 and channels == 3:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != resolution or x.shape[-2] != resolution:
+            x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out) if out else images.new_zeros((0, channels, resolution, resolution))
+
+
+def _cap(images, labels, max_images, seed=0):
+    if max_images is None or len(images) <= max_images:
+        return images, labels
+    idx = torch.from_numpy(np.sort(np.random.RandomState(seed).permutation(len(images))[:max_images]))
+    return images[idx], labels[idx]
+
+
+def _key(name, res, ch, max_images=None, extra=""):
+    key = f"{name}{extra}-{res}px-{ch}ch"
+    return key + (f"-max{max_images}" if max_images is not None else "")
+
+
+@DATASETS.register("digits")
+def build_digits(cfg) -> ImageSource:
+    """scikit-learn's 8x8 digits (1,797 images, 10 classes), values 0..16 -> 0..255,
+    resized to ``resolution`` (default 16) and split 80/20 (stratified, fixed seed)."""
+    from sklearn.datasets import load_digits
+
+    res, ch = _shape(cfg, 16, 1)
+    d = load_digits()
+    x = torch.from_numpy(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+    y = torch.from_numpy(d.target.astype(np.int64))
+    labels = {i: str(int(t)) for i, t in enumerate(d.target)}
+    train, test = archive.holdout_split(labels, 0.2, seed=0)
+    tr = torch.tensor(sorted(train), dtype=torch.int64)
+    te = torch.tensor(sorted(test), dtype=torch.int64)
+    x = resize_uint8(x, res, ch)
+    return ImageSource(
+        name="digits", key=_key("digits", res, ch), train_images=x[tr], train_labels=y[tr],
+        test_images=x[te], test_labels=y[te], num_classes=10,
+    )
+
+
+def _torchvision(cfg, name, cls_name, default_res, default_ch):
+    import torchvision
+
+    res, ch = _shape(cfg, default_res, default_ch)
+    root = data_root(cfg)
+    download = bool(_get(cfg, "download", True))
+    cls = getattr(torchvision.datasets, cls_name)
+    splits = []
+    for train in (True, False):
+        try:
+            ds = cls(root=root, train=train, download=download)
+        except Exception as e:  # noqa: BLE001 - offline, missing or corrupt: one clear line
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(
+                f"data={name}: not found under data.root={root} and not downloadable ({reason}); "
+                f"set data.root=/path/to/an/existing/copy, or allow data.download=true with internet access"
+            ) from None
+        x = ds.data
+        x = torch.from_numpy(np.asarray(x)) if not torch.is_tensor(x) else x
+        x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x.unsqueeze(1)
+        y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+        x, y = _cap(x, y, _max_images(cfg))
+        splits.append((resize_uint8(x.contiguous(), res, ch), y))
+    (xtr, ytr), (xte, yte) = splits
+    return ImageSource(
+        name=name, key=_key(name, res, ch, _max_images(cfg)), train_images=xtr, train_labels=ytr,
+        test_images=xte, test_labels=yte, num_classes=10,
+    )
+
+
+@DATASETS.register("cifar10")
+def build_cifar10(cfg) -> ImageSource:
+    """CIFAR-10 through torchvision (download when online, or ``data.root``)."""
+    return _torchvision(cfg, "cifar10", "CIFAR10", 32, 3)
+
+
+@DATASETS.register("mnist")
+def build_mnist(cfg) -> ImageSource:
+    """MNIST through torchvision, resized to ``resolution`` (default 32)."""
+    return _torchvision(cfg, "mnist", "MNIST", 32, 1)
+
+
+@DATASETS.register("fashion_mnist")
+def build_fashion_mnist(cfg) -> ImageSource:
+    """Fashion-MNIST through torchvision, resized to ``resolution`` (default 32)."""
+    return _torchvision(cfg, "fashion_mnist", "FashionMNIST", 32, 1)
+
+
+@DATASETS.register("imagefolder")
+def build_imagefolder(cfg) -> ImageSource:
+    """A folder of class sub-folders or of flat images, or a .tar/.tar.gz of either.
+
+    Keys: ``root`` (required), ``resolution`` (32), ``channels`` (3), ``train_split`` /
+    ``test_split`` (folder names, ``train`` / ``test``), ``test_fraction`` (held out when
+    there are no split folders, 0.1), ``max_images`` (per split, null = all), ``cache``
+    (keep the decoded tensors under ``$LIPBENCH_CACHE/images``, true).
+    """
+    root = _get(cfg, "root", None)
+    if not root:
+        raise ConfigError("data.root=null: data=imagefolder needs data.root=/path/to/folder or archive.tar.gz")
+    root = os.path.abspath(os.path.expanduser(str(root)))
+    res, ch = _shape(cfg, 32, 3)
+    train_split = str(_get(cfg, "train_split", "train"))
+    test_split = str(_get(cfg, "test_split", "test"))
+    fraction = float(_get(cfg, "test_fraction", 0.1))
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"data.test_fraction={fraction}: must be in [0, 1)")
+    max_images = _max_images(cfg)
+    if not os.path.exists(root):
+        raise DataError(f"data.root={root}: no such file or folder")
+
+    settings = f"v{FORMAT_VERSION}|{res}|{ch}|{train_split}|{test_split}|{fraction}|{max_images}"
+    digest = hashlib.sha1((archive.fingerprint(root) + "\n" + settings).encode()).hexdigest()[:10]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", re.sub(r"(\.tar\.gz|\.tgz|\.tar)$", "", os.path.basename(root)))
+    key = _key("imagefolder", res, ch, max_images, extra=f"-{stem}-{digest}")
+    use_cache = bool(_get(cfg, "cache", True))
+    path = os.path.join(cache_root(), "images", key + ".pt")
+    if use_cache and os.path.exists(path):
+        try:
+            blob = torch.load(path, weights_only=True)
+            return _imagefolder_source(key, blob)
+        except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+            pass
+
+    blob = _load_imagefolder(root, res, ch, train_split, test_split, fraction, max_images)
+    if use_cache:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
+    return _imagefolder_source(key, blob)
+
+
+def _load_imagefolder(root, res, ch, train_split, test_split, fraction, max_images):
+    files = archive.list_files(root)
+    if not files:
+        raise DataError(f"data.root={root}: no images found (extensions {', '.join(archive.IMAGE_EXTENSIONS)})")
+    train, test = archive.split_layout(files, train_split, test_split)
+    if test is None:
+        train, test = archive.holdout_split(train, fraction, seed=0)
+    train, test = archive.subsample(train, max_images), archive.subsample(test, max_images)
+    classes = sorted(set(train.values()) | set(test.values()))
+    xtr, ytr = archive.decode_many(files, train, classes, root, res, ch)
+    xte, yte = archive.decode_many(files, test, classes, root, res, ch)
+    return {"train_images": xtr, "train_labels": ytr, "test_images": xte, "test_labels": yte, "classes": classes}
+
+
+def _imagefolder_source(key, blob):
+    has_test = len(blob["test_images"]) > 0
+    return ImageSource(
+        name="imagefolder", key=key, train_images=blob["train_images"], train_labels=blob["train_labels"],
+        test_images=blob["test_images"] if has_test else None, test_labels=blob["test_labels"] if has_test else None,
+        num_classes=len(blob["classes"]),
+    )
