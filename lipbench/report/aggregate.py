@@ -1,0 +1,275 @@
+"""Read run directories into one pandas DataFrame (one row per run).
+
+The input is the run record of the contract: ``summary.json`` (status, config, final
+metrics, timings) and ``metrics.jsonl`` (one evaluation per line). Nothing here raises on
+a bad run directory: a run that cannot be read is returned in the ``incomplete`` list as
+``(path, reason)`` so the report can name it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+RUN_MARKERS = ("summary.json", "checkpoint.pt", "metrics.jsonl", "config.yaml")
+REPORT_MARKER = ".lipbench-report"  # written into every report out_dir; skipped when found below an input
+STATUSES = ("completed", "diverged", "failed", "running")
+FINISHED = ("completed", "diverged", "failed")
+
+# Columns taken from the top level of summary.json (final metrics never overwrite them).
+BASE_COLUMNS = ("run_dir", "run_id", "method", "status", "seed", "step", "iterations",
+                "wall_time_s", "it_per_s", "device", "diverged_step", "diverged_quantity",
+                "error", "finished_at")
+
+# Config keys that never count as a swept factor (bookkeeping, paths, evaluation settings).
+_IGNORED_KEYS = {"cfg.seed", "cfg.device", "cfg.name", "cfg.train.overwrite", "cfg.train.progress",
+                 "cfg.train.threads", "cfg.train.log_every", "cfg.train.checkpoint_every"}
+_IGNORED_PREFIXES = ("cfg.hydra", "cfg.eval.")
+_IGNORED_LEAVES = {"run_dir", "output_dir", "out_dir", "cache_dir"}
+# Factors tried first when several config values change together (e.g. a preset and its lr).
+_FACTOR_PRIORITY = ("cfg.data.name", "cfg.loss.name", "cfg.optim.preset", "cfg.model.name",
+                    "cfg.optim.optimizer", "cfg.train.iterations")
+
+PathLike = Union[str, os.PathLike]
+
+
+def is_run_dir(path: PathLike) -> bool:
+    """A run dir holds at least one file of the run record."""
+    return any(os.path.isfile(os.path.join(path, m)) for m in RUN_MARKERS)
+
+
+def find_run_dirs(path: PathLike) -> List[str]:
+    """``path`` itself if it is a run dir, else every run dir below it (sorted).
+
+    Hidden folders (``.hydra``) and report folders found below ``path`` are skipped, so
+    the copies a report keeps of its runs are not counted twice.
+    """
+    path = os.fspath(path)
+    if is_run_dir(path):
+        return [path]
+    found = []
+    for root, dirs, _files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not os.path.isfile(os.path.join(root, d, REPORT_MARKER)))
+        keep = []
+        for d in dirs:
+            sub = os.path.join(root, d)
+            if is_run_dir(sub):
+                found.append(sub)
+            else:
+                keep.append(d)
+        dirs[:] = keep
+    return sorted(found)
+
+
+def flatten(cfg, prefix: str = "cfg.") -> dict:
+    """Flatten a nested config dict to dotted keys; lists become JSON strings (hashable)."""
+    out = {}
+    if not isinstance(cfg, dict):
+        return out
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if value:
+                out.update(flatten(value, name + "."))
+            else:
+                out[name] = "{}"
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _method_from_config(cfg) -> str:
+    cons = cfg.get("constraint") if isinstance(cfg, dict) else None
+    if isinstance(cons, dict) and cons:
+        return "+".join(str(k) for k in cons)
+    return "none"
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def read_run(run_dir: str) -> Tuple[Optional[dict], Optional[str]]:
+    """One run as a flat row dict, or ``(None, reason)`` when it cannot be read."""
+    path = os.path.join(run_dir, "summary.json")
+    if not os.path.isfile(path):
+        what = [m for m in RUN_MARKERS if os.path.isfile(os.path.join(run_dir, m))]
+        return None, f"no summary.json (found {', '.join(what)}); the run was interrupted or is still starting"
+    try:
+        with open(path, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"summary.json cannot be read: {exc}"
+    except json.JSONDecodeError as exc:
+        return None, f"summary.json is not valid JSON: {exc}"
+    if not isinstance(summary, dict):
+        return None, f"summary.json is not valid JSON: expected an object, got {type(summary).__name__}"
+    status = summary.get("status")
+    if status not in STATUSES:
+        return None, f"summary.json has status={status!r}; expected one of {', '.join(STATUSES)}"
+    cfg = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    diverged = summary.get("diverged") if isinstance(summary.get("diverged"), dict) else {}
+    row = {
+        "run_dir": run_dir,
+        "run_id": str(summary.get("run_id") or os.path.basename(os.path.normpath(run_dir))),
+        "method": str(summary.get("method") or _method_from_config(cfg)),
+        "status": status,
+        "seed": summary.get("seed", cfg.get("seed")),
+        "step": summary.get("step"),
+        "iterations": summary.get("iterations"),
+        "wall_time_s": _float(summary.get("wall_time_s")),
+        "it_per_s": _float(summary.get("it_per_s")),
+        "device": summary.get("device"),
+        "diverged_step": diverged.get("step"),
+        "diverged_quantity": diverged.get("quantity"),
+        "error": summary.get("error"),
+        "finished_at": summary.get("finished_at"),
+    }
+    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
+    for name, value in final.items():
+        if name not in row and not isinstance(value, (dict, list)):
+            row[name] = _float(value)
+    row.update(flatten(cfg))
+    return row, None
+
+
+def _dedupe(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep one row per (run_id, seed): finished before running, then the newest."""
+    if df.empty:
+        return df
+    rank = df["status"].map(lambda s: 1 if s in FINISHED else 0)
+    mtime = df["run_dir"].map(lambda d: _mtime(os.path.join(d, "summary.json")))
+    order = df.assign(_rank=rank, _mtime=mtime, _seed=df["seed"].astype(str))
+    order = order.sort_values(["_rank", "_mtime"], kind="stable")
+    order = order.drop_duplicates(["run_id", "_seed"], keep="last")
+    return order.sort_index().drop(columns=["_rank", "_mtime", "_seed"])
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+def load_runs(paths: Union[PathLike, Iterable[PathLike]]) -> Tuple[pd.DataFrame, List[Tuple[str, str]]]:
+    """Read every run below ``paths`` (run dirs or sweep dirs, merged).
+
+    Returns ``(runs, incomplete)``: ``runs`` has one row per run with the columns
+    :data:`BASE_COLUMNS`, every final metric by its contract name, and every config value
+    as ``cfg.<dotted.key>``; ``incomplete`` lists ``(path, reason)`` for runs that could not
+    be read (missing or corrupted summary.json) and for inputs that do not exist.
+    Runs found twice (merged sweeps, report copies) are kept once, the newest finished.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows, incomplete = [], []
+    for p in paths:
+        p = os.fspath(p)
+        if not os.path.isdir(p):
+            incomplete.append((p, "no such directory"))
+            continue
+        for run_dir in find_run_dirs(p):
+            row, reason = read_run(run_dir)
+            if row is None:
+                incomplete.append((run_dir, reason))
+            else:
+                rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame(columns=list(BASE_COLUMNS))
+    df = _dedupe(df).reset_index(drop=True)
+    return df, incomplete
+
+
+def metric_columns(df: pd.DataFrame) -> List[str]:
+    """Final-metric columns of a runs DataFrame (everything but bookkeeping and cfg.*)."""
+    return [c for c in df.columns if c not in BASE_COLUMNS and not c.startswith("cfg.")
+            and pd.api.types.is_numeric_dtype(df[c])]
+
+
+def _ignored(col: str) -> bool:
+    return (col in _IGNORED_KEYS or col.startswith(_IGNORED_PREFIXES)
+            or col.rsplit(".", 1)[-1] in _IGNORED_LEAVES)
+
+
+def _key(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: "<missing>" if v is None or (isinstance(v, float) and np.isnan(v)) else repr(v))
+
+
+def swept_factors(df: pd.DataFrame) -> List[str]:
+    """The ``cfg.*`` columns that were varied on purpose, besides method and seed.
+
+    A column counts when it takes several values among runs of the same method. Columns
+    that follow from factors already chosen (an optimizer preset's lr, a data set's own
+    keys, a method's own parameters) are left out, so each factor appears once.
+    """
+    if df.empty or "method" not in df:
+        return []
+    cands = [c for c in df.columns if c.startswith("cfg.") and not _ignored(c)]
+    keys = {c: _key(df[c]) for c in cands}
+    cands = [c for c in cands if keys[c].nunique() > 1]
+    cands.sort(key=lambda c: (_FACTOR_PRIORITY.index(c) if c in _FACTOR_PRIORITY else len(_FACTOR_PRIORITY), c))
+    chosen: List[str] = []
+    for c in cands:
+        groups = [df["method"].astype(str)] + [keys[k] for k in chosen]
+        grouped = pd.DataFrame({f"g{i}": g for i, g in enumerate(groups)}).assign(_v=keys[c])
+        if (grouped.groupby([f"g{i}" for i in range(len(groups))])["_v"].nunique() > 1).any():
+            chosen.append(c)
+    return chosen
+
+
+def _read_jsonl(path: str) -> List[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a half-written last line of a killed run
+                if isinstance(rec, dict) and "step" in rec:
+                    out.append(rec)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return out
+
+
+def load_histories(df: pd.DataFrame, factors: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """Every run's metrics.jsonl in long format.
+
+    Columns: run_dir, run_id, method, seed, status, the swept factors, step, metric, value.
+    Lines that are not valid JSON and non-numeric values are skipped.
+    """
+    factors = list(swept_factors(df) if factors is None else factors)
+    keep = ["run_dir", "run_id", "method", "seed", "status"] + factors
+    frames = []
+    for _, run in df.iterrows():
+        recs = _read_jsonl(os.path.join(str(run["run_dir"]), "metrics.jsonl"))
+        rows = []
+        for rec in recs:
+            step = _float(rec.get("step"))
+            for name, value in rec.items():
+                if name in ("step", "time_s") or isinstance(value, (dict, list, str, bool)) or value is None:
+                    continue
+                v = _float(value)
+                if not np.isnan(step):
+                    rows.append((step, name, v))
+        if rows:
+            part = pd.DataFrame(rows, columns=["step", "metric", "value"])
+            for col in reversed(keep):
+                part.insert(0, col, run.get(col))
+            frames.append(part)
+    if not frames:
+        return pd.DataFrame(columns=keep + ["step", "metric", "value"])
+    return pd.concat(frames, ignore_index=True)

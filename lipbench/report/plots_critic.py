@@ -1,0 +1,205 @@
+"""Plots of the critic itself, read from each run dir: the 2-D value surface with samples,
+gradient-norm distributions and per-layer spectral norms.
+
+Like :mod:`lipbench.report.plots_runs`, each ``figures_*`` function returns
+``{file stem: Figure}`` and ``{}`` when its data is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+
+from lipbench.report.aggregate import swept_factors
+from lipbench.report.plot_common import (FigureDict, colours, data_groups, new_figure, ordered, series_labels,
+                                         stem_with, title_with)
+
+NPZ = "final_samples.npz"
+_NPZ_KEYS = ("real", "fake", "surface_x", "surface_y", "surface_values")
+
+
+def read_diagnostics(run_dir: str) -> dict:
+    """``summary.json["diagnostics"]`` of a run, or {} when unreadable."""
+    try:
+        with open(os.path.join(str(run_dir), "summary.json"), encoding="utf-8") as f:
+            diag = json.load(f).get("diagnostics")
+        return diag if isinstance(diag, dict) else {}
+    except Exception:
+        return {}
+
+
+def read_samples(run_dir: str) -> Optional[Dict[str, np.ndarray]]:
+    """The arrays of final_samples.npz, or None when missing or incomplete."""
+    path = os.path.join(str(run_dir), NPZ)
+    try:
+        with np.load(path) as z:
+            if not all(k in z for k in ("real", "fake")):
+                return None
+            return {k: np.asarray(z[k]) for k in _NPZ_KEYS if k in z}
+    except Exception:
+        return None
+
+
+def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One run per (data group, series): completed before others, then the lowest seed,
+    among runs that have a final_samples.npz."""
+    if df.empty:
+        return df
+    has = df["run_dir"].map(lambda d: os.path.isfile(os.path.join(str(d), NPZ)))
+    cand = df[has]
+    if cand.empty:
+        return cand
+    factors = swept_factors(df)
+    cand = cand.assign(_series=series_labels(cand, factors).to_numpy(),
+                       _done=(cand["status"].astype(str) != "completed").astype(int),
+                       _seed=pd.to_numeric(cand["seed"], errors="coerce").fillna(np.inf))
+    keys = ["_series"] + [f for f in factors if f.startswith("cfg.data.")]
+    cand = cand.assign(**{k: cand[k].astype(str) for k in keys if k != "_series"})
+    picked = cand.sort_values(["_done", "_seed", "run_dir"]).groupby(keys, sort=False).head(1)
+    return df.loc[picked.index]
+
+
+def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000) -> FigureDict:
+    """Grid in the manner of WGAN-GP Fig. 1: rows = data sets, columns = methods; each panel
+    shows the critic's value contours, real points and generated points (first seed)."""
+    reps = representative_runs(df)
+    if reps.empty:
+        return {}
+    factors = swept_factors(df)
+    series_all = ordered(series_labels(reps, factors))
+    groups = [(g, sub) for g, sub in data_groups(reps, factors)]
+    fig, axes = new_figure(len(groups) * len(series_all), ncols=len(series_all), size=(3.2, 3.2))
+    drew = False
+    for r, (group, sub) in enumerate(groups):
+        labels = series_labels(sub, factors)
+        for c, s in enumerate(series_all):
+            ax = axes[r * len(series_all) + c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            rows = sub[labels.to_numpy() == s]
+            arr = read_samples(rows.iloc[0]["run_dir"]) if len(rows) else None
+            if arr is None:
+                ax.set_title(f"{s}\n(no samples)", fontsize="small")
+                continue
+            run = rows.iloc[0]
+            if all(k in arr for k in ("surface_x", "surface_y", "surface_values")):
+                cs = ax.contour(arr["surface_x"], arr["surface_y"], np.asarray(arr["surface_values"]).reshape(
+                    len(arr["surface_y"]), len(arr["surface_x"])), levels=12, cmap="viridis", linewidths=0.8)
+                ax.set_xlim(arr["surface_x"].min(), arr["surface_x"].max())
+                ax.set_ylim(arr["surface_y"].min(), arr["surface_y"].max())
+                del cs
+            real, fake = arr["real"][:max_points], arr["fake"][:max_points]
+            ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:orange", alpha=0.5, label="real")
+            ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:green", alpha=0.5, label="generated")
+            status = str(run["status"])
+            ax.set_title(f"{s} (seed {run['seed']}{'' if status == 'completed' else ', ' + status})",
+                         fontsize="small")
+            if c == 0 and group:
+                ax.set_ylabel(group)
+            drew = True
+    if not drew:
+        return {}
+    axes[0].legend(loc="lower left", fontsize="x-small", markerscale=4)
+    fig.suptitle("Critic value contours with real (orange) and generated (green) samples")
+    return {"samples_2d": fig}
+
+
+def _diag_rows(df: pd.DataFrame) -> pd.DataFrame:
+    done = df[df["status"].astype(str) == "completed"] if not df.empty else df
+    return done.assign(_diag=done["run_dir"].map(read_diagnostics)) if not done.empty else done
+
+
+def figures_grad_norms(df: pd.DataFrame) -> FigureDict:
+    """Violin plots of ‖∇x D‖ at real, fake and interpolated points, per series (seeds pooled)."""
+    if df.empty:
+        return {}
+    factors = swept_factors(df)
+    rows = _diag_rows(df)
+    if rows.empty:
+        return {}
+    rows = rows.assign(series=series_labels(rows, factors).to_numpy())
+    figs = {}
+    for group, gdf in data_groups(rows, factors):
+        series = ordered(gdf["series"])
+        data = {kind: [] for kind in ("real", "fake", "interp")}
+        for kind in data:
+            for s in series:
+                vals = []
+                for diag in gdf[gdf["series"] == s]["_diag"]:
+                    g = diag.get("grad_norms", {}) if isinstance(diag, dict) else {}
+                    vals.extend(v for v in (g.get(kind) or []) if isinstance(v, (int, float)) and np.isfinite(v))
+                data[kind].append(np.asarray(vals, float))
+        kinds = [k for k in data if any(len(v) for v in data[k])]
+        if not kinds:
+            continue
+        fig, axes = new_figure(len(kinds), size=(max(4.2, 0.9 * len(series) + 1.5), 3.6))
+        for ax, kind in zip(axes, kinds):
+            pos = [i + 1 for i, v in enumerate(data[kind]) if len(v) > 1]
+            if pos:
+                ax.violinplot([data[kind][p - 1] for p in pos], positions=pos, showmedians=True)
+            ax.axhline(1.0, color="k", lw=0.8, ls="--")
+            ax.set_xticks(range(1, len(series) + 1), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
+            ax.set_title(f"at {kind} points")
+            ax.set_ylabel("‖∇x D(x)‖")
+            ax.grid(alpha=0.3, axis="y")
+        fig.suptitle(title_with("Critic gradient norms per method (completed runs; dashed: 1)", group))
+        figs[stem_with("grad_norms", group)] = fig
+    return figs
+
+
+def _layer_table(diag: dict) -> Optional[pd.DataFrame]:
+    layers = diag.get("layers") if isinstance(diag, dict) else None
+    if not isinstance(layers, list) or not layers:
+        return None
+    recs = [{"layer": i, "sigma": l.get("sigma"), "sigma_op": l.get("sigma_op")}
+            for i, l in enumerate(layers) if isinstance(l, dict)]
+    out = pd.DataFrame(recs)
+    for c in ("sigma", "sigma_op"):
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    return out
+
+
+def figures_layer_norms(df: pd.DataFrame) -> FigureDict:
+    """Per-layer spectral norms: σ of the reshaped weight (solid) and the true operator
+    norm (dashed, where it differs, e.g. convolutions), mean over seeds, line per series."""
+    if df.empty:
+        return {}
+    factors = swept_factors(df)
+    rows = _diag_rows(df)
+    if rows.empty:
+        return {}
+    rows = rows.assign(series=series_labels(rows, factors).to_numpy())
+    figs = {}
+    for group, gdf in data_groups(rows, factors):
+        series = ordered(gdf["series"])
+        col = colours(series)
+        fig, axes = new_figure(1, size=(6.5, 4.2))
+        ax, drew = axes[0], False
+        names: List[str] = []
+        for s in series:
+            tabs = [t for t in (_layer_table(d) for d in gdf[gdf["series"] == s]["_diag"]) if t is not None]
+            if not tabs:
+                continue
+            mean = pd.concat(tabs).groupby("layer")[["sigma", "sigma_op"]].mean()
+            ax.plot(mean.index, mean["sigma"], color=col[s], marker="o", label=f"{s}: σ (reshaped weight)")
+            if mean["sigma_op"].notna().any() and not np.allclose(mean["sigma_op"], mean["sigma"], equal_nan=True):
+                ax.plot(mean.index, mean["sigma_op"], color=col[s], marker="x", ls="--", label=f"{s}: operator norm")
+            drew = True
+            if not names:
+                names = [str(i) for i in mean.index]
+        if not drew:
+            continue
+        ax.axhline(1.0, color="k", lw=0.8, ls=":", label="σ = 1")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_xlabel("critic layer index (input → output)")
+        ax.set_ylabel("spectral norm (log scale)")
+        ax.legend(fontsize="x-small")
+        ax.grid(alpha=0.3)
+        ax.set_title(title_with("Per-layer spectral norms of the critic (mean over seeds)", group), fontsize="medium")
+        figs[stem_with("layer_norms", group)] = fig
+    return figs
