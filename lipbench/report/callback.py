@@ -1,0 +1,47 @@
+"""Hydra callback: write the report at the end of every ``-m`` sweep.
+
+Register it in conf/config.yaml::
+
+    hydra:
+      callbacks:
+        report:
+          _target_: lipbench.report.callback.ReportCallback
+
+The report goes to ``<hydra.sweep.dir>/report/`` and its table is printed. The callback
+never raises: a failure is printed as one line and the sweep's exit status is unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Sequence
+
+from hydra.experimental.callback import Callback
+
+
+class ReportCallback(Callback):
+    """Runs :func:`lipbench.report.report` on the sweep dir after a multirun."""
+
+    def __init__(self, enabled: bool = True, subdir: str = "report", metrics: Optional[Sequence[str]] = None,
+                 quiet: bool = False) -> None:
+        self.enabled = enabled
+        self.subdir = subdir
+        self.metrics = list(metrics) if metrics else None
+        self.quiet = quiet
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        try:
+            sweep_dir = str(config.hydra.sweep.dir)
+            name = None
+            try:
+                name = config.get("name")
+            except Exception:
+                pass
+            from lipbench.report import report
+
+            out_dir = os.path.join(sweep_dir, self.subdir)
+            report(sweep_dir, out_dir, name=str(name) if name else None, quiet=self.quiet, metrics=self.metrics)
+        except Exception as exc:  # never fail a finished sweep because of its report
+            print(f"lipbench report failed ({type(exc).__name__}: {exc}); rerun: lipbench-report <sweep dir>")
