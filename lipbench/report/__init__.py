@@ -82,10 +82,11 @@ def _write_readme(out_dir: str, name: str, files: Sequence[str], n_runs: int, in
 
 
 def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str] = None, quiet: bool = False,
-           metrics: Optional[Sequence[str]] = None) -> dict:
+           metrics: Optional[Sequence[str]] = None, plots: bool = True) -> dict:
     """Aggregate the runs below ``paths`` (merged) and write the report into ``out_dir``.
 
-    Prints the markdown table and where everything is unless ``quiet``. Never raises on
+    Prints the markdown table and where everything is unless ``quiet``; ``plots=False``
+    skips drawing (tables, runs.csv and the run copies are still written). Never raises on
     bad run dirs: they are returned (and written to incomplete.csv) as ``(path, reason)``.
     Returns ``{"table", "runs", "files", "incomplete", "errors", "out_dir"}``.
     """
@@ -107,8 +108,8 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
     files += [runs_csv, inc_csv]
     table = comparison_table(df, metrics)
     files += list(write_tables(table, out_dir, caption=name).values())
-    if not df.empty:
-        files += plot_all(df, os.path.join(out_dir, "plots"), table.attrs.get("metrics"), errors)
+    if plots and not df.empty:
+        files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
     files.append(_write_readme(out_dir, name, files, len(df), incomplete))
     if not quiet:
         print(f"{name}: {len(df)} run(s)" + (f", {len(incomplete)} incomplete" if incomplete else ""))

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=None,
                    help="comma-separated metric columns for the table, e.g. w1,modes,hq_pct (default: all present)")
     p.add_argument("--quiet", action="store_true", help="do not print the table")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
     return p
 
 
@@ -43,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     from lipbench.report import report  # heavy imports only after the arguments are checked
 
-    report(args.paths, out, name=args.name, quiet=args.quiet, metrics=metrics)
+    report(args.paths, out, name=args.name, quiet=args.quiet, metrics=metrics, plots=not args.no_plots)
     return 0
 
 

@@ -115,11 +115,10 @@ def save_figures(figures: FigureDict, out_dir) -> List[str]:
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for stem, fig in figures.items():
-        fig.canvas.draw()  # lay out once (constrained layout), then freeze it for both formats
-        fig.set_layout_engine("none")
         for ext in ("png", "pdf"):
             path = os.path.join(out_dir, f"{stem}.{ext}")
             fig.savefig(path, dpi=100 if ext == "png" else None)
+            fig.set_layout_engine("none")  # laid out once (constrained) for the PNG; reuse it for the PDF
             paths.append(path)
     return paths
 

@@ -19,7 +19,16 @@ from lipbench.report.plot_common import (FigureDict, colours, completed, data_gr
 from lipbench.report.tables import default_metrics, direction
 
 HISTORY_EXTRA = ("loss_d", "loss_g", "penalty")
-MAX_PANELS = 12
+# Diagnostics (no "better" direction) still worth a panel next to the scored metrics.
+SHOWN_DIAGNOSTICS = ("critic_gap", "grad_interp_mean", "lip_lower", "lip_upper")
+MAX_PANELS = 9
+
+
+def panel_metrics(df: pd.DataFrame) -> list:
+    """Default panels: the table's metrics that are scored (declared direction) or key
+    diagnostics, in table order, at most :data:`MAX_PANELS`."""
+    return [m for m in default_metrics(df) if m != "it_per_s"
+            and (direction(m) is not None or m in SHOWN_DIAGNOSTICS)][:MAX_PANELS]
 
 
 def _label(metric: str) -> str:
@@ -37,9 +46,8 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
         return {}
     present = set(hist["metric"].unique())
     if metrics is None:
-        metrics = [m for m in default_metrics(df) if m in present] + [m for m in HISTORY_EXTRA if m in present]
-        metrics += sorted(present - set(metrics) - {"it_per_s"})
-    metrics = [m for m in metrics if m in present][:MAX_PANELS]
+        metrics = [m for m in panel_metrics(df) if m in present] + [m for m in HISTORY_EXTRA if m in present]
+    metrics = [m for m in metrics if m in present][:MAX_PANELS + len(HISTORY_EXTRA)]
     if not metrics:
         return {}
     hist = hist.assign(series=series_labels(hist, factors).to_numpy())
@@ -73,7 +81,7 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
 def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> FigureDict:
     """Final metrics per series as box plots with the seeds as points (completed runs);
     the tick labels count diverged/failed runs."""
-    metrics = [m for m in (default_metrics(df) if metrics is None else metrics) if has_values(df, m)][:MAX_PANELS]
+    metrics = [m for m in (panel_metrics(df) if metrics is None else metrics) if has_values(df, m)][:MAX_PANELS]
     if df.empty or not metrics:
         return {}
     factors = swept_factors(df)

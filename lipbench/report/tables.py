@@ -27,7 +27,7 @@ from lipbench.report.aggregate import metric_columns, swept_factors
 
 # Default metric order; only the metrics present in the runs are kept.
 METRIC_ORDER = (
-    "w1", "modes", "hq_pct", "critic_gap",
+    "w1", "modes", "hq_pct", "critic_gap", "dual_ratio",
     "fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "domain_clf_acc",
     "fid_inception", "kid_inception", "is_inception",
     "grad_real_mean", "grad_fake_mean", "grad_interp_mean",

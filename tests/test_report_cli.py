@@ -1,0 +1,77 @@
+"""report() and lipbench-report: files written, bad runs listed, self-contained results folder."""
+
+import json
+import os
+
+import pandas as pd
+
+from lipbench.report import report
+from lipbench.report.cli import main
+from report_fixtures import make_run, make_sweep
+
+
+def test_report_writes_everything_and_lists_incomplete(tmp_path, capsys):
+    sweep = make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0, 1))
+    make_run(sweep, "gp", 2, status="diverged", dirname="div")
+    os.makedirs(os.path.join(sweep, "broken"))
+    with open(os.path.join(sweep, "broken", "summary.json"), "w") as f:
+        f.write("{not json")
+    out = tmp_path / "results" / "demo"
+    res = report(sweep, out, plots=False)
+    printed = capsys.readouterr().out
+    assert f"Table: {out / 'table.md'}" in printed and f"Plots: {out / 'plots'}" in printed
+    assert "| gp" in printed and "broken" in printed
+    for name in ("runs.csv", "table.md", "table.csv", "table.tex", "incomplete.csv", "README.md"):
+        assert (out / name).is_file(), name
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 5 and (runs["status"] == "diverged").sum() == 1
+    assert res["incomplete"][0][0].endswith("broken")
+    assert pd.read_csv(out / "incomplete.csv")["path"].tolist() == [os.path.join(sweep, "broken")]
+    # compact copies: every record, npz only for the run each 2-D panel shows (first seed per method)
+    copies = sorted(os.listdir(out / "runs"))
+    assert len(copies) == 5
+    with_npz = [c for c in copies if (out / "runs" / c / "final_samples.npz").exists()]
+    assert len(with_npz) == 2
+    seeds = {json.load(open(out / "runs" / c / "summary.json"))["seed"] for c in with_npz}
+    assert seeds == {0}
+
+
+def test_report_from_its_own_output_is_self_contained(tmp_path):
+    sweep = make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0, 1))
+    out = tmp_path / "results" / "demo"
+    first = report(sweep, out, quiet=True, plots=False)
+    # a second report over the sweep dir that now contains a report folder counts runs once
+    inner = report(sweep, os.path.join(sweep, "report"), quiet=True, plots=False)
+    again = report(sweep, tmp_path / "again", quiet=True, plots=False)
+    assert len(again["runs"]) == len(first["runs"]) == len(inner["runs"]) == 4
+    # the results folder alone reproduces the table
+    regen = report(out, tmp_path / "regen", quiet=True, plots=False)
+    cols = [c for c in first["table"].columns if c != "run_dir"]
+    pd.testing.assert_frame_equal(first["table"][cols], regen["table"][cols])
+
+
+def test_report_with_no_readable_runs(tmp_path, capsys):
+    os.makedirs(tmp_path / "empty" / "x")
+    (tmp_path / "empty" / "x" / "summary.json").write_text("")
+    res = report(tmp_path / "empty", tmp_path / "out")
+    assert res["table"].empty and len(res["incomplete"]) == 1
+    assert "No readable runs" in capsys.readouterr().out
+    assert "No readable runs" in (tmp_path / "out" / "table.md").read_text()
+
+
+def test_cli_merges_sweeps_and_exit_codes(tmp_path, capsys):
+    make_sweep(tmp_path / "s1", methods=("gp",), seeds=(0, 1))
+    make_sweep(tmp_path / "s2", methods=("sn",), seeds=(0,))
+    os.makedirs(tmp_path / "s2" / "halfway")
+    (tmp_path / "s2" / "halfway" / "metrics.jsonl").write_text('{"step": 0}\n')
+    out = tmp_path / "merged"
+    code = main([str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(out), "--metrics", "w1,modes",
+                 "--no-plots"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "halfway" in printed
+    table = pd.read_csv(out / "table.csv")
+    assert sorted(table["method"]) == ["gp", "sn"]
+    assert [c for c in table.columns if c.endswith("_mean")] == ["w1_mean", "modes_mean"]
+    code = main([str(tmp_path / "missing"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing does not exist" in err and len(err.strip().splitlines()) == 1
