@@ -44,4 +44,5 @@ class ReportCallback(Callback):
             out_dir = os.path.join(sweep_dir, self.subdir)
             report(sweep_dir, out_dir, name=str(name) if name else None, quiet=self.quiet, metrics=self.metrics)
         except Exception as exc:  # never fail a finished sweep because of its report
-            print(f"lipbench report failed ({type(exc).__name__}: {exc}); rerun: lipbench-report <sweep dir>")
+            msg = " ".join(str(exc).split())  # one line, even for multi-line OmegaConf errors
+            print(f"lipbench report failed ({type(exc).__name__}: {msg}); rerun: lipbench-report <sweep dir>")
