@@ -51,4 +51,4 @@ class NonSaturating(Loss):
 
 
 def build_loss(cfg) -> Loss:
-    return LOSSES.get(cfg.name)()
+    return LOSSES.get(cfg["name"])()

@@ -106,11 +106,14 @@ def load_checkpoint(path: Path) -> Dict:
 
 
 def versions() -> Dict[str, str]:
+    """Versions of Python and the packages that shape a run's numbers (read from metadata, no imports)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"python": platform.python_version(), "torch": torch.__version__}
-    for mod in ("lipbench", "torchvision", "numpy", "hydra", "omegaconf", "torch_fidelity", "ot", "pandas"):
+    for dist in ("lipbench", "torchvision", "numpy", "hydra-core", "omegaconf", "torch-fidelity", "pot", "pandas"):
         try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # pragma: no cover - optional packages
+            out[dist] = version(dist)
+        except PackageNotFoundError:  # pragma: no cover - optional packages
             pass
     return out
 

@@ -1,0 +1,187 @@
+"""The ``lipbench`` command: a Hydra app that trains one run, or a sweep with ``-m``.
+
+Before Hydra creates any directory, every job of the command (each combination of a
+sweep) is composed and validated, so a config error exits with one line and status 2,
+and nothing is written into an existing run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from lipbench.config import validate
+from lipbench.errors import ConfigError, DataError, RunDirError
+
+CONF_DIR = os.environ.get("LIPBENCH_CONF") or str(Path(__file__).resolve().parent.parent / "conf")
+log = logging.getLogger("lipbench")
+
+# Flags after which preflight validation is left to Hydra (help, info, custom config dirs).
+_PASS_THROUGH = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
+                 "-sc", "--resolve", "--package", "-p", "--config-path", "-cp", "--config-dir", "-cd",
+                 "--experimental-rerun"}
+_FLAG_WITH_VALUE = {"--config-name", "-cn"}
+
+
+def _dirname(override_dirname: str) -> str:
+    return override_dirname or "defaults"
+
+
+OmegaConf.register_new_resolver("lipbench_dirname", _dirname, replace=True)
+
+
+def _split_argv(argv):
+    """(overrides, config_name, multirun, pass_through)."""
+    overrides, config_name, multirun, i = [], "config", False, 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a.split("=")[0] in _PASS_THROUGH:
+            return overrides, config_name, multirun, True
+        elif a in _FLAG_WITH_VALUE:
+            config_name = argv[i + 1] if i + 1 < len(argv) else config_name
+            i += 1
+        elif a.startswith("--config-name="):
+            config_name = a.split("=", 1)[1]
+        elif a.startswith("-"):
+            return overrides, config_name, multirun, True
+        else:
+            overrides.append(a)
+        i += 1
+    return overrides, config_name, multirun, False
+
+
+def _is_hydra(override: str) -> bool:
+    key = override.lstrip("+~")
+    return key.startswith("hydra.") or key.startswith("hydra/") or key == "hydra"
+
+
+def _jobs(overrides, config_name, multirun):
+    """The override list of every job the command would launch."""
+    from hydra import compose
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not multirun:
+        return [[o for o in overrides if not _is_hydra(o)]]
+    params = []
+    base = compose(config_name, overrides=[o for o in overrides if not OverridesParser.create().parse_override(o)
+                                           .is_sweep_override()], return_hydra_config=True)
+    for key, value in (OmegaConf.select(base, "hydra.sweeper.params") or {}).items():
+        params.append(f"{key}={value}")
+    parsed = OverridesParser.create().parse_overrides(params + [o for o in overrides if not _is_hydra(o)])
+    return BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def preflight(argv) -> int:
+    """Compose and validate every job; return the number of jobs checked (0 when skipped)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides, config_name, multirun, pass_through = _split_argv(argv)
+    if pass_through:
+        return 0
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None, job_name="lipbench"):
+        try:
+            jobs = _jobs(overrides, config_name, multirun)
+            for job in jobs:
+                validate(compose(config_name, overrides=job))
+        except (HydraException, OmegaConfBaseException) as e:
+            raise ConfigError(hydra_message(e)) from None
+    return len(jobs)
+
+
+def hydra_message(e: Exception) -> str:
+    """Hydra's multi-line composition errors as one line naming the key and the allowed values."""
+    text = str(e)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "Available options in" in text:
+        head = lines[0].replace("In 'config': ", "")
+        group = text.split("Available options in '")[1].split("'")[0]
+        options = [ln for ln in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1:]
+                   if not ln.startswith(("Config search path", "provider=", "Set the environment"))]
+        wanted = head.split("'")[1].split("/")[-1] if "'" in head else head
+        return f"{group}={wanted}: unknown option; allowed: {', '.join(options)}"
+    keep = [ln for ln in lines if not ln.startswith(("Set the environment", "full_key", "object_type"))]
+    if keep and keep[0].startswith("Could not override"):
+        key = keep[0].split("'")[1]
+        reason = next((ln for ln in keep if "not in struct" in ln), keep[-1])
+        return f"{key}: unknown key ({reason}); use +{key}=... only for keys a config group accepts"
+    return "; ".join(keep)
+
+
+def _threads_for_launcher(cfg: DictConfig):
+    """Under the joblib launcher, split the machine's cores between parallel jobs."""
+    if cfg.train.threads is not None:
+        return cfg.train.threads
+    try:
+        launcher = HydraConfig.get().launcher
+    except ValueError:
+        return None
+    if "joblib" in str(launcher.get("_target_", "")).lower():
+        n_jobs = launcher.get("n_jobs", -1)
+        cores = os.cpu_count() or 1
+        n_jobs = cores if n_jobs is None or n_jobs < 1 else min(n_jobs, cores)
+        return max(1, cores // n_jobs)
+    return None
+
+
+@hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
+def hydra_app(cfg: DictConfig):
+    from lipbench.train.loop import train
+
+    hc = HydraConfig.get()
+    multirun = hc.mode.name == "MULTIRUN"
+    try:
+        cfg = validate(cfg)
+    except ConfigError as e:
+        print(f"lipbench: config error: {e}", file=sys.stderr)
+        if multirun:
+            return {"status": "failed", "error": str(e)}
+        sys.exit(2)
+    cfg.train.threads = _threads_for_launcher(cfg)
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        summary = train(cfg, run_dir, overrides=list(hc.overrides.task), raise_errors=False)
+    except (RunDirError, DataError) as e:
+        print(f"lipbench: error: {e}", file=sys.stderr)
+        if multirun:
+            return {"status": "failed", "error": str(e)}
+        sys.exit(2)
+    if not multirun:
+        _print_single(summary, run_dir)
+        if summary.get("status") == "failed":
+            sys.exit(1)
+    return {"status": summary.get("status"), "run_dir": str(run_dir)}
+
+
+def _print_single(summary, run_dir):
+    final = summary.get("final") or {}
+    shown = {k: final[k] for k in ("w1", "modes", "hq_pct", "fid_domain", "is_domain", "grad_interp_mean", "sigma_max")
+             if isinstance(final.get(k), (int, float))}
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in shown.items())
+    print(f"{summary.get('method')}: {summary.get('status')} at step {summary.get('step')}; {metrics}")
+    print(f"Run record: {run_dir} (summary.json, metrics.jsonl, pictures, checkpoint.pt)")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        preflight(argv)
+    except ConfigError as e:
+        print(f"lipbench: config error: {e}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv = [sys.argv[0]] + argv
+    hydra_app()
+
+
+if __name__ == "__main__":
+    main()

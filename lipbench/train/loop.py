@@ -1,0 +1,295 @@
+"""The training loop: one function that turns a validated config into a run record.
+
+``train`` builds the run's parts, resumes from a checkpoint when one of the same config
+is present, alternates ``n_critic`` critic steps with one generator step, evaluates at
+``eval.every`` and at the end, checkpoints atomically, and always leaves a
+``summary.json`` whose status is ``completed``, ``diverged``, ``failed`` or (interrupted)
+``running``. It never looks at which constraint it trains.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+import lipbench
+from lipbench.config import run_identity
+from lipbench.constraints import build_constraints
+from lipbench.data import build_data
+from lipbench.evaluate import build_evaluator
+from lipbench.losses import build_loss
+from lipbench.models import build_models
+from lipbench.train import record, rundir
+from lipbench.train.setup import build_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, set_threads
+from lipbench.train.steps import GAN, critic_step, generator_step
+
+log = logging.getLogger("lipbench")
+STOP_SIGNALS = ("SIGTERM", "SIGUSR1")
+
+
+class Interrupted(SystemExit):
+    """Raised after a checkpoint was written in answer to SIGTERM / SIGUSR1."""
+
+
+class _SignalFlag:
+    """Turns SIGTERM/SIGUSR1 into a flag the loop checks between iterations."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                sig = getattr(signal, name, None)
+                if sig is not None:
+                    self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def build_gan(cfg: DictConfig, device: torch.device):
+    data = build_data(cfg.data)
+    generator, critic = build_models(cfg.model, data.shape)
+    constraints = build_constraints(cfg.constraint)
+    critic = constraints.wrap(critic).to(device)
+    generator = generator.to(device)
+    gan = GAN(
+        generator=generator,
+        critic=critic,
+        opt_g=build_optimizer(generator.parameters(), cfg.optim),
+        opt_d=build_optimizer(critic.parameters(), cfg.optim),
+        loss=build_loss(cfg.loss),
+        constraints=constraints,
+        z_dim=generator.z_dim,
+        device=device,
+    )
+    return data, gan
+
+
+def _finite(values: dict):
+    """The first (name, value) that is not finite, or None."""
+    for k, v in values.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return k, v
+    return None
+
+
+def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) -> dict:
+    """Train one run of the validated config ``cfg`` into ``run_dir``; return its summary."""
+    run_dir = Path(run_dir)
+    run_id = run_identity(cfg)
+    rundir.check_writable(run_dir)
+    plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))
+    if plan.action == "skip":
+        log.info("%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
+                 run_dir, plan.summary.get("status"))
+        return plan.summary
+    if plan.action == "fresh":
+        rundir.clear(run_dir)
+
+    file_log = logging.FileHandler(run_dir / "train.log")
+    file_log.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
+    logging.getLogger().addHandler(file_log)
+    device = resolve_device(cfg.device)
+    threads = set_threads(cfg.train.threads)
+    summary = {
+        "lipbench_version": lipbench.__version__,
+        "status": "running",
+        "run_id": run_id,
+        "method": None,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "overrides": list(overrides),
+        "step": 0,
+        "iterations": int(cfg.train.iterations),
+        "final": {},
+        "diagnostics": {},
+        "diverged": None,
+        "error": None,
+        "wall_time_s": 0.0,
+        "train_time_s": 0.0,
+        "it_per_s": None,
+        "seed": int(cfg.seed),
+        "device": str(device),
+        "torch_threads": threads,
+        "versions": record.versions(),
+        "git_commit": record.git_commit(),
+        "started_at": (plan.summary or {}).get("started_at") if plan.action == "resume" else record.now(),
+        "finished_at": None,
+    }
+    try:
+        with _SignalFlag() as stop:
+            _train(cfg, run_dir, summary, plan, device, stop)
+    except Interrupted:
+        raise
+    except Exception as e:
+        summary["status"] = "failed"
+        summary["error"] = f"{type(e).__name__}: {e}"
+        summary["traceback"] = traceback.format_exc()
+        summary["finished_at"] = record.now()
+        try:
+            record.write_json(run_dir / record.SUMMARY, summary)
+        except OSError:
+            log.error("could not write %s", run_dir / record.SUMMARY)
+        log.error("run failed: %s (details in %s)", summary["error"], run_dir / record.SUMMARY)
+        if raise_errors:
+            raise
+    finally:
+        logging.getLogger().removeHandler(file_log)
+        file_log.close()
+    return summary
+
+
+def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -> None:
+    t_start = time.perf_counter()
+    data_gen = seed_everything(int(cfg.seed))
+    data, gan = build_gan(cfg, device)
+    summary["method"] = gan.constraints.name
+    summary["data"] = data.describe()
+    evaluator = build_evaluator(cfg, data, run_dir, device)
+    n_critic, batch = int(cfg.optim.n_critic), int(cfg.train.batch_size)
+    iterations, every = int(cfg.train.iterations), int(cfg.eval.every)
+    ckpt_every, log_every = int(cfg.train.checkpoint_every), int(cfg.train.log_every)
+
+    step, train_time, elapsed_before, running = 0, 0.0, 0.0, {"loss_d": [], "loss_g": [], "penalty": []}
+    if plan.action == "resume":
+        ck = plan.checkpoint
+        gan.generator.load_state_dict(ck["generator"])
+        gan.critic.load_state_dict(ck["critic"])
+        gan.opt_g.load_state_dict(ck["opt_g"])
+        gan.opt_d.load_state_dict(ck["opt_d"])
+        set_rng_state(ck["rng"], data_gen)
+        step, train_time, elapsed_before = int(ck["step"]), float(ck["train_time_s"]), float(ck["wall_time_s"])
+        running = {k: list(v) for k, v in ck["running"].items()}
+        rows = record.read_jsonl(run_dir / record.METRICS, max_step=step)
+        record.atomic_write(run_dir / record.METRICS, lambda f: f.writelines(
+            __import__("json").dumps(r) + "\n" for r in rows))
+        log.info("resuming %s from step %d", run_dir, step)
+    record.atomic_write(run_dir / record.CONFIG, lambda f: f.write(OmegaConf.to_yaml(cfg)))
+    record.write_json(run_dir / record.SUMMARY, summary)
+    writer = _tensorboard(cfg, run_dir, step)
+
+    def elapsed():
+        return elapsed_before + time.perf_counter() - t_start
+
+    def checkpoint():
+        record.save_checkpoint(run_dir / record.CHECKPOINT, {
+            "run_id": summary["run_id"], "step": step,
+            "generator": gan.generator.state_dict(), "critic": gan.critic.state_dict(),
+            "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
+            "rng": rng_state(data_gen), "running": running,
+            "train_time_s": train_time, "wall_time_s": elapsed(),
+        })
+
+    def evaluate(final):
+        metrics, diagnostics = evaluator.evaluate(gan.generator, gan.critic, step, final=final)
+        losses = {k: (sum(v) / len(v) if v else None) for k, v in running.items()}
+        row = {"step": step, "time_s": round(elapsed(), 3), **losses, **metrics}
+        record.append_jsonl(run_dir / record.METRICS, row)
+        if writer is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)) and v is not None:
+                    writer.add_scalar(f"eval/{k}", v, step)
+        bad = next(((k, v) for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)), None)
+        return {**losses, **metrics}, diagnostics, bad
+
+    def finish(status, final_metrics, diagnostics):
+        summary.update(status=status, step=step, final=final_metrics, diagnostics=diagnostics,
+                       train_time_s=round(train_time, 3), wall_time_s=round(elapsed(), 3),
+                       it_per_s=round(step / train_time, 3) if train_time > 0 else None,
+                       finished_at=record.now())
+        record.write_json(run_dir / record.SUMMARY, summary)
+        if writer is not None:
+            writer.close()
+
+    progress = _progress(cfg, iterations, step, summary["method"])
+    gan.generator.train()
+    gan.critic.train()
+    while step < iterations:
+        t0 = time.perf_counter()
+        ld = pen = 0.0
+        for _ in range(n_critic):
+            real = data.sample(batch, data_gen).to(device, non_blocking=True)
+            l, p = critic_step(gan, real)
+            ld, pen = ld + l, pen + p
+        lg = generator_step(gan, batch)
+        values = dict(zip(("loss_d", "loss_g", "penalty"), torch.stack([ld / n_critic, lg, pen / n_critic]).tolist()))
+        step += 1
+        train_time += time.perf_counter() - t0
+        bad = _finite(values)
+        if bad is not None:
+            summary["diverged"] = {"step": step, "quantity": bad[0], "value": str(bad[1])}
+            log.warning("diverged at step %d: %s = %s", step, bad[0], bad[1])
+            progress.close()
+            finish("diverged", {k: v for k, v in values.items()}, {})
+            return
+        for k, v in values.items():
+            running[k].append(v)
+            del running[k][:-log_every]
+        if writer is not None and step % log_every == 0:
+            for k, v in running.items():
+                writer.add_scalar(f"train/{k}", sum(v) / len(v), step)
+        progress.update(1)
+        if step % log_every == 0:
+            progress.set_postfix(loss_d=f"{values['loss_d']:.3g}", loss_g=f"{values['loss_g']:.3g}")
+        if every and step % every == 0 and step < iterations:
+            _, _, bad = evaluate(final=False)
+            if bad is not None:
+                summary["diverged"] = {"step": step, "quantity": bad[0], "value": "nan"}
+                progress.close()
+                finish("diverged", {}, {})
+                return
+        if ckpt_every and step % ckpt_every == 0 and step < iterations:
+            checkpoint()
+        if stop.signum is not None:
+            checkpoint()
+            summary.update(step=step, interrupted={"signal": signal.Signals(stop.signum).name, "step": step})
+            record.write_json(run_dir / record.SUMMARY, summary)
+            progress.close()
+            msg = (f"interrupted by {signal.Signals(stop.signum).name} at step {step}; checkpoint written to "
+                   f"{run_dir / record.CHECKPOINT}; run the same command again to resume")
+            log.warning(msg)
+            raise Interrupted(0)
+    progress.close()
+    final, diagnostics, bad = evaluate(final=True)
+    checkpoint()
+    if bad is not None:
+        summary["diverged"] = {"step": step, "quantity": bad[0], "value": "nan"}
+        finish("diverged", final, diagnostics)
+    else:
+        finish("completed", final, diagnostics)
+    log.info("%s: %s in %.1f s (%.1f it/s) -> %s", summary["method"], summary["status"], summary["wall_time_s"],
+             summary["it_per_s"] or 0, run_dir)
+
+
+def _progress(cfg, total, initial, method):
+    flag = str(cfg.train.progress).lower()
+    disable = (not sys.stderr.isatty()) if flag == "auto" else flag != "true"
+    return tqdm(total=total, initial=initial, desc=f"{method}", disable=disable, dynamic_ncols=True, leave=False)
+
+
+def _tensorboard(cfg, run_dir, step):
+    if not cfg.train.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # pragma: no cover - tensorboard is a dependency
+        log.warning("tensorboard is not installed; train.tensorboard ignored")
+        return None
+    return SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)

@@ -1,0 +1,88 @@
+"""What a run directory already holds, and whether a run may use it.
+
+A run's identity is the hash of its resolved config (:func:`lipbench.config.run_identity`).
+A directory holding a completed run of the same identity is skipped; one holding a
+checkpoint of the same identity is resumed; one holding another identity's run, or a
+checkpoint that cannot be read, is an error unless ``train.overwrite=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from lipbench.errors import RunDirError
+from lipbench.train import record
+
+
+@dataclass
+class Plan:
+    action: str  # "fresh", "resume" or "skip"
+    summary: Optional[dict] = None
+    checkpoint: Optional[dict] = None
+
+
+def check_writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"run directory {run_dir} cannot be created: {e.strerror}") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise RunDirError(f"run directory {run_dir} is not writable; choose another hydra.run.dir / hydra.sweep.dir")
+
+
+def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
+    """Decide what to do with ``run_dir`` without changing anything in it."""
+    run_dir = Path(run_dir)
+    summary_path, ckpt_path = run_dir / record.SUMMARY, run_dir / record.CHECKPOINT
+    if overwrite:
+        return Plan("fresh")
+    summary = None
+    if summary_path.exists():
+        try:
+            summary = record.read_json(summary_path)
+        except (OSError, ValueError) as e:
+            raise RunDirError(
+                f"{summary_path} is unreadable ({e}); delete it or pass train.overwrite=true"
+            ) from None
+        other = summary.get("run_id")
+        if other and other != run_id:
+            raise RunDirError(
+                f"{run_dir} holds another config's run (run_id {other}, this config is {run_id}); "
+                "use another output directory or train.overwrite=true"
+            )
+        if summary.get("status") in ("completed", "diverged"):
+            return Plan("skip", summary=summary)
+    if ckpt_path.exists():
+        try:
+            ckpt = record.load_checkpoint(ckpt_path)
+        except Exception as e:  # torch raises many kinds on a corrupt file
+            raise RunDirError(
+                f"checkpoint {ckpt_path} is corrupted ({type(e).__name__}); "
+                "delete it or pass train.overwrite=true to start this run again"
+            ) from None
+        if ckpt.get("run_id") != run_id:
+            raise RunDirError(
+                f"checkpoint {ckpt_path} belongs to another config (run_id {ckpt.get('run_id')}, "
+                f"this config is {run_id}); use another output directory or train.overwrite=true"
+            )
+        return Plan("resume", summary=summary, checkpoint=ckpt)
+    return Plan("fresh", summary=summary)
+
+
+def clear(run_dir: Path) -> None:
+    """Remove a previous run's record files (for overwrite and fresh starts)."""
+    for name in record.RECORD_FILES:
+        p = Path(run_dir) / name
+        if p.exists():
+            p.unlink()
+    for p in Path(run_dir).glob("samples_*.png"):
+        p.unlink()
+    for p in Path(run_dir).glob("grid_*.png"):
+        p.unlink()
+    tb = Path(run_dir) / "tb"
+    if tb.is_dir():
+        for f in tb.iterdir():
+            f.unlink()

@@ -1,0 +1,65 @@
+"""Shared fixtures: composed configs, a private cache, a fast 2-D setup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+REPO = Path(__file__).resolve().parent.parent
+CONF = REPO / "conf"
+
+# A small, fast 2-D run: the same code paths as the default, with less work.
+FAST_2D = [
+    "model.hidden=64",
+    "train.batch_size=64",
+    "train.iterations=20",
+    "train.progress=false",
+    "train.threads=1",
+    "train.tensorboard=false",
+    "eval.every=10",
+    "eval.n_samples=500",
+    "eval.w1_samples=200",
+    "eval.grad_samples=64",
+    "eval.surface_resolution=20",
+]
+
+
+# Tiny models run fastest on one thread, and tests must not fight each other for cores.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep caches (domain classifiers, reference statistics) out of the user's home."""
+    if "LIPBENCH_CACHE" not in os.environ:
+        os.environ["LIPBENCH_CACHE"] = str(tmp_path_factory.mktemp("lipbench-cache"))
+    yield
+
+
+def compose_cfg(*overrides):
+    """The validated config for ``overrides``, composed from conf/ as the CLI does."""
+    from hydra import compose, initialize_config_dir
+
+    import lipbench.cli  # noqa: F401  (registers the resolvers)
+    from lipbench.config import validate
+
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return validate(compose("config", overrides=list(overrides)))
+
+
+@pytest.fixture
+def cfg_factory():
+    return compose_cfg
+
+
+def run_cli(args, cwd, timeout=600, env=None):
+    """Run the ``lipbench`` console script in ``cwd``; return the CompletedProcess."""
+    exe = Path(sys.executable).parent / "lipbench"
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)

@@ -1,0 +1,134 @@
+"""Each constraint's defining property, checked independently of its implementation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lipbench.constraints import build_constraints
+from lipbench.errors import ConfigError
+from lipbench.losses import build_loss
+from lipbench.train.setup import build_optimizer
+from lipbench.train.steps import GAN, critic_step
+
+
+def _mlp(width=16):
+    return nn.Sequential(nn.Linear(2, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
+
+
+def _gan(constraint_cfg, lr=0.05, optimizer="adam"):
+    torch.manual_seed(0)
+    constraints = build_constraints(constraint_cfg)
+    critic = constraints.wrap(_mlp())
+    generator = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    generator.z_dim = 2
+    optim = {"optimizer": optimizer, "lr": lr, "betas": [0.5, 0.9]}
+    return GAN(generator, critic, build_optimizer(generator.parameters(), optim),
+               build_optimizer(critic.parameters(), optim), build_loss({"name": "wasserstein"}), constraints, 2,
+               torch.device("cpu"))
+
+
+def test_clip_keeps_every_critic_parameter_in_range():
+    c = 0.01
+    gan = _gan({"clip": {"c": c}}, lr=0.5)
+    for _ in range(3):
+        critic_step(gan, torch.randn(32, 2) * 3)
+    values = torch.cat([p.detach().flatten() for p in gan.critic.parameters()])
+    assert values.abs().max().item() <= c + 1e-12
+    # with lr 0.5 the unclipped update would leave the box: clipping is active, not vacuous
+    assert (values.abs() > c * 0.999).float().mean().item() > 0.5
+
+
+def test_sn_layers_have_unit_spectral_norm_after_training_steps():
+    gan = _gan({"sn": {"n_power_iterations": 1}}, lr=2e-4)  # SN-GAN's learning rate
+    for _ in range(50):
+        critic_step(gan, torch.randn(64, 2))
+    gan.critic.eval()
+    linear = [m for m in gan.critic.modules() if isinstance(m, nn.Linear)]
+    assert len(linear) == 3
+    for m in linear:
+        sigma = torch.linalg.svdvals(m.weight.detach())[0].item()  # effective (normalized) weight
+        assert sigma == pytest.approx(1.0, rel=0.05)
+        raw = torch.linalg.svdvals(m.parametrizations.weight.original.detach())[0].item()
+        assert abs(raw - 1.0) > 0.05  # the raw weight itself is not unit-norm: SN did the work
+
+
+def test_gp_matches_hand_computation_on_a_tiny_relu_net():
+    torch.manual_seed(1)
+    weight = 10.0
+    (gp,) = build_constraints({"gp": {"weight": weight}}).constraints
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    x = torch.randn(7, 2)
+    # real == fake makes every interpolate equal to x, whatever the random mixing weights
+    value = gp.penalty(net, x, x.clone()).item()
+
+    W1, b1 = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    w2 = net[2].weight.detach().numpy()[0]
+    xs = x.numpy()
+    active = (xs @ W1.T + b1) > 0  # (7, 3)
+    grads = (active * w2) @ W1  # d/dx of w2 . relu(W1 x + b1)
+    norms = np.linalg.norm(grads, axis=1)
+    expected = weight * np.mean((norms - 1) ** 2)
+    assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_gp_is_differentiable_and_pushes_gradients_toward_one():
+    gan = _gan({"gp": {"weight": 10.0}}, lr=1e-3)
+    real = torch.randn(128, 2)
+
+    def interp_norm():
+        x = real.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(gan.critic(x).sum(), x)
+        return g.norm(dim=1).mean().item()
+
+    before = abs(interp_norm() - 1)
+    for _ in range(100):
+        # fake == real: only the penalty acts (the Wasserstein terms cancel)
+        gan.opt_d.zero_grad()
+        gan.constraints.penalty(gan.critic, real, real).backward()
+        gan.opt_d.step()
+    assert abs(interp_norm() - 1) < before / 2
+
+
+def test_combination_composes_hooks_in_order():
+    s = build_constraints({"sn": {}, "gp": {"weight": 1.0}, "clip": {"c": 0.5}})
+    assert s.name == "sn+gp+clip"
+    critic = s.wrap(_mlp())
+    assert all(hasattr(m, "parametrizations") for m in critic.modules() if isinstance(m, nn.Linear))
+    x = torch.randn(8, 2)
+    assert s.penalty(critic, x, torch.randn(8, 2)).item() >= 0
+
+
+def test_none_is_a_no_op():
+    s = build_constraints({"none": {}})
+    critic = _mlp()
+    before = [p.clone() for p in critic.parameters()]
+    assert s.wrap(critic) is critic
+    assert s.penalty(critic, torch.randn(4, 2), torch.randn(4, 2)) is None
+    s.project(critic)
+    assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters()))
+    assert s.name == "none"
+
+
+@pytest.mark.parametrize(
+    "cfg, key",
+    [({"clip": {"c": 0.0}}, "constraint.clip.c"), ({"clip": {"c": -1}}, "constraint.clip.c"),
+     ({"gp": {"weight": -1}}, "constraint.gp.weight"), ({"sn": {"n_power_iterations": 0}}, "constraint.sn.n_power"),
+     ({"gp": {"lambda": 1}}, "constraint.gp.lambda"), ({"nope": {}}, "constraint=nope")],
+)
+def test_bad_constraint_parameters_name_the_key(cfg, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        build_constraints(cfg)
+
+
+def test_losses_have_their_textbook_values():
+    d_real, d_fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 3.0])
+    w, h, ns = (build_loss({"name": n}) for n in ("wasserstein", "hinge", "ns"))
+    assert w.critic_loss(d_real, d_fake).item() == pytest.approx(1.0 - 1.0)
+    assert h.critic_loss(d_real, d_fake).item() == pytest.approx((0 + 1) / 2 + (0 + 4) / 2)
+    sp = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    assert ns.critic_loss(d_real, d_fake).item() == pytest.approx((sp(-2) + sp(0)) / 2 + (sp(-1) + sp(3)) / 2)
+    assert ns.generator_loss(d_fake).item() == pytest.approx((sp(1) + sp(-3)) / 2)
+    assert w.generator_loss(d_fake).item() == pytest.approx(-1.0)

@@ -1,0 +1,100 @@
+"""The training loop: run record, determinism, divergence."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import FAST_2D, compose_cfg
+from lipbench.constraints import CONSTRAINTS
+from lipbench.constraints.base import Constraint
+from lipbench.train.loop import train
+from lipbench.train.record import load_checkpoint, read_jsonl
+
+
+def _summary(path):
+    return json.loads((path / "summary.json").read_text())
+
+
+def test_run_record_is_complete(tmp_path):
+    cfg = compose_cfg(*FAST_2D, "constraint=sn")
+    s = train(cfg, tmp_path)
+    assert s["status"] == "completed" and s["method"] == "sn" and s["step"] == 20
+    on_disk = _summary(tmp_path)
+    for key in ("run_id", "config", "final", "diagnostics", "wall_time_s", "it_per_s", "seed", "device",
+                "versions", "git_commit", "started_at", "finished_at"):
+        assert key in on_disk
+    assert on_disk["config"]["optim"]["lr"] == pytest.approx(2e-4)  # SN's paper setting was resolved
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [10, 20]
+    for key in ("w1", "critic_gap", "modes", "hq_pct", "grad_interp_mean", "sigma_max", "loss_d", "loss_g"):
+        assert key in rows[-1] and key in on_disk["final"]
+    assert 0 <= on_disk["final"]["modes"] <= 8 and 0 <= on_disk["final"]["hq_pct"] <= 100
+    # SN: every layer's effective spectral norm is ~1
+    assert all(abs(layer["sigma"] - 1) < 0.1 for layer in on_disk["diagnostics"]["layers"])
+    for name in ("samples_final.png", "samples_step000010.png", "final_samples.npz", "config.yaml"):
+        assert (tmp_path / name).exists(), name
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")  # weights_only=True
+    assert ckpt["step"] == 20 and ckpt["run_id"] == on_disk["run_id"]
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
+    a = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "a")
+    b = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "b")
+    c = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=4"), tmp_path / "c")
+    assert a["final"] == b["final"]
+    assert read_jsonl(tmp_path / "a" / "metrics.jsonl") == [
+        {**r, "time_s": r2["time_s"]} for r, r2 in zip(read_jsonl(tmp_path / "b" / "metrics.jsonl"),
+                                                         read_jsonl(tmp_path / "a" / "metrics.jsonl"))]
+    assert a["final"]["w1"] != c["final"]["w1"]
+
+
+class _NaNAfter(Constraint):
+    """A test-only constraint whose penalty turns NaN at its 7th call."""
+
+    name = "nan_after"
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.calls = 0
+
+    def penalty(self, critic, real, fake):
+        self.calls += 1
+        return torch.tensor(float("nan") if self.calls >= 7 else 0.0)
+
+
+def test_nan_ends_the_run_as_diverged_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.setitem(CONSTRAINTS._entries, "nan_after", _NaNAfter)
+    cfg = compose_cfg(*FAST_2D, "+constraint.nan_after={}", "optim=A")  # n_critic 5: 7th call is in step 2
+    s = train(cfg, tmp_path)
+    assert s["status"] == "diverged"
+    assert s["diverged"]["step"] == 2 and s["diverged"]["quantity"] == "penalty"
+    assert _summary(tmp_path)["status"] == "diverged"
+
+
+def test_an_exception_is_recorded_as_failed(tmp_path, monkeypatch):
+    import lipbench.train.loop as loop
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(loop, "generator_step", boom)
+    s = train(compose_cfg(*FAST_2D), tmp_path)
+    assert s["status"] == "failed" and "simulated failure" in s["error"]
+    assert _summary(tmp_path)["status"] == "failed"
+
+
+def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
+    from lipbench.errors import RunDirError
+
+    first = train(compose_cfg(*FAST_2D), tmp_path)
+    mtime = (tmp_path / "checkpoint.pt").stat().st_mtime_ns
+    again = train(compose_cfg(*FAST_2D), tmp_path)
+    assert again["finished_at"] == first["finished_at"]
+    assert (tmp_path / "checkpoint.pt").stat().st_mtime_ns == mtime
+    with pytest.raises(RunDirError, match="another config"):
+        train(compose_cfg(*FAST_2D, "seed=9"), tmp_path)
+    redo = train(compose_cfg(*FAST_2D, "seed=9", "train.overwrite=true"), tmp_path)
+    assert redo["status"] == "completed" and redo["seed"] == 9
+    assert math.isfinite(redo["final"]["w1"])
