@@ -79,7 +79,7 @@ def test_an_exception_is_recorded_as_failed(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(loop, "generator_step", boom)
+    monkeypatch.setattr(loop, "train_iteration", boom)
     s = train(compose_cfg(*FAST_2D), tmp_path)
     assert s["status"] == "failed" and "simulated failure" in s["error"]
     assert _summary(tmp_path)["status"] == "failed"

@@ -31,7 +31,7 @@ from lipbench.losses import build_loss
 from lipbench.models import build_models
 from lipbench.train import record, rundir
 from lipbench.train.setup import build_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, set_threads
-from lipbench.train.steps import GAN, critic_step, generator_step
+from lipbench.train.steps import GAN, train_iteration
 
 log = logging.getLogger("lipbench")
 STOP_SIGNALS = ("SIGTERM", "SIGUSR1")
@@ -218,18 +218,15 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         if writer is not None:
             writer.close()
 
+    def sample_real(n):
+        return data.sample(n, data_gen).to(device, non_blocking=True)
+
     progress = _progress(cfg, iterations, step, summary["method"])
     gan.generator.train()
     gan.critic.train()
     while step < iterations:
         t0 = time.perf_counter()
-        ld = pen = 0.0
-        for _ in range(n_critic):
-            real = data.sample(batch, data_gen).to(device, non_blocking=True)
-            l, p = critic_step(gan, real)
-            ld, pen = ld + l, pen + p
-        lg = generator_step(gan, batch)
-        values = dict(zip(("loss_d", "loss_g", "penalty"), torch.stack([ld / n_critic, lg, pen / n_critic]).tolist()))
+        values = train_iteration(gan, sample_real, n_critic, batch)
         step += 1
         train_time += time.perf_counter() - t0
         bad = _finite(values)

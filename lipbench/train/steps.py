@@ -58,3 +58,18 @@ def generator_step(gan: GAN, batch_size: int) -> torch.Tensor:
         for p in params:
             p.requires_grad_(True)
     return loss.detach()
+
+
+def train_iteration(gan: GAN, sample_real, n_critic: int, batch_size: int) -> dict:
+    """``n_critic`` critic steps then one generator step; returns the mean losses as floats.
+
+    ``sample_real(n)`` returns a real batch on the device. Reading the losses back is
+    the loop's one host synchronisation per iteration; it is what detects divergence.
+    """
+    loss_d = penalty = 0.0
+    for _ in range(n_critic):
+        l, p = critic_step(gan, sample_real(batch_size))
+        loss_d, penalty = loss_d + l, penalty + p
+    loss_g = generator_step(gan, batch_size)
+    values = torch.stack([penalty / n_critic, loss_d / n_critic, loss_g]).tolist()
+    return dict(zip(("penalty", "loss_d", "loss_g"), values))

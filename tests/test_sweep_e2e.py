@@ -1,0 +1,28 @@
+"""One real end-to-end sweep through the console script: four constraints, a short budget."""
+
+import json
+
+import pandas as pd
+
+from conftest import FAST_2D, run_cli
+
+
+def test_sweep_of_the_four_constraints_ends_with_a_comparison_table(tmp_path):
+    proc = run_cli(["-m", "constraint=none,clip,gp,sn", "seed=0,1", "name=e2e", *FAST_2D], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = tmp_path / "multirun" / "e2e"
+    summaries = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    assert sorted(s["method"] for s in summaries) == ["clip", "clip", "gp", "gp", "none", "none", "sn", "sn"]
+    assert all(s["status"] == "completed" for s in summaries)
+    by_method = {s["method"]: s for s in summaries if s["seed"] == 0}
+    # the constraints behave as their definitions say
+    c = by_method["clip"]["config"]["constraint"]["clip"]["c"]
+    assert by_method["clip"]["final"]["sigma_max"] < 1.0  # clipped weights: small layers
+    assert abs(by_method["sn"]["final"]["sigma_max"] - 1.0) < 0.1
+    assert c == 0.01
+    # the table is printed and written beside the runs, through the report's code path
+    table = pd.read_csv(sweep / "report" / "table.csv")
+    assert sorted(table["method"]) == ["clip", "gp", "none", "sn"]
+    assert (table["n_completed"] == 2).all()
+    assert "Table:" in proc.stdout and "table.md" in proc.stdout
+    assert (sweep / "report" / "table.md").exists()
