@@ -13,6 +13,7 @@ ACTIVATIONS = Registry("model.activation")
 ACTIVATIONS.register("relu")(lambda: nn.ReLU())
 ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2))
 ACTIVATIONS.register("tanh")(lambda: nn.Tanh())
+import lipbench.models.activations  # noqa: E402,F401  (registers groupsort, maxmin, fullsort)
 
 
 def mlp(in_dim: int, hidden: int, depth: int, out_dim: int, activation: str) -> nn.Sequential:

@@ -1,0 +1,46 @@
+"""``ortho``: orthogonal regularization β·Σ_layers ‖WᵀW − I‖²_F (Brock et al. 2017,
+"Neural photo editing with introspective adversarial networks"; BigGAN's β = 1e-4).
+
+Every critic layer with a weight of 2 or more dimensions contributes. A conv kernel is
+reshaped to out × (in·kh·kw), like spectral normalization. The Gram matrix is taken on
+the smaller side (W Wᵀ when out < in, else Wᵀ W): a wide matrix can have orthonormal
+rows but never orthonormal columns, so this is the only side that can reach zero.
+The penalty uses the effective weight (after any parametrization such as ``sn``) and
+does not depend on the data.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from lipbench.constraints import CONSTRAINTS
+from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.sn import weighted_layers
+
+
+@dataclass
+class OrthoParams(Params):
+    weight: float = 1e-4
+
+    def check(self, path):
+        require(self.weight >= 0, path, "weight", self.weight, "must be >= 0")
+
+
+def gram_deviation(weight: torch.Tensor) -> torch.Tensor:
+    """‖G − I‖²_F with G the smaller Gram matrix of ``weight`` reshaped to out × rest."""
+    w = weight.reshape(weight.shape[0], -1)
+    gram = w @ w.T if w.shape[0] < w.shape[1] else w.T @ w
+    eye = torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)
+    return (gram - eye).pow(2).sum()
+
+
+@CONSTRAINTS.register("ortho")
+class OrthogonalRegularization(Constraint):
+    name = "ortho"
+    Params = OrthoParams
+
+    def penalty(self, critic, real, fake):
+        terms = [gram_deviation(m.weight) for m in weighted_layers(critic)]
+        if not terms:
+            return None
+        return self.params.weight * torch.stack(terms).sum()
