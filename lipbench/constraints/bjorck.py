@@ -29,7 +29,7 @@ from torch.nn.utils import parametrize
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
-from lipbench.constraints.sn import weighted_layers
+from lipbench.constraints.layers import constrained_layers
 
 
 @dataclass
@@ -84,16 +84,23 @@ class BjorckOrthonormal(nn.Module):
         return bjorck(w2 / scale, self.iterations).reshape(weight.shape)
 
 
+def raw_weight(module: nn.Module) -> torch.Tensor:
+    """The unconstrained parameter behind ``module.weight``."""
+    if parametrize.is_parametrized(module, "weight"):
+        return module.parametrizations.weight.original
+    return module.weight
+
+
 @CONSTRAINTS.register("bjorck")
 class Bjorck(Constraint):
     name = "bjorck"
     Params = BjorckParams
 
     def wrap(self, critic):
-        for module in list(weighted_layers(critic)):
+        for module in list(constrained_layers(critic)):
             if self.params.ortho_init:
-                with torch.no_grad():
-                    nn.init.orthogonal_(module.weight)
+                with torch.no_grad():  # the raw weight, below any earlier parametrization
+                    nn.init.orthogonal_(raw_weight(module))
             p = BjorckOrthonormal(module.weight.detach(), self.params.iterations, self.params.n_power_iterations)
             parametrize.register_parametrization(module, "weight", p)
         return critic

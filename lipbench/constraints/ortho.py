@@ -15,7 +15,7 @@ import torch
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
-from lipbench.constraints.sn import weighted_layers
+from lipbench.constraints.layers import constrained_layers
 
 
 @dataclass
@@ -40,7 +40,7 @@ class OrthogonalRegularization(Constraint):
     Params = OrthoParams
 
     def penalty(self, critic, real, fake):
-        terms = [gram_deviation(m.weight) for m in weighted_layers(critic)]
+        terms = [gram_deviation(m.weight) for m in constrained_layers(critic)]
         if not terms:
             return None
         return self.params.weight * torch.stack(terms).sum()

@@ -26,7 +26,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params
-from lipbench.constraints.sn import SNParams, weighted_layers
+from lipbench.constraints.layers import constrained_layers
+from lipbench.constraints.sn import SNParams
 from lipbench.metrics.lipschitz import conv_operator_norm
 
 WARMUP_ITERATIONS = 15
@@ -51,7 +52,7 @@ class SpectralNormExact(Constraint):
     Params = ExactParams
 
     def wrap(self, critic):
-        for module in list(weighted_layers(critic)):
+        for module in list(constrained_layers(critic)):
             parametrize.register_parametrization(module, "weight", ExactSpectralNorm())
         return critic
 
@@ -93,7 +94,8 @@ class ConvOperatorNorm(nn.Module):
             with torch.no_grad():
                 self.u.copy_(u.to(self.u.dtype))
             self._pending_warmup = False
-        sigma = self._apply_conv(self.u.unsqueeze(0).to(weight.dtype), weight).norm()
+        u = self.u.clone()  # the buffer is updated in place by the next training forward
+        sigma = self._apply_conv(u.unsqueeze(0).to(weight.dtype), weight).norm()
         return weight / sigma.clamp_min(self.eps)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -114,7 +116,7 @@ class SpectralNormConv(Constraint):
     Params = SNParams
 
     def wrap(self, critic):
-        for module in list(weighted_layers(critic)):
+        for module in list(constrained_layers(critic)):
             if isinstance(module, nn.Conv2d):
                 p = ConvOperatorNorm(module, self.params.n_power_iterations, self.params.eps)
                 parametrize.register_parametrization(module, "weight", p)
