@@ -1,0 +1,90 @@
+"""Checkpoint and resume: a real ``lipbench`` process killed with SIGKILL after a
+checkpoint, then run again with the same command, ends with the same numbers as an
+uninterrupted run of the same seed (bitwise on CPU).
+
+The reference run is trained in this process with :func:`lipbench.train.loop.train`
+(same config, one thread), the interrupted one through the console script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import compose_cfg
+from lipbench.train.loop import train
+from lipbench.train.record import load_checkpoint, read_jsonl
+
+# Checkpoints often, evaluates a few times; long enough that a kill lands mid-way.
+RESUME_RUN = [
+    "model.hidden=32",
+    "train.batch_size=32",
+    "train.iterations=60",
+    "train.checkpoint_every=5",
+    "train.log_every=7",
+    "train.progress=false",
+    "train.threads=1",
+    "eval.every=20",
+    "eval.n_samples=300",
+    "eval.w1_samples=100",
+    "eval.grad_samples=32",
+    "eval.surface_resolution=8",
+]
+LIPBENCH = Path(sys.executable).parent / "lipbench"
+
+
+def start(run_dir: Path, overrides, cwd: Path) -> subprocess.Popen:
+    """Start ``lipbench`` writing into ``run_dir``; its output goes to files in ``cwd``."""
+    out = open(cwd / f"{run_dir.name}.out", "ab")
+    return subprocess.Popen([str(LIPBENCH), *overrides, f"hydra.run.dir={run_dir}"], cwd=cwd,
+                            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"lipbench exited ({proc.returncode}) before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint written in time"
+        time.sleep(0.01)
+
+
+def rows_without_time(run_dir: Path):
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("constraint", ["sn", "gp"])
+def test_kill_9_then_rerun_gives_the_uninterrupted_numbers(tmp_path, constraint):
+    overrides = [*RESUME_RUN, f"constraint={constraint}", "seed=5"]
+    run_dir = tmp_path / "killed"
+    proc = start(run_dir, overrides, tmp_path)
+    reference = train(compose_cfg(*overrides), tmp_path / "reference")  # while the process starts
+    assert reference["status"] == "completed"
+    wait_for_checkpoint(proc, run_dir / "checkpoint.pt")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed_at = load_checkpoint(run_dir / "checkpoint.pt")["step"]
+    assert 0 < killed_at < 60, "the kill must land mid-way"
+    assert summary(run_dir)["status"] == "running"
+
+    again = start(run_dir, overrides, tmp_path)
+    assert again.wait(timeout=300) == 0, (tmp_path / "killed.out").read_text()[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert f"resuming {run_dir} from step " in log
+    resumed = summary(run_dir)
+    assert resumed["status"] == "completed" and resumed["step"] == 60
+    assert resumed["run_id"] == reference["run_id"]
+    assert resumed["final"] == reference["final"]
+    assert resumed["diagnostics"] == json.loads(json.dumps(reference["diagnostics"]))
+    assert rows_without_time(run_dir) == rows_without_time(tmp_path / "reference")
+    assert [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [20, 40, 60]
