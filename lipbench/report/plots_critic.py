@@ -142,6 +142,10 @@ def figures_grad_norms(df: pd.DataFrame) -> FigureDict:
             if pos:
                 ax.violinplot([data[kind][p - 1] for p in pos], positions=pos, showmedians=True)
             ax.axhline(1.0, color="k", lw=0.8, ls="--")
+            pooled = np.concatenate([v for v in data[kind] if len(v)])
+            positive = pooled[pooled > 0]
+            if len(positive) == len(pooled) and positive.max() / positive.min() > 50:
+                ax.set_yscale("log")  # methods differ by orders of magnitude (e.g. clipping)
             ax.set_xticks(range(1, len(series) + 1), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
             ax.set_title(f"at {kind} points")
             ax.set_ylabel("‖∇x D(x)‖")
