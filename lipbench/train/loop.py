@@ -9,8 +9,10 @@ is present, alternates ``n_critic`` critic steps with one generator step, evalua
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -41,8 +43,25 @@ class Interrupted(SystemExit):
     """Raised after a checkpoint was written in answer to SIGTERM / SIGUSR1."""
 
 
+def preemption_signal():
+    """The signal a cluster launcher (submitit) uses for preemption and time-outs, if any."""
+    name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
+    return getattr(signal, "SIG" + name.upper().removeprefix("SIG"), None)
+
+
+class _HandlerRaised(BaseException):
+    """Carries what a chained (launcher's) signal handler raised past the loop's failure handling."""
+
+
 class _SignalFlag:
-    """Turns SIGTERM/SIGUSR1 into a flag the loop checks between iterations."""
+    """Turns stop signals into a flag the loop checks between iterations.
+
+    SIGTERM and SIGUSR1 are always caught; the launcher's preemption signal (submitit's
+    SIGUSR2) only when a Python handler is already installed for it. Once the loop has
+    written a checkpoint, :meth:`hand_over` gives the signal to the handler installed
+    before (submitit: requeue the job and exit, or log and carry on), or, when there was
+    none, raises :class:`Interrupted`.
+    """
 
     def __init__(self):
         self.signum = None
@@ -50,14 +69,38 @@ class _SignalFlag:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for name in STOP_SIGNALS:
-                sig = getattr(signal, name, None)
-                if sig is not None:
-                    self._previous[sig] = signal.signal(sig, self._handle)
+            signals = [getattr(signal, name, None) for name in STOP_SIGNALS]
+            extra = preemption_signal()
+            if extra is not None and callable(signal.getsignal(extra)):
+                signals.append(extra)
+            for sig in dict.fromkeys(s for s in signals if s is not None):
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
         self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    def chained(self) -> bool:
+        """Whether the pending signal goes on to a launcher's Python handler."""
+        return callable(self._previous.get(self.signum))
+
+    def hand_over(self) -> None:
+        """Pass the pending signal on (see the class docstring); returns only if that handler does."""
+        signum, self.signum = self.signum, None
+        previous = self._previous.get(signum)
+        if not callable(previous):
+            raise Interrupted(0)
+        log.info("passing %s on to the launcher's handler", signal.Signals(signum).name)
+        try:
+            previous(signum, None)
+        except SystemExit:
+            raise
+        except BaseException as e:
+            raise _HandlerRaised() from e
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
@@ -103,6 +146,7 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) ->
         return plan.summary
     if plan.action == "fresh":
         rundir.clear(run_dir)
+    rundir.remove_stale_temporaries(run_dir)
 
     file_log = logging.FileHandler(run_dir / "train.log")
     file_log.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
@@ -133,11 +177,14 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) ->
         "started_at": (plan.summary or {}).get("started_at") if plan.action == "resume" else record.now(),
         "finished_at": None,
     }
+    if plan.action == "resume":
+        summary["resumes"] = list((plan.summary or {}).get("resumes") or []) + [
+            {"step": int(plan.checkpoint["step"]), "at": record.now()}]
     try:
         with _SignalFlag() as stop:
             _train(cfg, run_dir, summary, plan, device, stop)
-    except Interrupted:
-        raise
+    except _HandlerRaised as e:
+        raise e.__cause__ from None
     except Exception as e:
         summary["status"] = "failed"
         summary["error"] = f"{type(e).__name__}: {e}"
@@ -177,9 +224,9 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         set_rng_state(ck["rng"], data_gen)
         step, train_time, elapsed_before = int(ck["step"]), float(ck["train_time_s"]), float(ck["wall_time_s"])
         running = {k: list(v) for k, v in ck["running"].items()}
-        rows = record.read_jsonl(run_dir / record.METRICS, max_step=step)
-        record.atomic_write(run_dir / record.METRICS, lambda f: f.writelines(
-            __import__("json").dumps(r) + "\n" for r in rows))
+        # rows evaluated after the checkpoint are evaluated again; so is the final one
+        rows = record.read_jsonl(run_dir / record.METRICS, max_step=min(step, iterations - 1))
+        record.atomic_write(run_dir / record.METRICS, lambda f: f.writelines(json.dumps(r) + "\n" for r in rows))
         log.info("resuming %s from step %d", run_dir, step)
     record.atomic_write(run_dir / record.CONFIG, lambda f: f.write(OmegaConf.to_yaml(cfg)))
     record.write_json(run_dir / record.SUMMARY, summary)
@@ -189,7 +236,7 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         return elapsed_before + time.perf_counter() - t_start
 
     def checkpoint():
-        record.save_checkpoint(run_dir / record.CHECKPOINT, {
+        _save_checkpoint(run_dir / record.CHECKPOINT, {
             "run_id": summary["run_id"], "step": step,
             "generator": gan.generator.state_dict(), "critic": gan.critic.state_dict(),
             "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
@@ -256,13 +303,21 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
             checkpoint()
         if stop.signum is not None:
             checkpoint()
-            summary.update(step=step, interrupted={"signal": signal.Signals(stop.signum).name, "step": step})
+            summary.update(step=step, train_time_s=round(train_time, 3), wall_time_s=round(elapsed(), 3),
+                           interrupted={"signal": stop.name, "step": step, "at": record.now()})
             record.write_json(run_dir / record.SUMMARY, summary)
-            progress.close()
-            msg = (f"interrupted by {signal.Signals(stop.signum).name} at step {step}; checkpoint written to "
-                   f"{run_dir / record.CHECKPOINT}; run the same command again to resume")
-            log.warning(msg)
-            raise Interrupted(0)
+            if writer is not None:
+                writer.flush()
+            if stop.chained():
+                log.warning("%s at step %d: checkpoint written to %s; the launcher decides what happens next "
+                            "(requeued jobs resume from this checkpoint)", stop.name, step, run_dir / record.CHECKPOINT)
+            else:
+                progress.close()
+                if writer is not None:
+                    writer.close()
+                log.warning("interrupted by %s at step %d; checkpoint written to %s; run the same command again "
+                            "to resume", stop.name, step, run_dir / record.CHECKPOINT)
+            stop.hand_over()  # raises Interrupted, or passes the signal to the launcher's handler
     progress.close()
     final, diagnostics, bad = evaluate(final=True)
     checkpoint()
@@ -273,6 +328,19 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         finish("completed", final, diagnostics)
     log.info("%s: %s in %.1f s (%.1f it/s) -> %s", summary["method"], summary["status"], summary["wall_time_s"],
              summary["it_per_s"] or 0, run_dir)
+    if stop.signum is not None and not stop.chained():
+        # a stop signal that came during the final evaluation still stops a sweep
+        log.warning("%s received; the run completed, stopping", stop.name)
+        raise Interrupted(0)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Write the checkpoint atomically; on failure the previous one is left as it was."""
+    try:
+        record.save_checkpoint(path, state)
+    except OSError as e:
+        raise OSError(e.errno, f"writing {path} at step {state['step']} failed ({e.strerror or e}); "
+                               "any previous checkpoint is left intact") from e
 
 
 def _progress(cfg, total, initial, method):

@@ -86,3 +86,13 @@ def clear(run_dir: Path) -> None:
     if tb.is_dir():
         for f in tb.iterdir():
             f.unlink()
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Remove temporary files left by a write that a crash or a full disk interrupted."""
+    for name in record.RECORD_FILES:
+        for p in Path(run_dir).glob(f".{name}.*.tmp"):
+            try:
+                p.unlink()
+            except OSError:
+                pass

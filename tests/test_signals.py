@@ -1,0 +1,140 @@
+"""Stop signals: SIGTERM / SIGUSR1 write a checkpoint and end the process cleanly; a
+launcher's own handler (submitit's, for its preemption signal SIGUSR2) gets the signal
+after the checkpoint is written; a resumed run completes with the uninterrupted numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import lipbench.train.loop as loop
+from conftest import FAST_2D, compose_cfg
+from lipbench.train.loop import Interrupted, train
+from lipbench.train.record import load_checkpoint, read_jsonl
+
+LIPBENCH = Path(sys.executable).parent / "lipbench"
+RUN = [*FAST_2D, "model.hidden=32", "train.iterations=200", "train.checkpoint_every=0", "eval.every=100",
+       "eval.surface_resolution=8", "constraint=sn", "seed=2"]
+
+
+def _summary(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def _rows(run_dir):
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def _start(run_dir, cwd):
+    return subprocess.Popen([str(LIPBENCH), *RUN, f"hydra.run.dir={run_dir}"], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGUSR1"])
+def test_stop_signal_checkpoints_and_exits_cleanly_then_the_run_resumes(tmp_path, signame):
+    run_dir = tmp_path / "run"
+    proc = _start(run_dir, tmp_path)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "summary.json").exists():  # written once the signal handlers are in place
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    s = _summary(run_dir)
+    step = load_checkpoint(run_dir / "checkpoint.pt")["step"]  # weights_only
+    assert 1 <= step < 200, "the signal must stop the run mid-way"
+    assert s["status"] == "running" and s["interrupted"]["signal"] == signame and s["interrupted"]["step"] == step
+    assert "run the same command again to resume" in err
+    assert f"interrupted by {signame} at step {step}" in (run_dir / "train.log").read_text()
+
+    if signame == "SIGUSR1":
+        return  # resuming is the same for both signals; once is enough for the time budget
+    again = _start(run_dir, tmp_path)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-2000:]
+    s = _summary(run_dir)
+    assert s["status"] == "completed" and s["step"] == 200 and s["resumes"][0]["step"] == step
+    reference = train(compose_cfg(*RUN), tmp_path / "reference")  # the resumed run has its numbers
+    assert s["final"] == reference["final"]
+    assert _rows(run_dir) == _rows(tmp_path / "reference")
+
+
+def _signal_at(monkeypatch, signum, at_call):
+    """Make the loop's ``at_call``-th training iteration deliver ``signum`` to this process."""
+    real, calls = loop.train_iteration, []
+
+    def iteration(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_call:
+            os.kill(os.getpid(), signum)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_iteration", iteration)
+
+
+class _FakeLauncherHandler:
+    """Stands in for submitit's handler: records the checkpoint step it sees, then acts."""
+
+    def __init__(self, run_dir, action):
+        self.run_dir, self.action, self.seen = run_dir, action, []
+
+    def __call__(self, signum, frame):
+        self.seen.append(load_checkpoint(self.run_dir / "checkpoint.pt")["step"])
+        if self.action == "exit":  # submitit: requeue, then sys.exit
+            sys.exit(3)
+        if self.action == "raise":  # submitit: "not requeued because timed-out too many times"
+            raise RuntimeError("not requeued")
+        # "bypass": log and return
+
+
+@pytest.fixture
+def handler_slot():
+    """Restore this process's handlers for the signals a test installs."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGUSR2, signal.SIGTERM)}
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)
+
+
+@pytest.mark.parametrize("action", ["exit", "raise"])
+def test_the_launchers_preemption_handler_runs_after_the_checkpoint(tmp_path, monkeypatch, handler_slot, action):
+    handler = _FakeLauncherHandler(tmp_path, action)
+    signal.signal(signal.SIGUSR2, handler)
+    _signal_at(monkeypatch, signal.SIGUSR2, at_call=7)
+    expected = SystemExit if action == "exit" else RuntimeError
+    with pytest.raises(expected) as info:
+        train(compose_cfg(*FAST_2D), tmp_path)
+    assert not isinstance(info.value, Interrupted)
+    assert handler.seen == [7]  # called once, after the checkpoint of step 7 was written
+    assert signal.getsignal(signal.SIGUSR2) is handler  # the loop put the launcher's handler back
+    s = _summary(tmp_path)  # not "failed": a resubmitted job resumes
+    assert s["status"] == "running" and s["interrupted"] == {**s["interrupted"], "signal": "SIGUSR2", "step": 7}
+
+
+def test_a_handler_that_returns_lets_the_run_go_on(tmp_path, monkeypatch, handler_slot):
+    handler = _FakeLauncherHandler(tmp_path, "bypass")  # submitit's answer to SIGTERM
+    signal.signal(signal.SIGTERM, handler)
+    _signal_at(monkeypatch, signal.SIGTERM, at_call=7)
+    s = train(compose_cfg(*FAST_2D), tmp_path)
+    assert handler.seen == [7] and s["status"] == "completed" and s["step"] == 20
+
+
+def test_a_signal_at_the_last_step_resumes_into_the_final_evaluation_only(tmp_path, monkeypatch):
+    _signal_at(monkeypatch, signal.SIGTERM, at_call=20)  # FAST_2D has 20 iterations
+    with pytest.raises(Interrupted):
+        train(compose_cfg(*FAST_2D), tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 20
+    monkeypatch.undo()
+    s = train(compose_cfg(*FAST_2D), tmp_path / "run")
+    reference = train(compose_cfg(*FAST_2D), tmp_path / "reference")
+    assert s["status"] == "completed" and s["final"] == reference["final"]
+    assert _rows(tmp_path / "run") == _rows(tmp_path / "reference")  # no duplicated final row
