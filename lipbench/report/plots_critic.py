@@ -14,6 +14,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from lipbench.viz import draw_critic_panel
 from lipbench.report.aggregate import swept_factors
 from lipbench.report.plot_common import (FigureDict, colours, data_groups, new_figure, ordered, series_labels,
                                          stem_with, title_with)
@@ -86,15 +87,10 @@ def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000) -> FigureDict:
                 ax.set_title(f"{s}\n(no samples)", fontsize="small")
                 continue
             run = rows.iloc[0]
-            if all(k in arr for k in ("surface_x", "surface_y", "surface_values")):
-                cs = ax.contour(arr["surface_x"], arr["surface_y"], np.asarray(arr["surface_values"]).reshape(
-                    len(arr["surface_y"]), len(arr["surface_x"])), levels=12, cmap="viridis", linewidths=0.8)
-                ax.set_xlim(arr["surface_x"].min(), arr["surface_x"].max())
-                ax.set_ylim(arr["surface_y"].min(), arr["surface_y"].max())
-                del cs
-            real, fake = arr["real"][:max_points], arr["fake"][:max_points]
-            ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:orange", alpha=0.5, label="real")
-            ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:green", alpha=0.5, label="generated")
+            surface = [arr.get(k) for k in ("surface_x", "surface_y", "surface_values")]
+            if surface[2] is not None:
+                surface[2] = np.asarray(surface[2]).reshape(len(surface[1]), len(surface[0]))
+            draw_critic_panel(ax, arr["real"], arr["fake"], *surface, max_points=max_points)
             status = str(run["status"])
             ax.set_title(f"{s} (seed {run['seed']}{'' if status == 'completed' else ', ' + status})",
                          fontsize="small")
@@ -104,7 +100,7 @@ def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000) -> FigureDict:
     if not drew:
         return {}
     axes[0].legend(loc="lower left", fontsize="x-small", markerscale=4)
-    fig.suptitle("Critic value contours with real (orange) and generated (green) samples")
+    fig.suptitle("Critic value contours (filled) with real (orange) and generated (blue) samples")
     return {"samples_2d": fig}
 
 
