@@ -83,6 +83,7 @@ def _jobs(overrides, config_name, multirun):
 def preflight(argv) -> int:
     """Compose and validate every job; return the number of jobs checked (0 when skipped)."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -94,8 +95,16 @@ def preflight(argv) -> int:
             jobs = _jobs(overrides, config_name, multirun)
             for job in jobs:
                 validate(compose(config_name, overrides=job))
+            key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            parser = OverridesParser.create()
+            plain = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+            hydra_cfg = compose(config_name, overrides=plain, return_hydra_config=True).hydra
+            template = OmegaConf.to_container(hydra_cfg.sweep if multirun else hydra_cfg.run)["dir"]
         except (HydraException, OmegaConfBaseException) as e:
             raise ConfigError(hydra_message(e)) from None
+    from lipbench.train.rundir import check_output_root
+
+    check_output_root(template, key)  # before Hydra creates it (raises RunDirError)
     return len(jobs)
 
 
@@ -178,6 +187,9 @@ def main(argv=None):
         preflight(argv)
     except ConfigError as e:
         print(f"lipbench: config error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except RunDirError as e:
+        print(f"lipbench: error: {e}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0]] + argv
     hydra_app()

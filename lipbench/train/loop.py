@@ -299,7 +299,7 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
                 progress.close()
                 finish("diverged", {}, {})
                 return
-        if ckpt_every and step % ckpt_every == 0 and step < iterations:
+        if stop.signum is None and ckpt_every and step % ckpt_every == 0 and step < iterations:
             checkpoint()
         if stop.signum is not None:
             checkpoint()
@@ -318,6 +318,7 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
                 log.warning("interrupted by %s at step %d; checkpoint written to %s; run the same command again "
                             "to resume", stop.name, step, run_dir / record.CHECKPOINT)
             stop.hand_over()  # raises Interrupted, or passes the signal to the launcher's handler
+            summary.pop("interrupted")  # that handler let the run go on
     progress.close()
     final, diagnostics, bad = evaluate(final=True)
     checkpoint()

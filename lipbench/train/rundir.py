@@ -96,3 +96,21 @@ def remove_stale_temporaries(run_dir: Path) -> None:
                 p.unlink()
             except OSError:
                 pass
+
+
+def check_output_root(template: str, key: str) -> None:
+    """Before Hydra creates the output directory ``key`` (``hydra.run.dir`` or ``hydra.sweep.dir``),
+    check that the part of its path that needs no interpolation can be created and written.
+
+    Raises :class:`RunDirError` naming the key when a parent is a file or is not writable.
+    """
+    static = str(template).split("${", 1)[0]
+    path = Path(static or ".").absolute()
+    if "${" in str(template) and not static.endswith("/"):
+        path = path.parent  # the last segment is only partly known
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise RunDirError(f"{key}={template}: {path} is a file, not a directory; choose another {key}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunDirError(f"{key}={template}: {path} is not writable; choose another {key}")
