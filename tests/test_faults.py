@@ -1,0 +1,155 @@
+"""Faults end in one clear line and lose no data: a corrupted checkpoint, a run directory
+holding another config's run, an output directory that cannot be created, a full disk."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+import lipbench.train.loop as loop
+import lipbench.train.record as record
+from conftest import FAST_2D, compose_cfg, run_cli
+from lipbench.errors import RunDirError
+from lipbench.train.loop import Interrupted, train
+from lipbench.train.record import load_checkpoint, read_jsonl
+
+RUN = [*FAST_2D, "model.hidden=32", "train.checkpoint_every=5", "eval.surface_resolution=8", "constraint=sn"]
+
+
+def snapshot(run_dir):
+    """Every file's bytes and modification time."""
+    return {p.relative_to(run_dir): (p.read_bytes(), p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file()}
+
+
+def interrupted_run(run_dir, monkeypatch, at_step=10):
+    """A run stopped by SIGTERM at ``at_step``: a checkpoint, a summary saying running."""
+    real, calls = loop.train_iteration, []
+
+    def iteration(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_step:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(loop, "train_iteration", iteration)
+        with pytest.raises(Interrupted):
+            train(compose_cfg(*RUN), run_dir)
+    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == at_step
+
+
+def one_line_error(proc):
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return lines[0]
+
+
+def test_corrupted_checkpoint_is_a_clear_error_and_no_silent_restart(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    interrupted_run(run_dir, monkeypatch)
+    ckpt = run_dir / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # torn file
+    before = snapshot(run_dir)
+    with pytest.raises(RunDirError, match="corrupted") as err:
+        train(compose_cfg(*RUN), run_dir)
+    assert str(ckpt) in str(err.value) and "train.overwrite=true" in str(err.value)
+
+    line = one_line_error(run_cli([*RUN, f"hydra.run.dir={run_dir}"], cwd=tmp_path))
+    assert str(ckpt) in line and "corrupted" in line
+    assert snapshot(run_dir) == before  # nothing was touched
+
+    s = train(compose_cfg(*RUN, "train.overwrite=true"), run_dir)
+    assert s["status"] == "completed" and "resumes" not in s  # trained from scratch, as asked
+
+
+def test_run_dir_of_another_config_is_refused_untouched(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    interrupted_run(run_dir, monkeypatch)
+    before = snapshot(run_dir)
+    line = one_line_error(run_cli([*RUN, "seed=9", f"hydra.run.dir={run_dir}"], cwd=tmp_path))
+    assert "another config" in line and str(run_dir) in line
+    assert snapshot(run_dir) == before
+    assert train(compose_cfg(*RUN), run_dir)["status"] == "completed"  # its own config resumes it
+    with pytest.raises(RunDirError, match="another config"):  # a completed run is refused the same way
+        train(compose_cfg(*RUN, "optim.lr=0.001"), run_dir)
+
+
+def test_output_dir_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RunDirError, match="cannot be created"):
+        train(compose_cfg(*RUN), blocker / "run")
+    line = one_line_error(run_cli([*RUN, f"hydra.run.dir={blocker}/run"], cwd=tmp_path))
+    assert line.startswith("lipbench: error: hydra.run.dir=") and f"{blocker} is a file" in line
+
+
+def test_unwritable_output_dir(tmp_path):
+    parent = tmp_path / "read_only"
+    parent.mkdir()
+    parent.chmod(0o500)
+    try:
+        if os.access(parent, os.W_OK):
+            pytest.skip("running as root: a read-only directory is still writable (covered by the file case)")
+        with pytest.raises(RunDirError, match="cannot be created"):
+            train(compose_cfg(*RUN), parent / "run")
+    finally:
+        parent.chmod(0o700)
+
+
+def test_disk_full_marks_the_run_failed_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    real_save, calls, before = torch.save, [], {}
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the checkpoint of step 10: half written, then the disk is full
+            before["bytes"] = (run_dir / "checkpoint.pt").read_bytes()
+            f.write(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(record.torch, "save", save)
+    s = train(compose_cfg(*RUN), run_dir)
+    monkeypatch.undo()
+    assert s["status"] == "failed" and "No space left on device" in s["error"] and "checkpoint.pt" in s["error"]
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk["status"] == "failed" and on_disk["error"] == s["error"]
+    assert (run_dir / "checkpoint.pt").read_bytes() == before["bytes"]  # unchanged
+    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 5  # loadable with weights_only
+    assert not list(run_dir.glob(".*.tmp"))  # the half-written temporary file is gone
+
+    resumed = train(compose_cfg(*RUN), run_dir)  # room again: the same call resumes from step 5
+    reference = train(compose_cfg(*RUN), tmp_path / "reference")
+    assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 5
+    assert resumed["final"] == reference["final"]
+
+
+def test_a_failed_atomic_write_leaves_the_previous_file(tmp_path):
+    path = tmp_path / "summary.json"
+    record.write_json(path, {"status": "running"})
+
+    def fail(f):
+        f.write('{"status": "compl')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        record.atomic_write(path, fail)
+    assert json.loads(path.read_text()) == {"status": "running"}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_torn_metrics_line_is_dropped_on_resume(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    interrupted_run(run_dir, monkeypatch, at_step=15)  # metrics row of step 10 on disk
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write('{"step": 20, "w1": 0.')  # a crash mid-append
+    s = train(compose_cfg(*RUN), run_dir)
+    assert s["status"] == "completed"
+    assert [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [10, 20]
+    assert all(line.endswith("}") for line in (run_dir / "metrics.jsonl").read_text().splitlines())
