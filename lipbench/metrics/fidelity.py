@@ -1,0 +1,177 @@
+"""FID, KID, ISC (and precision/recall) of generated images through torch-fidelity.
+
+:func:`compute_fidelity` calls ``torch_fidelity.calculate_metrics`` once per feature
+extractor and renames its keys with the extractor's suffix, so that numbers from the
+offline domain classifier (``*_domain``) and from Inception (``*_inception``) never share
+a column. The reference split gets a cache name, so its features and statistics are
+computed once and reused by every run of a sweep.
+
+Inception weights come from ``inception_weights`` (torch-fidelity's
+``feature_extractor_weights_path``) or from torch-fidelity's download cache; when neither
+is available (offline), one message says how to provide them and only the domain
+metrics are returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from typing import Dict, Optional, Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from lipbench.errors import ConfigError
+from lipbench.metrics.catalog import HIGHER, LOWER, declare
+
+EXTRACTORS = ("domain", "inception")
+INCEPTION = "inception-v3-compat"
+
+for _s, _what in (("domain", "the data set's own classifier (offline)"), ("inception", "Inception-v3 (torch-fidelity)")):
+    declare(f"fid_{_s}", LOWER, f"Frechet distance of {_what} features, generated vs reference split")
+    declare(f"kid_{_s}", LOWER, f"kernel (MMD, cubic polynomial) distance of {_what} features")
+    declare(f"kid_{_s}_std", None, f"standard deviation of kid_{_s} over subsets")
+    declare(f"is_{_s}", HIGHER, f"Inception Score computed with {_what} logits")
+    declare(f"is_{_s}_std", None, f"standard deviation of is_{_s} over splits")
+declare("precision_domain", HIGHER, "share of generated samples inside the real manifold (k-NN, domain features)")
+declare("recall_domain", HIGHER, "share of real samples inside the generated manifold (k-NN, domain features)")
+declare("domain_clf_acc", None, "held-out accuracy of the domain classifier that defines the *_domain features")
+
+_RENAME = {
+    "frechet_inception_distance": "fid_{}",
+    "kernel_inception_distance_mean": "kid_{}",
+    "kernel_inception_distance_std": "kid_{}_std",
+    "inception_score_mean": "is_{}",
+    "inception_score_std": "is_{}_std",
+    "precision": "precision_{}",
+    "recall": "recall_{}",
+}
+_INCEPTION_FAILED: Dict[str, str] = {}  # weights source -> reason, so a failed download is tried once
+
+
+class Uint8Images(Dataset):
+    """uint8 N x C x H x W images served as 3 x H x W (grayscale replicated)."""
+
+    def __init__(self, images: torch.Tensor):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"expected uint8 N x C x H x W images, got {images.dtype} {tuple(images.shape)}")
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        x = self.images[i]
+        return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x
+
+
+def inception_weights_path(inception_weights: Optional[str], verbose: bool = False) -> Optional[str]:
+    """A local file with torch-fidelity's Inception weights: ``inception_weights`` itself,
+    or torch-fidelity's download (cached by torch.hub). ``None``, with one printed message
+    saying how to provide the file, when it cannot be had (offline)."""
+    if inception_weights:
+        path = os.path.abspath(os.path.expanduser(str(inception_weights)))
+        if not os.path.isfile(path):
+            raise ConfigError(f"eval.inception_weights={inception_weights}: no such file")
+        return path
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(URL_INCEPTION_V3))
+    if os.path.isfile(path):
+        return path
+    if path not in _INCEPTION_FAILED:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.hub.download_url_to_file(URL_INCEPTION_V3, path, progress=verbose)
+            return path
+        except Exception as e:  # noqa: BLE001 - offline, proxy, HTTP error: all mean "no weights"
+            _INCEPTION_FAILED[path] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(
+                f"lipbench: Inception weights unavailable (download failed: {_INCEPTION_FAILED[path]}); "
+                f"fid/kid/is_inception are skipped, the *_domain metrics are computed. To get them, pass "
+                f"eval.inception_weights=/path/to/{os.path.basename(URL_INCEPTION_V3)} (from {URL_INCEPTION_V3}), "
+                f"or run once with internet access to fill {path}",
+                file=sys.stderr,
+            )
+    return None
+
+
+def _weights_tag(path: str) -> str:
+    st = os.stat(path)
+    return hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:10]
+
+
+def compute_fidelity(
+    generated: torch.Tensor,
+    data,
+    *,
+    extractors: Sequence[str] = EXTRACTORS,
+    ref_split: str = "train",
+    inception_weights: Optional[str] = None,
+    kid_subset_size: int = 1000,
+    prc: bool = True,
+    batch_size: int = 200,
+    device="cpu",
+    cache_root: Optional[str] = None,
+    verbose: bool = False,
+) -> Dict[str, float]:
+    """Fidelity metrics of ``generated`` (uint8 N x C x H x W) against ``data``'s
+    ``ref_split`` ("train" or "test"), for each of ``extractors`` ("domain", "inception").
+
+    Returns a flat dict: ``fid_domain, kid_domain, kid_domain_std, is_domain,
+    is_domain_std, precision_domain, recall_domain, domain_clf_acc`` and ``fid_inception,
+    kid_inception, kid_inception_std, is_inception, is_inception_std`` (the Inception keys
+    are absent when its weights are unavailable).
+    """
+    import torch_fidelity
+
+    from lipbench.data.images import cache_root as default_cache_root
+    from lipbench.metrics.domain import register_domain_extractor
+
+    unknown = [e for e in extractors if e not in EXTRACTORS]
+    if unknown:
+        raise ConfigError(f"eval.extractors={list(extractors)}: unknown {unknown}; allowed: {', '.join(EXTRACTORS)}")
+    if ref_split not in ("train", "test"):
+        raise ConfigError(f"eval.ref_split={ref_split}: allowed train, test")
+    reference = data.train_images if ref_split == "train" else data.test_images
+    if reference is None or len(reference) == 0:
+        raise ConfigError(f"eval.ref_split={ref_split}: data set {data.key} has no {ref_split} split; use train")
+    device = torch.device(device)
+    cache_root = cache_root or default_cache_root()
+    n_gen, n_ref = len(generated), len(reference)
+    kid_size = min(int(kid_subset_size), n_gen, n_ref)
+    common = dict(
+        input1=Uint8Images(generated.cpu()),
+        input2=Uint8Images(reference),
+        cuda=device.type == "cuda",
+        batch_size=int(batch_size),
+        isc=True,
+        fid=True,
+        kid=kid_size >= 2,
+        kid_subset_size=max(kid_size, 2),
+        isc_splits=max(1, min(10, n_gen)),
+        save_cpu_ram=True,
+        cache_root=os.path.join(cache_root, "fidelity"),
+        verbose=verbose,
+    )
+    out: Dict[str, float] = {}
+    for ex in extractors:
+        kwargs = dict(common)
+        if ex == "domain":
+            name, info = register_domain_extractor(data, cache_root=cache_root, device=device)
+            tag = info.fingerprint
+            kwargs.update(feature_extractor=name, prc=bool(prc) and min(n_gen, n_ref) > 4)
+            out["domain_clf_acc"] = float(info.accuracy)
+        else:
+            path = inception_weights_path(inception_weights, verbose=verbose)
+            if path is None:
+                continue
+            tag = _weights_tag(path)
+            kwargs.update(feature_extractor=INCEPTION, feature_extractor_weights_path=path, prc=False)
+        kwargs["input2_cache_name"] = f"lipbench-{data.key}-{ref_split}{n_ref}-{ex}-{tag}"
+        metrics = torch_fidelity.calculate_metrics(**kwargs)
+        for k, v in metrics.items():
+            if k in _RENAME:
+                out[_RENAME[k].format(ex)] = float(v)
+    return out
