@@ -173,7 +173,8 @@ def load_or_train(data, cache_root: Optional[str] = None, device="cpu", verbose=
             tmp = f"{path}.{os.getpid()}.tmp"
             torch.save(blob, tmp)
             os.replace(tmp, path)
-    model = DomainClassifier(**blob["arch"])
+    with torch.random.fork_rng(devices=[]):  # initialisation must not consume the caller's RNG
+        model = DomainClassifier(**blob["arch"])
     model.load_state_dict(blob["state_dict"])
     model.eval().requires_grad_(False)
     return DomainClassifierInfo(model, float(blob["test_accuracy"]), str(blob["fingerprint"]), path)

@@ -170,7 +170,9 @@ def compute_fidelity(
             tag = _weights_tag(path)
             kwargs.update(feature_extractor=INCEPTION, feature_extractor_weights_path=path, prc=False)
         kwargs["input2_cache_name"] = f"lipbench-{data.key}-{ref_split}{n_ref}-{ex}-{tag}"
-        metrics = torch_fidelity.calculate_metrics(**kwargs)
+        # torch-fidelity builds its extractors with the global RNG: keep the caller's streams intact
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            metrics = torch_fidelity.calculate_metrics(**kwargs)
         for k, v in metrics.items():
             if k in _RENAME:
                 out[_RENAME[k].format(ex)] = float(v)
