@@ -9,7 +9,8 @@ unconstrained matrix V: ``iterations`` first-order Björck steps
 (computed on the smaller Gram side), whose fixed point is the orthogonal polar factor
 of V: every singular value of W goes to 1. The iteration converges for singular values
 in (0, √3); the scale ``s`` is SN's power-iteration estimate of σ(V) (persistent vector,
-no gradient), raised to ‖V‖_F/√3·1.01 when the estimate is poor, so σ(W_0) < √3 always.
+no gradient), raised when Gershgorin's bound on σ(V/s)² (largest absolute row sum of
+the Gram matrix) exceeds 2.9, so σ(W_0) < √3 always.
 Gradients flow through every step, as in the paper. Anil et al. initialise the weights
 orthogonally; ``ortho_init`` does the same (on by default).
 
@@ -17,7 +18,15 @@ Pair it with a gradient-norm-preserving activation: ``model.critic_activation=gr
 (see :mod:`lipbench.models.activations`). With ReLU the critic is still 1-Lipschitz but
 loses expressiveness. A conv kernel is orthonormalized as an out × (in·kh·kw) matrix,
 which bounds its reshaped-kernel σ by 1 but not its operator norm (see ``sn_conv``).
-Defaults: 20 iterations during training (the paper uses about 20; more at test time do
+Iterations stop early once WᵀW (or WWᵀ) is within ``tol`` of I entrywise.
+
+``retract`` (on by default) also uses the ``project`` hook: after every optimizer step
+the raw V is replaced by its orthonormalized value. This does not change the critic
+(the polar factor of an orthonormal matrix is itself), but keeps V well conditioned, so
+the next forward pass converges in two or three iterations instead of ``iterations``,
+and at an orthonormal V a single Björck step already has the exact derivative of the
+polar factor (Q·skew(QᵀdV)), so the gradients are those of the paper's method.
+Defaults: at most 20 iterations (the paper uses about 20; more at test time do
 not change the constraint), Adam 1e-4 (0.5, 0.9), n_critic 5 (WGAN-GP's 2-D setting).
 """
 
@@ -35,32 +44,38 @@ from lipbench.constraints.layers import constrained_layers
 @dataclass
 class BjorckParams(Params):
     iterations: int = 20
+    tol: float = 1e-4
+    retract: bool = True
     n_power_iterations: int = 1
     ortho_init: bool = True
 
     def check(self, path):
         require(self.iterations >= 1, path, "iterations", self.iterations, "must be >= 1")
+        require(self.tol >= 0, path, "tol", self.tol, "must be >= 0 (0 = always run every iteration)")
         require(self.n_power_iterations >= 1, path, "n_power_iterations", self.n_power_iterations, "must be >= 1")
 
 
-def bjorck(w: torch.Tensor, iterations: int) -> torch.Tensor:
-    """``iterations`` first-order Björck steps on a 2-D ``w`` with σ(w) < √3."""
+def bjorck(w: torch.Tensor, iterations: int, tol: float = 0.0) -> torch.Tensor:
+    """Between 1 and ``iterations`` first-order Björck steps on a 2-D ``w`` with σ(w) < √3,
+    stopping early once every entry of the (smaller) Gram matrix is within ``tol`` of I.
+    At least one step always runs: at an orthonormal ``w`` one step is the identity but
+    its derivative is the polar factor's (the tangent projection Q·skew(QᵀdW))."""
     wide = w.shape[0] < w.shape[1]
     eye = torch.eye(min(w.shape), device=w.device, dtype=w.dtype)
-    for _ in range(iterations):
-        if wide:
-            w = (1.5 * eye - 0.5 * (w @ w.T)) @ w
-        else:
-            w = w @ (1.5 * eye - 0.5 * (w.T @ w))
+    for i in range(iterations):
+        gram = w @ w.T if wide else w.T @ w
+        if i > 0 and tol > 0 and float((gram.detach() - eye).abs().max()) <= tol:
+            break
+        w = (1.5 * eye - 0.5 * gram) @ w if wide else w @ (1.5 * eye - 0.5 * gram)
     return w
 
 
 class BjorckOrthonormal(nn.Module):
     """Parametrization V -> Björck(V / s), for any weight reshaped to out × rest."""
 
-    def __init__(self, weight: torch.Tensor, iterations: int, n_power_iterations: int):
+    def __init__(self, weight: torch.Tensor, iterations: int, n_power_iterations: int, tol: float):
         super().__init__()
-        self.iterations, self.n_power = iterations, n_power_iterations
+        self.iterations, self.n_power, self.tol = iterations, n_power_iterations, tol
         gen = torch.Generator().manual_seed(0)
         v = torch.randn(weight.reshape(weight.shape[0], -1).shape[1], generator=gen)
         self.register_buffer("v", (v / v.norm()).to(weight.device, weight.dtype))
@@ -79,9 +94,13 @@ class BjorckOrthonormal(nn.Module):
         if self.training:
             self._update(w2.detach(), self.n_power)
         with torch.no_grad():
-            sigma = (w2 @ self.v).norm()
-            scale = torch.maximum(sigma, w2.norm() / 3 ** 0.5 * 1.01).clamp_min(1e-12)
-        return bjorck(w2 / scale, self.iterations).reshape(weight.shape)
+            scale = (w2 @ self.v).norm().clamp_min(1e-12)  # sigma estimate (from below)
+            w0 = w2 / scale
+            gram = w0 @ w0.T if w0.shape[0] < w0.shape[1] else w0.T @ w0
+            bound = float(gram.abs().sum(1).max())  # Gershgorin: >= sigma(w0)^2
+            if bound > 2.9:  # the estimate was poor: rescale so that sigma(w0) <= 1 for sure
+                scale = scale * bound ** 0.5
+        return bjorck(w2 / scale, self.iterations, self.tol).reshape(weight.shape)
 
 
 def raw_weight(module: nn.Module) -> torch.Tensor:
@@ -101,6 +120,19 @@ class Bjorck(Constraint):
             if self.params.ortho_init:
                 with torch.no_grad():  # the raw weight, below any earlier parametrization
                     nn.init.orthogonal_(raw_weight(module))
-            p = BjorckOrthonormal(module.weight.detach(), self.params.iterations, self.params.n_power_iterations)
+            p = BjorckOrthonormal(module.weight.detach(), self.params.iterations, self.params.n_power_iterations,
+                                  self.params.tol)
             parametrize.register_parametrization(module, "weight", p)
         return critic
+
+    @torch.no_grad()
+    def project(self, critic):
+        """Retraction: replace each raw weight V by its orthonormalized value (see module doc)."""
+        if not self.params.retract:
+            return
+        for module in constrained_layers(critic):
+            plist = getattr(getattr(module, "parametrizations", None), "weight", None)
+            if plist is None or not isinstance(plist[0], BjorckOrthonormal):
+                continue  # retract only where Björck is the first parametrization (V is its input)
+            raw = plist.original
+            raw.copy_(plist[0](raw))
