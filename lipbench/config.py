@@ -118,6 +118,9 @@ def validate(cfg: DictConfig) -> DictConfig:
 
     Raises :class:`ConfigError` on the first problem found.
     """
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]}: required; set it on the command line ({missing[0]}=...)")
     try:
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as e:
