@@ -128,13 +128,16 @@ def hydra_message(e: Exception) -> str:
 
 
 def _threads_for_launcher(cfg: DictConfig):
-    """Under the joblib launcher, split the machine's cores between parallel jobs."""
+    """Under the joblib launcher, split the machine's cores between parallel jobs; under
+    submitit, use the job's ``cpus_per_task``."""
     if cfg.train.threads is not None:
         return cfg.train.threads
     try:
         launcher = HydraConfig.get().launcher
     except ValueError:
         return None
+    if "submitit" in str(launcher.get("_target_", "")).lower() and launcher.get("cpus_per_task"):
+        return int(launcher.cpus_per_task)  # the CPUs the job was given
     if "joblib" in str(launcher.get("_target_", "")).lower():
         n_jobs = launcher.get("n_jobs", -1)
         cores = os.cpu_count() or 1
