@@ -60,7 +60,8 @@ class NoisyData(nn.Module):
 
 def layer_gradient_norms(critic: nn.Module) -> list:
     """‖grad‖ of each nn.Linear weight (the gradients left by the last critic step)."""
-    return [float(m.weight.grad.norm()) for m in critic.modules() if isinstance(m, nn.Linear)]
+    # in float64: squares of entries below ~1e-23 underflow float32 to an exact 0
+    return [float(m.weight.grad.double().norm()) for m in critic.modules() if isinstance(m, nn.Linear)]
 
 
 def run_method(name, params, args, data):
