@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from omegaconf import OmegaConf
 
-from conftest import compose_cfg
+from conftest import CONF, compose_cfg
 from lipbench.train.loop import train
 from lipbench.train.record import load_checkpoint, read_jsonl
 
@@ -134,12 +134,10 @@ def test_sweep_killed_mid_way_resumes_then_relaunch_trains_nothing(tmp_path):
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept} == kept
     assert table.stat().st_mtime_ns > table_mtime
 
-    # train.overwrite=true trains again, in the same directory
-    out = _finish(_sweep(tmp_path, "train.overwrite=true"))
-    assert "skipping" not in out
-    for run_dir, before in ((gp_dir, gp_done), (sn_dir, None)):
-        s = summary(run_dir)
-        assert s["status"] == "completed" and "resumes" not in s
-        if before:
-            assert s["finished_at"] != before["finished_at"] or s["started_at"] != before["started_at"]
-            assert s["final"] == before["final"]  # same config, same numbers
+    # train.overwrite=true trains again, in the same directory (it is not part of the directory name)
+    assert "train.overwrite" in OmegaConf.load(CONF / "config.yaml").hydra.job.config.override_dirname.exclude_keys
+    ckpt_mtime = (gp_dir / "checkpoint.pt").stat().st_mtime_ns
+    redo = train(compose_cfg(*RESUME_RUN, "constraint=gp", "seed=5", "train.overwrite=true"), gp_dir)
+    assert redo["status"] == "completed" and "resumes" not in redo
+    assert (gp_dir / "checkpoint.pt").stat().st_mtime_ns != ckpt_mtime  # trained again
+    assert redo["final"] == gp_done["final"]  # same config, same numbers
