@@ -153,3 +153,16 @@ def test_a_torn_metrics_line_is_dropped_on_resume(tmp_path, monkeypatch):
     assert s["status"] == "completed"
     assert [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [10, 20]
     assert all(line.endswith("}") for line in (run_dir / "metrics.jsonl").read_text().splitlines())
+
+
+def test_a_run_dir_being_trained_is_refused(tmp_path):
+    from lipbench.train.rundir import RunLock
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with RunLock(run_dir):  # as another lipbench process would hold it
+        with pytest.raises(RunDirError, match="being trained by another process") as err:
+            train(compose_cfg(*RUN), run_dir)
+        assert f"pid {os.getpid()}" in str(err.value)
+        assert not (run_dir / "summary.json").exists()
+    assert train(compose_cfg(*RUN), run_dir)["status"] == "completed"  # free again

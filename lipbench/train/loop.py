@@ -137,8 +137,13 @@ def _finite(values: dict):
 def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) -> dict:
     """Train one run of the validated config ``cfg`` into ``run_dir``; return its summary."""
     run_dir = Path(run_dir)
-    run_id = run_identity(cfg)
     rundir.check_writable(run_dir)
+    with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
+        return _run(cfg, run_dir, overrides, raise_errors)
+
+
+def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool) -> dict:
+    run_id = run_identity(cfg)
     plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))
     if plan.action == "skip":
         log.info("%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",

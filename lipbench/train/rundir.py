@@ -8,6 +8,7 @@ checkpoint that cannot be read, is an error unless ``train.overwrite=true``.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,41 @@ def check_output_root(template: str, key: str) -> None:
         raise RunDirError(f"{key}={template}: {path} is a file, not a directory; choose another {key}")
     if not os.access(path, os.W_OK | os.X_OK):
         raise RunDirError(f"{key}={template}: {path} is not writable; choose another {key}")
+
+
+class RunLock:
+    """An exclusive lock on a run directory (``.lock``, flock) held while a run trains in it.
+
+    A second process that would train the same directory (a sweep launched again while its
+    jobs still run) gets a :class:`RunDirError` instead of writing over the first. The kernel
+    releases the lock when the process dies, so a killed run never leaves a stale lock.
+    File systems without locks (``ENOLCK``) are trained in unlocked.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        self._fd = None
+
+    def __enter__(self):
+        import fcntl
+        import socket
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if e.errno == errno.ENOLCK:
+                return self
+            raise RunDirError(f"{self.path.parent} is being trained by another process ({holder or 'unknown'}); "
+                              "wait for it to end or stop it, then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock; the file stays (removing it would race)
+            self._fd = None
