@@ -118,7 +118,7 @@ def test_bad_options(digits):
         compute_fidelity(digits.test_images, digits, ref_split="val")
 
 
-def _tiny(digits, n=12):
+def _tiny(digits, n=5):
     """A small 3-channel data set, so that Inception on the CPU stays cheap."""
     x = digits.train_images[: 2 * n].expand(-1, 3, -1, -1).contiguous()
     return ImageSource(name="tiny", key="tiny-16px-3ch", train_images=x[:n], train_labels=digits.train_labels[:n],
@@ -143,7 +143,7 @@ def random_inception_weights(tmp_path, monkeypatch):
 def test_inception_route_with_a_weights_file(digits, random_inception_weights):
     tiny = _tiny(digits)
     out = compute_fidelity(tiny.test_images, tiny, extractors=["inception"], inception_weights=random_inception_weights,
-                           kid_subset_size=6)
+                           kid_subset_size=3)
     assert set(out) == {"fid_inception", "kid_inception", "kid_inception_std", "is_inception", "is_inception_std"}
     assert all(np.isfinite(v) for v in out.values())
     with pytest.raises(ConfigError, match="eval.inception_weights"):

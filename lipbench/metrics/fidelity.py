@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -124,8 +125,6 @@ def compute_fidelity(
     kid_inception, kid_inception_std, is_inception, is_inception_std`` (the Inception keys
     are absent when its weights are unavailable).
     """
-    import torch_fidelity
-
     from lipbench.data.images import cache_root as default_cache_root
     from lipbench.metrics.domain import register_domain_extractor
 
@@ -161,7 +160,7 @@ def compute_fidelity(
         if ex == "domain":
             name, info = register_domain_extractor(data, cache_root=cache_root, device=device)
             tag = info.fingerprint
-            kwargs.update(feature_extractor=name, prc=bool(prc) and min(n_gen, n_ref) > 4)
+            kwargs.update(feature_extractor=name, prc=False)
             out["domain_clf_acc"] = float(info.accuracy)
         else:
             path = inception_weights_path(inception_weights, verbose=verbose)
@@ -170,10 +169,29 @@ def compute_fidelity(
             tag = _weights_tag(path)
             kwargs.update(feature_extractor=INCEPTION, feature_extractor_weights_path=path, prc=False)
         kwargs["input2_cache_name"] = f"lipbench-{data.key}-{ref_split}{n_ref}-{ex}-{tag}"
-        # torch-fidelity builds its extractors with the global RNG: keep the caller's streams intact
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            metrics = torch_fidelity.calculate_metrics(**kwargs)
+        metrics = _calculate(kwargs, device)
+        if ex == "domain" and prc and min(n_gen, n_ref) > 4:
+            metrics.update(_calculate(_prc_kwargs(kwargs, reference, n_gen), device))
         for k, v in metrics.items():
             if k in _RENAME:
                 out[_RENAME[k].format(ex)] = float(v)
+    return out
+
+
+def _calculate(kwargs, device):
+    import torch_fidelity
+
+    # torch-fidelity builds its extractors with the global RNG: keep the caller's streams intact
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return torch_fidelity.calculate_metrics(**kwargs)
+
+
+def _prc_kwargs(kwargs, reference, n_gen):
+    """Precision/recall against a fixed-seed subset of the reference with as many images as
+    were generated (equal set sizes, as in Kynkaanniemi et al. 2019): the k-NN radii of the
+    whole reference would cost O(n_ref^2) at every evaluation."""
+    n_sub = min(len(reference), n_gen)
+    idx = torch.from_numpy(np.sort(np.random.RandomState(0).permutation(len(reference))[:n_sub]))
+    out = dict(kwargs, isc=False, fid=False, kid=False, prc=True, input2=Uint8Images(reference[idx]))
+    out["input2_cache_name"] = f"{kwargs['input2_cache_name']}-prc{n_sub}"
     return out
