@@ -187,6 +187,10 @@ cancel, so the explosion or vanishing shows in the level of every layer, not a s
 
 {chr(10).join(table)}
 
+A norm of 0 (if any) is a gradient that underflowed float32 inside the
+backward pass (the activations entering those layers are below float32's range);
+the log-scale plot leaves those points out.
+
 {conclusion}
 
 Files: fig1b.csv (layer, method, grad_norm), fig1b.png, fig1b.pdf.
