@@ -34,6 +34,13 @@ FAST_2D = [
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same global RNG state, whatever ran before it."""
+    torch.manual_seed(0)
+    yield
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep caches (domain classifiers, reference statistics) out of the user's home."""

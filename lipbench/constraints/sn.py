@@ -4,10 +4,10 @@ the vectors kept between steps (PyTorch's parametrization)."""
 
 from dataclasses import dataclass
 
-from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.constraints import CONSTRAINTS
+from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.base import Constraint, Params, require
 
 
@@ -20,20 +20,12 @@ class SNParams(Params):
         require(self.n_power_iterations >= 1, path, "n_power_iterations", self.n_power_iterations, "must be >= 1")
 
 
-def weighted_layers(critic: nn.Module):
-    """Every sub-module owning a ``weight`` parameter of at least 2 dimensions."""
-    for module in critic.modules():
-        w = getattr(module, "weight", None)
-        if isinstance(w, nn.Parameter) and w.dim() >= 2:
-            yield module
-
-
 @CONSTRAINTS.register("sn")
 class SpectralNorm(Constraint):
     name = "sn"
     Params = SNParams
 
     def wrap(self, critic):
-        for module in list(weighted_layers(critic)):
+        for module in list(constrained_layers(critic)):
             spectral_norm(module, n_power_iterations=self.params.n_power_iterations, eps=self.params.eps)
         return critic

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from lipbench.constraints.base import ConstraintSet
 from lipbench.losses import Loss
@@ -31,11 +32,17 @@ class GAN:
 
 
 def critic_step(gan: GAN, real: torch.Tensor):
-    """One critic update on a real batch and a fresh fake batch; returns (loss, penalty) tensors."""
+    """One critic update on a real batch and a fresh fake batch; returns (loss, penalty) tensors.
+
+    Parametrized weights (SN, Björck, ...) are computed once per update and shared by every
+    critic call of the step (real, fake, penalty points): one power iteration per update,
+    as in SN-GAN, instead of one per forward pass.
+    """
     with torch.no_grad():
         fake = gan.generator(gan.noise(real.shape[0]))
-    loss = gan.loss.critic_loss(gan.critic(real).reshape(-1), gan.critic(fake).reshape(-1))
-    penalty = gan.constraints.penalty(gan.critic, real, fake)
+    with parametrize.cached():
+        loss = gan.loss.critic_loss(gan.critic(real).reshape(-1), gan.critic(fake).reshape(-1))
+        penalty = gan.constraints.penalty(gan.critic, real, fake)
     total = loss if penalty is None else loss + penalty
     gan.opt_d.zero_grad(set_to_none=True)
     total.backward()
