@@ -138,16 +138,19 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) ->
     """Train one run of the validated config ``cfg`` into ``run_dir``; return its summary."""
     run_dir = Path(run_dir)
     rundir.check_writable(run_dir)
+    plan = rundir.plan(run_dir, run_identity(cfg), bool(cfg.train.overwrite))  # reads only; may raise
+    if plan.action == "skip":
+        log.info("%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
+                 run_dir, plan.summary.get("status"))
+        return plan.summary
     with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
         return _run(cfg, run_dir, overrides, raise_errors)
 
 
 def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool) -> dict:
     run_id = run_identity(cfg)
-    plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))
+    plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))  # again, now that no one else writes
     if plan.action == "skip":
-        log.info("%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
-                 run_dir, plan.summary.get("status"))
         return plan.summary
     if plan.action == "fresh":
         rundir.clear(run_dir)
