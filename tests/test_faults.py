@@ -80,13 +80,23 @@ def test_run_dir_of_another_config_is_refused_untouched(tmp_path, monkeypatch):
         train(compose_cfg(*RUN, "optim.lr=0.001"), run_dir)
 
 
-def test_output_dir_that_cannot_be_created(tmp_path):
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+def test_output_dir_that_cannot_be_created(tmp_path, capsys, mode):
+    from lipbench.cli import main
+
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     with pytest.raises(RunDirError, match="cannot be created"):
         train(compose_cfg(*RUN), blocker / "run")
-    line = one_line_error(run_cli([*RUN, f"hydra.run.dir={blocker}/run"], cwd=tmp_path))
-    assert line.startswith("lipbench: error: hydra.run.dir=") and f"{blocker} is a file" in line
+    # the command stops before Hydra would create the directory (the check runs in-process here)
+    argv = [*RUN, f"hydra.run.dir={blocker}/run"] if mode == "run" else \
+        ["-m", "seed=0,1", *RUN, f"hydra.sweep.dir={blocker}/sweep"]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"lipbench: error: hydra.{mode}.dir=") and f"{blocker} is a file" in lines[0]
+    assert blocker.read_text() == "not a directory"
 
 
 def test_unwritable_output_dir(tmp_path):
