@@ -10,7 +10,7 @@ from lipbench.errors import ConfigError
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["constraint=nope"], "constraint=nope: unknown option; allowed: clip, gp, none, sn"),
+        (["constraint=nope"], "constraint=nope: unknown option; allowed: bjorck, clip, dragan, gp, lp, max_gp, none"),
         (["train.nope=1"], "train.nope: unknown key"),
         (["+train.nope=1"], "train.nope: unknown key; allowed: iterations"),
         (["constraint=gp", "constraint.gp.weight=-1"], "constraint.gp.weight=-1.0: must be >= 0"),
