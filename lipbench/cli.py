@@ -30,7 +30,14 @@ _FLAG_WITH_VALUE = {"--config-name", "-cn"}
 
 
 def _dirname(override_dirname: str) -> str:
-    return override_dirname or "defaults"
+    """A run directory name from the overrides: path separators replaced, long names
+    shortened with a hash so that they stay valid (and unique) on every file system."""
+    import hashlib
+
+    name = (override_dirname or "defaults").replace(os.sep, "_")
+    if len(name) > 180:
+        name = f"{name[:160]}...{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+    return name
 
 
 OmegaConf.register_new_resolver("lipbench_dirname", _dirname, replace=True)
@@ -162,8 +169,9 @@ def hydra_app(cfg: DictConfig):
     cfg.train.threads = _threads_for_launcher(cfg)
     run_dir = Path(hc.runtime.output_dir)
     try:
-        summary = train(cfg, run_dir, overrides=list(hc.overrides.task), raise_errors=False)
-    except (RunDirError, DataError) as e:
+        # a single run re-raises after recording `failed`; a sweep records it and goes on
+        summary = train(cfg, run_dir, overrides=list(hc.overrides.task), raise_errors=not multirun)
+    except (RunDirError, DataError, ConfigError) as e:
         print(f"lipbench: error: {e}", file=sys.stderr)
         if multirun:
             return {"status": "failed", "error": str(e)}
