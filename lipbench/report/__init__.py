@@ -9,7 +9,7 @@ callback that runs at the end of every sweep. It writes into ``out_dir``::
     table.md/.csv/.tex   method x swept factors, mean ± std over seeds, best marked
     plots/*.png|pdf  every plot of lipbench.report.plots
     runs/<run>/      a compact copy of each run record (summary.json, metrics.jsonl,
-                     config.yaml; final_samples.npz for the runs the 2-D plot shows),
+                     config.yaml; final_samples.npz / grid_final.png for the runs the sample plots show),
                      so the folder is self-contained and the notebooks can redraw the plots
 """
 
@@ -55,7 +55,7 @@ def copy_runs(df: pd.DataFrame, out_dir: str) -> List[str]:
         if _same(src, dst):
             continue
         os.makedirs(dst, exist_ok=True)
-        for fname in _RECORD_FILES + (("final_samples.npz",) if idx in with_npz else ()):
+        for fname in _RECORD_FILES + (("final_samples.npz", "grid_final.png") if idx in with_npz else ()):
             if os.path.isfile(os.path.join(src, fname)):
                 shutil.copy2(os.path.join(src, fname), os.path.join(dst, fname))
     for entry in os.listdir(runs_dir):  # stale copies of runs no longer reported

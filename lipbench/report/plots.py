@@ -13,8 +13,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from lipbench.report.plot_common import save_figures
-from lipbench.report.plots_critic import (figures_grad_norms, figures_layer_norms, figures_samples_2d,
-                                          representative_runs)
+from lipbench.report.plots_critic import (figures_grad_norms, figures_layer_norms, figures_sample_grids,
+                                          figures_samples_2d, representative_runs)
 from lipbench.report.plots_runs import (figures_budget, figures_final, figures_histories, figures_lipschitz,
                                         figures_settings)
 
@@ -66,6 +66,7 @@ FIGURES: Tuple[Tuple[str, Callable[..., Dict]], ...] = (
     ("histories", lambda df, metrics: figures_histories(df, metrics=metrics)),
     ("final", lambda df, metrics: figures_final(df, metrics)),
     ("samples_2d", lambda df, metrics: figures_samples_2d(df)),
+    ("sample_grids", lambda df, metrics: figures_sample_grids(df)),
     ("grad_norms", lambda df, metrics: figures_grad_norms(df)),
     ("layer_norms", lambda df, metrics: figures_layer_norms(df)),
     ("settings", lambda df, metrics: figures_settings(df, metrics)),
@@ -102,6 +103,6 @@ def plot_all(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None,
 
 __all__ = ["plot_histories", "plot_final", "plot_samples_2d", "plot_grad_norms", "plot_layer_norms",
            "plot_settings", "plot_budget", "plot_lipschitz", "plot_all", "all_figures", "FIGURES",
-           "figures_histories", "figures_final", "figures_samples_2d", "figures_grad_norms",
+           "figures_histories", "figures_final", "figures_samples_2d", "figures_sample_grids", "figures_grad_norms",
            "figures_layer_norms", "figures_settings", "figures_budget", "figures_lipschitz",
            "representative_runs"]

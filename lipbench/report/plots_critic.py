@@ -47,10 +47,10 @@ def read_samples(run_dir: str) -> Optional[Dict[str, np.ndarray]]:
 
 def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
     """One run per (data group, series): completed before others, then the lowest seed,
-    among runs that have a final_samples.npz."""
+    among runs that have final pictures (final_samples.npz for 2-D, grid_final.png for images)."""
     if df.empty:
         return df
-    has = df["run_dir"].map(lambda d: os.path.isfile(os.path.join(str(d), NPZ)))
+    has = df["run_dir"].map(lambda d: any(os.path.isfile(os.path.join(str(d), f)) for f in (NPZ, "grid_final.png")))
     cand = df[has]
     if cand.empty:
         return cand
@@ -203,3 +203,24 @@ def figures_layer_norms(df: pd.DataFrame) -> FigureDict:
         ax.set_title(title_with("Per-layer spectral norms of the critic (mean over seeds)", group), fontsize="medium")
         figs[stem_with("layer_norms", group)] = fig
     return figs
+
+
+def figures_sample_grids(df: pd.DataFrame) -> FigureDict:
+    """Images: the final sample grid of one run per method (first seed), side by side."""
+    import matplotlib.image as mpimg
+
+    reps = representative_runs(df)
+    panels = []
+    for _, run in reps.iterrows():
+        path = os.path.join(str(run["run_dir"]), "grid_final.png")
+        if os.path.isfile(path):
+            panels.append((f"{run['method']} (seed {run['seed']})", mpimg.imread(path)))
+    if not panels:
+        return {}
+    fig, axes = new_figure(len(panels), ncols=min(4, len(panels)), size=(3.2, 3.4))
+    for ax, (title, image) in zip(axes, panels):
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        ax.set_title(title, fontsize="small")
+        ax.set_axis_off()
+    fig.suptitle("Generated samples at the end of training")
+    return {"sample_grids": fig}
