@@ -109,15 +109,20 @@ def _diag_rows(df: pd.DataFrame) -> pd.DataFrame:
     return done.assign(_diag=done["run_dir"].map(read_diagnostics)) if not done.empty else done
 
 
-def figures_grad_norms(df: pd.DataFrame) -> FigureDict:
-    """Violin plots of ‖∇x D‖ at real, fake and interpolated points, per series (seeds pooled)."""
+def _diag_series(df: pd.DataFrame):
+    """Completed runs with their diagnostics and a ``series`` label, and the swept factors."""
     if df.empty:
-        return {}
+        return df, []
     factors = swept_factors(df)
     rows = _diag_rows(df)
+    return (rows.assign(series=series_labels(rows, factors).to_numpy()) if not rows.empty else rows), factors
+
+
+def figures_grad_norms(df: pd.DataFrame) -> FigureDict:
+    """Violin plots of ‖∇x D‖ at real, fake and interpolated points, per series (seeds pooled)."""
+    rows, factors = _diag_series(df)
     if rows.empty:
         return {}
-    rows = rows.assign(series=series_labels(rows, factors).to_numpy())
     figs = {}
     for group, gdf in data_groups(rows, factors):
         series = ordered(gdf["series"])
@@ -166,13 +171,9 @@ def _layer_table(diag: dict) -> Optional[pd.DataFrame]:
 def figures_layer_norms(df: pd.DataFrame) -> FigureDict:
     """Per-layer spectral norms: σ of the reshaped weight (solid) and the true operator
     norm (dashed, where it differs, e.g. convolutions), mean over seeds, line per series."""
-    if df.empty:
-        return {}
-    factors = swept_factors(df)
-    rows = _diag_rows(df)
+    rows, factors = _diag_series(df)
     if rows.empty:
         return {}
-    rows = rows.assign(series=series_labels(rows, factors).to_numpy())
     figs = {}
     for group, gdf in data_groups(rows, factors):
         series = ordered(gdf["series"])
