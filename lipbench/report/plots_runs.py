@@ -118,13 +118,19 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
     return figs
 
 
+def _hyper_setup(df: pd.DataFrame, metrics: Optional[Sequence[str]]):
+    """(swept factors, the hyper-parameters among them, the metrics to draw) for the
+    settings and budget plots."""
+    factors = swept_factors(df)
+    metrics = primary_metrics([m for m in (default_metrics(df) if metrics is None else metrics)
+                               if has_values(df, m)], direction)[:MAX_PANELS]
+    return factors, hyper_factors(factors), metrics
+
+
 def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> FigureDict:
     """For each swept hyper-parameter (e.g. optim.preset A–F): each metric across its
     settings, one line per method (mean ± std over completed seeds)."""
-    factors = swept_factors(df)
-    hyper = hyper_factors(factors)
-    metrics = primary_metrics([m for m in (default_metrics(df) if metrics is None else metrics)
-                               if has_values(df, m)], direction)[:MAX_PANELS]
+    factors, hyper, metrics = _hyper_setup(df, metrics)
     if df.empty or not hyper or not metrics:
         return {}
     figs = {}
@@ -158,10 +164,7 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
                    seed: int = 0) -> FigureDict:
     """Kurach-style budget curves per swept hyper-parameter: the expected best metric
     against the number of settings tried (mean over resamples, 25–75th percentile band)."""
-    factors = swept_factors(df)
-    hyper = hyper_factors(factors)
-    metrics = primary_metrics([m for m in (default_metrics(df) if metrics is None else metrics)
-                               if has_values(df, m)], direction)[:MAX_PANELS]
+    factors, hyper, metrics = _hyper_setup(df, metrics)
     if df.empty or not hyper or not metrics:
         return {}
     figs = {}
