@@ -7,6 +7,7 @@ callback that runs at the end of every sweep. It writes into ``out_dir``::
     runs.csv         one row per run: status, timings, final metrics, cfg.* config values
     incomplete.csv   run dirs that could not be read, with the reason
     table.md/.csv/.tex   method x swept factors, mean ± std over seeds, best marked
+    lipschitz.md/.csv    per method: is the critic 1-Lipschitz (certified / exceeded), and its bounds
     plots/*.png|pdf  every plot of lipbench.report.plots
     runs/<run>/      a compact copy of each run record (summary.json, metrics.jsonl,
                      config.yaml; final_samples.npz / grid_final.png for the runs the sample plots show),
@@ -22,6 +23,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 import pandas as pd
 
 from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
+from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.tables import comparison_table, format_table, to_markdown, write_tables
 
@@ -73,6 +75,9 @@ def _write_readme(out_dir: str, name: str, files: Sequence[str], n_runs: int, in
              "", "- `runs.csv`: one row per run (status, timings, final metrics, `cfg.*` config values)",
              "- `table.md`, `table.csv`, `table.tex`: method × swept factors, mean ± std over completed seeds "
              "(table.csv holds the numbers: `<metric>_mean/_std/_n/_best`)",
+             "- `lipschitz.md`, `lipschitz.csv`: per method, whether the critic is certified 1-Lipschitz "
+             f"(upper bound ≤ {1 + TOLERANCE:g}), exceeds it (a gradient norm > {1 + TOLERANCE:g}) or is undecided, "
+             "with both bounds",
              "- `incomplete.csv`: run dirs that could not be read, with the reason",
              "- `runs/`: compact copies of the run records used by the plots and notebooks", "", "## Plots", ""]
     lines += [f"- [`{r}`]({r})" for r in rel if r.startswith("plots") and r.endswith(".png")]
@@ -108,6 +113,8 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
     files += [runs_csv, inc_csv]
     table = comparison_table(df, metrics)
     files += list(write_tables(table, out_dir, caption=name).values())
+    lip_paths = write_lipschitz_table(lipschitz_table(df), out_dir, caption=name)
+    files += list(lip_paths.values())
     if plots and not df.empty:
         files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
     files.append(_write_readme(out_dir, name, files, len(df), incomplete))
@@ -119,6 +126,8 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
         for err in errors:
             print(f"warning: {err}")
         print(f"Table: {os.path.join(out_dir, 'table.md')}")
+        if lip_paths:
+            print(f"Lipschitz table: {lip_paths['md']}")
         print(f"Plots: {os.path.join(out_dir, 'plots')}")
     return {"table": table, "runs": df, "files": files, "incomplete": incomplete, "errors": errors,
             "out_dir": out_dir}
