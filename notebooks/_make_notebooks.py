@@ -66,6 +66,10 @@ runs[cols].head(20)'''
 TABLE = '''table = comparison_table(runs)
 display(Markdown(to_markdown(table)))'''
 
+LIPSCHITZ_TABLE = '''from lipbench.report.lipschitz_table import lipschitz_table, to_markdown as lipschitz_markdown
+
+display(Markdown(lipschitz_markdown(lipschitz_table(runs))))'''
+
 
 def make(title: str, default: str, intro: str) -> nbformat.NotebookNode:
     cells = [
@@ -78,6 +82,10 @@ def make(title: str, default: str, intro: str) -> nbformat.NotebookNode:
         new_markdown_cell("## Comparison table\n\nMean ± sample std over completed seeds; bold = best per column; "
                           "diverged and failed runs are counted in their own columns."),
         new_code_cell(TABLE),
+        new_markdown_cell("## Is each critic 1-Lipschitz?\n\nPer completed run, *certified* when the upper bound "
+                          "(product of per-layer operator norms) is ≤ 1.05, *exceeded* when some gradient norm "
+                          "is > 1.05, otherwise *undecided*; the bounds are means over those runs."),
+        new_code_cell(LIPSCHITZ_TABLE),
     ]
     for head, text, call in PLOTS:
         cells += [new_markdown_cell(f"## {head}\n\n{text}"), new_code_cell(f"show({call})")]

@@ -37,3 +37,5 @@ def test_notebook_runs_clean(tmp_path, monkeypatch, name, sweep, n_figures):
     text = "".join(o.get("text", "") for o in _outputs(nb, "stream"))
     assert f"read from {results}" in text
     assert len(images) == n_figures
+    markdown = "".join(o["data"].get("text/markdown", "") for o in _outputs(nb, "display_data"))
+    assert "1-Lipschitz?" in markdown  # the Lipschitz verdict table is shown
