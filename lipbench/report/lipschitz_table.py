@@ -16,7 +16,6 @@ counts verdicts per method x swept factor, next to the bounds' means over seeds.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Dict, Optional
 
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lipbench.report.aggregate import swept_factors
-from lipbench.report.tables import _fmt, _sort_key
+from lipbench.report.tables import fmt_number, readable_keys, sort_rows
 
 TOLERANCE = 0.05
 VERDICTS = ("certified", "exceeded", "undecided")
@@ -66,10 +65,8 @@ def lipschitz_table(df: pd.DataFrame, tol: float = TOLERANCE) -> pd.DataFrame:
     for c in BOUND_COLUMNS:
         done[c] = pd.to_numeric(done[c], errors="coerce") if c in done else np.nan
     done["verdict"] = [run_verdict(lo, up, tol) for lo, up in zip(done["lip_lower"], done["lip_upper"])]
-    for k in keys:
-        done[k] = done[k].map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
     rows = []
-    for key, g in done.groupby(keys, sort=False, dropna=False):
+    for key, g in readable_keys(done, keys).groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         counts = {v: int((g["verdict"] == v).sum()) for v in VERDICTS}
         row.update({f"n_{v}": counts[v] for v in VERDICTS})
@@ -79,9 +76,7 @@ def lipschitz_table(df: pd.DataFrame, tol: float = TOLERANCE) -> pd.DataFrame:
         for c in BOUND_COLUMNS:
             row[f"{c}_mean"] = g[c].mean()
         rows.append(row)
-    table = pd.DataFrame(rows)
-    order = sorted(range(len(table)), key=lambda i: tuple(_sort_key(table.at[i, k]) for k in keys))
-    table = table.iloc[order].reset_index(drop=True)
+    table = sort_rows(pd.DataFrame(rows), keys)
     table.attrs.update(factors=factors, tol=tol)
     return table
 
@@ -94,10 +89,10 @@ def to_markdown(table: pd.DataFrame) -> str:
     for f in factors:
         shown[f[4:] if f.startswith("cfg.") else f] = table[f].astype(str)
     shown["1-Lipschitz?"] = table["verdict"]
-    shown["K ≥ (lip_lower)"] = [_fmt(v, 3) for v in table["lip_lower_mean"]]
-    shown["K ≤ (lip_upper)"] = [_fmt(v, 3) for v in table["lip_upper_mean"]]
-    shown["upper / lower"] = [_fmt(v, 3) for v in table["lip_ratio_mean"]]
-    shown["critic_gap / W1"] = [_fmt(v, 3) for v in table["dual_ratio_mean"]]
+    shown["K ≥ (lip_lower)"] = [fmt_number(v, 3) for v in table["lip_lower_mean"]]
+    shown["K ≤ (lip_upper)"] = [fmt_number(v, 3) for v in table["lip_upper_mean"]]
+    shown["upper / lower"] = [fmt_number(v, 3) for v in table["lip_ratio_mean"]]
+    shown["critic_gap / W1"] = [fmt_number(v, 3) for v in table["dual_ratio_mean"]]
     if shown["critic_gap / W1"].eq("—").all():
         shown = shown.drop(columns="critic_gap / W1")
     return shown.to_markdown(index=False) + "\n"

@@ -80,9 +80,7 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
         table = pd.DataFrame(columns=cols)
         table.attrs.update(metrics=metrics, factors=factors)
         return table
-    work = df.copy()
-    for k in keys:  # group on readable values; NaN (factor absent for a run) stays a group
-        work[k] = work[k].map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+    work = readable_keys(df, keys)
     rows = []
     for key, group in work.groupby(keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -97,15 +95,28 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
             row[f"{m}_std"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
             row[f"{m}_n"] = int(len(vals))
         rows.append(row)
-    table = pd.DataFrame(rows)
-    order = sorted(range(len(table)), key=lambda i: tuple(_sort_key(table.at[i, k]) for k in keys))
-    table = table.iloc[order].reset_index(drop=True)
+    table = sort_rows(pd.DataFrame(rows), keys)
     within = _data_factors(factors)
     for m in metrics:
         table[f"{m}_best"] = _best_mask(table, f"{m}_mean", direction(m), within)
     table = table[cols]
     table.attrs.update(metrics=metrics, factors=factors)
     return table
+
+
+def readable_keys(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """A copy of ``df`` whose ``keys`` columns group on readable values: a missing value
+    (a factor absent for a run) becomes "—" and stays a group of its own."""
+    work = df.copy()
+    for k in keys:
+        work[k] = work[k].map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+    return work
+
+
+def sort_rows(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Rows ordered by ``keys``: the 'none' baseline first, numbers numerically, then text."""
+    order = sorted(range(len(table)), key=lambda i: tuple(_sort_key(table.at[i, k]) for k in keys))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def _sort_key(value):
@@ -132,7 +143,7 @@ def _best_mask(table: pd.DataFrame, col: str, better: Optional[str], within: Lis
     return mask
 
 
-def _fmt(v: float, digits: int) -> str:
+def fmt_number(v: float, digits: int) -> str:
     if v is None or not np.isfinite(v):
         return "—"
     return f"{v:.{digits}g}"
@@ -168,7 +179,7 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
             if not r[f"{m}_n"]:
                 cells.append("—")
                 continue
-            text = f"{_fmt(r[f'{m}_mean'], 3)} ± {_fmt(r[f'{m}_std'], 2)}"
+            text = f"{fmt_number(r[f'{m}_mean'], 3)} ± {fmt_number(r[f'{m}_std'], 2)}"
             if r[f"{m}_n"] != r["n_completed"]:
                 text += f" (n={int(r[f'{m}_n'])})"
             if r[f"{m}_best"]:
