@@ -53,8 +53,9 @@ def _summary(counts: Dict[str, int]) -> str:
 
 
 def lipschitz_table(df: pd.DataFrame, tol: float = TOLERANCE) -> pd.DataFrame:
-    """One row per method x swept factor: verdict counts over completed runs and the
-    mean / min / max of the bounds. Empty when no run recorded the bounds."""
+    """One row per method x swept factor: verdict counts over completed runs, the bounds'
+    means, the largest lower bound and the smallest upper bound. Empty when no run
+    recorded the bounds."""
     if df.empty or not any(c in df for c in ("lip_lower", "lip_upper")):
         return pd.DataFrame()
     factors = swept_factors(df)
