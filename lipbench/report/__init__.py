@@ -25,6 +25,7 @@ import pandas as pd
 from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
+from lipbench.report.plots_critic import GRID, NPZ
 from lipbench.report.tables import comparison_table, format_table, to_markdown, write_tables
 
 __all__ = ["report", "load_runs", "load_histories", "swept_factors", "comparison_table", "format_table",
@@ -57,7 +58,7 @@ def copy_runs(df: pd.DataFrame, out_dir: str) -> List[str]:
         if _same(src, dst):
             continue
         os.makedirs(dst, exist_ok=True)
-        for fname in _RECORD_FILES + (("final_samples.npz", "grid_final.png") if idx in with_npz else ()):
+        for fname in _RECORD_FILES + ((NPZ, GRID) if idx in with_npz else ()):
             if os.path.isfile(os.path.join(src, fname)):
                 shutil.copy2(os.path.join(src, fname), os.path.join(dst, fname))
     for entry in os.listdir(runs_dir):  # stale copies of runs no longer reported

@@ -19,7 +19,8 @@ from lipbench.report.aggregate import swept_factors
 from lipbench.report.plot_common import (FigureDict, colours, data_groups, new_figure, ordered, series_labels,
                                          stem_with, title_with)
 
-NPZ = "final_samples.npz"
+NPZ = "final_samples.npz"  # written by lipbench.evaluate.toy2d
+GRID = "grid_final.png"  # written by lipbench.evaluate.images
 _NPZ_KEYS = ("real", "fake", "surface_x", "surface_y", "surface_values")
 
 
@@ -50,7 +51,7 @@ def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
     among runs that have final pictures (final_samples.npz for 2-D, grid_final.png for images)."""
     if df.empty:
         return df
-    has = df["run_dir"].map(lambda d: any(os.path.isfile(os.path.join(str(d), f)) for f in (NPZ, "grid_final.png")))
+    has = df["run_dir"].map(lambda d: any(os.path.isfile(os.path.join(str(d), f)) for f in (NPZ, GRID)))
     cand = df[has]
     if cand.empty:
         return cand
@@ -213,7 +214,7 @@ def figures_sample_grids(df: pd.DataFrame) -> FigureDict:
     reps = representative_runs(df)
     panels = []
     for _, run in reps.iterrows():
-        path = os.path.join(str(run["run_dir"]), "grid_final.png")
+        path = os.path.join(str(run["run_dir"]), GRID)
         if os.path.isfile(path):
             panels.append((f"{run['method']} (seed {run['seed']})", mpimg.imread(path)))
     if not panels:
