@@ -33,10 +33,11 @@ for _where in ("real", "fake", "interp"):
     declare(f"grad_{_where}_mean", None, f"mean ||grad_x D|| at {_where} points", target=_target)
     declare(f"grad_{_where}_max", None, f"max ||grad_x D|| at {_where} points", target=_target)
 declare("sigma_max", None, "largest per-layer sigma (conv: reshaped kernel, what SN normalizes)")
-declare("sigma_prod", None, "product of per-layer true operator norms: Lipschitz upper bound")
+declare("sigma_prod", None, "product of per-layer operator norm estimates (= lip_upper_est)")
 declare("lip_lower", None, "lower bound on the critic's Lipschitz constant (max grad norm / pair ascent)")
-declare("lip_upper", None, "upper bound on the critic's Lipschitz constant (= sigma_prod)")
-declare("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the layer-wise bound is (>= 1)")
+declare("lip_upper", None, "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)")
+declare("lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); not a bound")
+declare("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the guaranteed bound is (>= 1)")
 
 CHUNK = 256
 
@@ -310,13 +311,32 @@ def lipschitz_lower_bound(critic: nn.Module, points: torch.Tensor, steps: int = 
 
 
 # ----------------------------------------------------------------------------- report
+def _is_linear_chain(critic: nn.Module) -> bool:
+    """True for an nn.Sequential (or lipbench's MLP critic) of nn.Linear and 1-Lipschitz
+    activations: there the product of exact σ's is a guaranteed bound."""
+    from lipbench.models.activations import GroupSort
+    from lipbench.models.mlp import MLPCritic
+
+    seq = critic.net if isinstance(critic, MLPCritic) else critic
+    if not isinstance(seq, nn.Sequential):
+        return False
+    for m in seq:
+        if isinstance(m, nn.LeakyReLU) and abs(m.negative_slope) <= 1:
+            continue
+        if not isinstance(m, (nn.Linear, nn.ReLU, nn.Tanh, GroupSort, nn.Identity, nn.Dropout)):
+            return False
+    return True
+
+
 def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, input_shape, generator=None,
                      n_iter: int = 50, steps: int = 20, lr: float = 0.01, n_pairs: int = 32,
                      activation_lip: float = 1.0):
     """All Lipschitz diagnostics of ``critic`` as ``(metrics, diagnostics)``.
 
     metrics: the six ``grad_*`` keys, ``sigma_max``, ``sigma_prod``, ``lip_lower``,
-    ``lip_upper`` (= sigma_prod) and ``lip_ratio`` (= lip_upper / lip_lower, NaN if undefined).
+    ``lip_upper`` (a guaranteed bound; NaN when none is implemented for the critic),
+    ``lip_upper_est`` (= sigma_prod, an estimate) and ``lip_ratio`` (= lip_upper / lip_lower,
+    NaN if undefined).
     diagnostics: ``{"layers": layer_norms(...), "grad_norms": {"real", "fake", "interp": lists}}``.
     The lower bound searches over real, fake and interpolated points. ``n_iter`` (conv power
     iterations), ``steps``, ``lr`` and ``n_pairs`` (pair ascent) trade time for tightness.
@@ -327,10 +347,11 @@ def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     device = interp.device
     pts = torch.cat([real.detach().to(device), fake.detach().to(device, real.dtype), interp])
     lower = lipschitz_lower_bound(critic, pts, steps=steps, lr=lr, generator=generator, n_pairs=n_pairs)
-    upper = summary["sigma_prod"]
+    upper = summary["sigma_prod"] if _is_linear_chain(critic) else math.nan
     metrics = dict(gradient_norm_summary(norms))
     metrics.update(summary)
     ratio = upper / lower if lower > 0 and math.isfinite(upper) else math.nan
-    metrics.update({"lip_lower": lower, "lip_upper": upper, "lip_ratio": ratio})
+    metrics.update({"lip_lower": lower, "lip_upper": upper, "lip_upper_est": summary["sigma_prod"],
+                    "lip_ratio": ratio})
     diagnostics = {"layers": layers, "grad_norms": {k: v.tolist() for k, v in norms.items()}}
     return metrics, diagnostics
