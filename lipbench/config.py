@@ -62,6 +62,11 @@ class EvalSchema:
     kid_subset_size: int = 1000
     prc: bool = True
     fidelity_batch_size: int = 200
+    floor_pairs: int = 3
+    plateau_window: int = 4
+    plateau_tol: float = 0.1
+    quality_factor: float = 3.0
+    alpha: float = 0.05
 
 
 def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
@@ -150,6 +155,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key in ("n_samples", "w1_samples", "grad_samples", "surface_resolution", "fid_samples",
                 "fid_samples_during", "kid_subset_size", "fidelity_batch_size"):
         _at_least(e[key], f"eval.{key}", 1)
+    _check_convergence_keys(e)
     if e.ref_split not in ("train", "test"):
         raise ConfigError(f"eval.ref_split={e.ref_split}: allowed: train, test")
     bad = [x for x in e.extractors if x not in ("domain", "inception")]
@@ -160,6 +166,17 @@ def validate(cfg: DictConfig) -> DictConfig:
     cfg.optim = resolve_optim(cfg)
     _check_components(cfg)
     return cfg
+
+
+def _check_convergence_keys(e: DictConfig) -> None:
+    """The sampling floor, plateau rule, time-to-quality and significance keys of ``eval``."""
+    _at_least(e.floor_pairs, "eval.floor_pairs", 1, "pairs of true samples averaged for the floor")
+    _at_least(e.plateau_window, "eval.plateau_window", 2, "evaluations the plateau rule looks at")
+    if not 0 <= e.plateau_tol < 1:
+        raise ConfigError(f"eval.plateau_tol={e.plateau_tol}: must be in [0, 1) (a relative improvement)")
+    _at_least(e.quality_factor, "eval.quality_factor", 1, "times the sampling floor")
+    if not 0 < e.alpha < 1:
+        raise ConfigError(f"eval.alpha={e.alpha}: must be in (0, 1) (the significance level)")
 
 
 def _check_components(cfg: DictConfig) -> None:

@@ -20,7 +20,12 @@ from torchvision.utils import save_image
 from lipbench.errors import ConfigError
 from lipbench.evaluate import EVALUATORS
 from lipbench.metrics.fidelity import EXTRACTORS, compute_fidelity, inception_weights_path
+from lipbench.metrics.catalog import LOWER, declare
 from lipbench.metrics.lipschitz import lipschitz_report
+
+declare("fid_floor_*", None, "sampling floor: FID of the held-out real split (up to eval.fid_samples images) "
+                             "against the reference split")
+declare("fid_excess_*", LOWER, "fid / fid_floor: 1 = as close as held-out real images")
 
 DEFAULTS = dict(
     fid_samples=10000, fid_samples_during=1000, ref_split="train", extractors=list(EXTRACTORS),
@@ -73,6 +78,23 @@ class ImageEvaluator:
             inception_weights_path(o["inception_weights"])
         n = int(o["grad_samples"])
         self.real = data.sample(n, torch.Generator().manual_seed(10_007 + self.seed))
+        self.primary_metric = f"fid_{o['extractors'][0]}" if o["extractors"] else None
+        self.floor_metric = f"fid_floor_{o['extractors'][0]}" if o["extractors"] else None
+        self.floor = self._floor()
+
+    def _floor(self) -> dict:
+        """The sampling floor: fidelity metrics of the held-out real split (the one that is not
+        ``ref_split``, at most ``fid_samples`` images) against the reference split, as
+        ``fid_floor_<extractor>``. Empty when the data set has no held-out split."""
+        o, data = self.opt, self.data
+        held_out = data.test_images if o["ref_split"] == "train" else data.train_images
+        if held_out is None or len(held_out) < 2:
+            return {}
+        held_out = held_out[: int(o["fid_samples"])]
+        m = compute_fidelity(held_out, data, extractors=o["extractors"], ref_split=o["ref_split"],
+                             inception_weights=o["inception_weights"], kid_subset_size=int(o["kid_subset_size"]),
+                             prc=False, batch_size=int(o["fidelity_batch_size"]), device=self.device)
+        return {f"fid_floor_{ex}": m[f"fid_{ex}"] for ex in o["extractors"] if f"fid_{ex}" in m}
 
     def _generate(self, G, n, gen):
         """``n`` samples as uint8 (CPU), plus the first ``grad_samples`` as float."""
@@ -102,6 +124,7 @@ class ImageEvaluator:
         name = "grid_final.png" if final else f"grid_step{step:06d}.png"
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_image(grid.float().cpu().clamp(-1, 1) * 0.5 + 0.5, str(self.run_dir / name), nrow=8, padding=2)
+        self.picture = self.run_dir / name
 
         metrics = {}
         if fake_u8 is not None:  # a diverged generator gets no fidelity numbers
@@ -110,6 +133,11 @@ class ImageEvaluator:
                 inception_weights=o["inception_weights"], kid_subset_size=int(o["kid_subset_size"]),
                 prc=bool(o["prc"]), batch_size=int(o["fidelity_batch_size"]), device=self.device,
             ))
+        metrics.update(self.floor)
+        for ex in o["extractors"]:
+            fid, floor = metrics.get(f"fid_{ex}"), self.floor.get(f"fid_floor_{ex}")
+            if fid is not None and floor:
+                metrics[f"fid_excess_{ex}"] = fid / floor
         lip_metrics, diagnostics = lipschitz_report(
             D, self.real.to(self.device), fake.to(self.device), self.data.shape,
             generator=torch.Generator().manual_seed(31 * (self.seed + 1) + step),

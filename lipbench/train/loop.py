@@ -30,6 +30,7 @@ from lipbench.constraints import build_constraints
 from lipbench.data import build_data
 from lipbench.evaluate import build_evaluator
 from lipbench.losses import build_loss
+from lipbench.metrics.convergence import assess
 from lipbench.models import build_models
 from lipbench.train import record, rundir
 from lipbench.train.setup import build_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, set_threads
@@ -255,12 +256,13 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
     def evaluate(final):
         metrics, diagnostics = evaluator.evaluate(gan.generator, gan.critic, step, final=final)
         losses = {k: (sum(v) / len(v) if v else None) for k, v in running.items()}
-        row = {"step": step, "time_s": round(elapsed(), 3), **losses, **metrics}
+        row = {"step": step, "time_s": round(elapsed(), 3), "train_time_s": round(train_time, 3), **losses, **metrics}
         record.append_jsonl(run_dir / record.METRICS, row)
         if writer is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and v is not None:
                     writer.add_scalar(f"eval/{k}", v, step)
+            _log_picture(writer, getattr(evaluator, "picture", None), step)
         bad = next(((k, v) for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)), None)
         return {**losses, **metrics}, diagnostics, bad
 
@@ -329,6 +331,7 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
             summary.pop("interrupted")  # that handler let the run go on
     progress.close()
     final, diagnostics, bad = evaluate(final=True)
+    final = _with_convergence(cfg, run_dir, evaluator, final, summary)
     checkpoint()
     if bad is not None:
         summary["diverged"] = {"step": step, "quantity": bad[0], "value": "nan"}
@@ -341,6 +344,19 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         # a stop signal that came during the final evaluation still stops a sweep
         log.warning("%s received; the run completed, stopping", stop.name)
         raise Interrupted(0)
+
+
+def _with_convergence(cfg, run_dir: Path, evaluator, final: dict, summary: dict) -> dict:
+    """``final`` plus ``converged`` / ``ttq_steps`` / ``ttq_s`` from the run's evaluation history,
+    for evaluators that name a primary metric and its floor (see lipbench.metrics.convergence)."""
+    metric = getattr(evaluator, "primary_metric", None)
+    if metric is None or metric not in final:
+        return final
+    e = cfg.eval
+    rows = record.read_jsonl(run_dir / record.METRICS)
+    extra, summary["convergence"] = assess(rows, metric, final.get(getattr(evaluator, "floor_metric", None)),
+                                           int(e.plateau_window), float(e.plateau_tol), float(e.quality_factor))
+    return {**final, **extra}
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -367,3 +383,16 @@ def _tensorboard(cfg, run_dir, step):
         log.warning("tensorboard is not installed; train.tensorboard ignored")
         return None
     return SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)
+
+
+def _log_picture(writer, path, step) -> None:
+    """Log the evaluator's picture of this evaluation (a PNG: the 2-D samples over the critic's
+    surface, or the image grid) as the TensorBoard image ``samples`` at ``step``."""
+    if path is None or not Path(path).is_file():
+        return
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    writer.add_image("samples", pixels, step, dataformats="HWC")
