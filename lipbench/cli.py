@@ -19,7 +19,17 @@ from omegaconf import DictConfig, OmegaConf
 from lipbench.config import validate
 from lipbench.errors import ConfigError, DataError, RunDirError
 
-CONF_DIR = os.environ.get("LIPBENCH_CONF") or str(Path(__file__).resolve().parent.parent / "conf")
+def conf_dir() -> str:
+    """The Hydra config folder: ``$LIPBENCH_CONF``, else the copy shipped in an installed
+    wheel (``lipbench/conf``), else the checkout's top-level ``conf/`` (editable install)."""
+    if os.environ.get("LIPBENCH_CONF"):
+        return os.environ["LIPBENCH_CONF"]
+    package = Path(__file__).resolve().parent
+    shipped = package / "conf"
+    return str(shipped if (shipped / "config.yaml").is_file() else package.parent / "conf")
+
+
+CONF_DIR = conf_dir()
 log = logging.getLogger("lipbench")
 
 # Flags after which preflight validation is left to Hydra (help, info, custom config dirs).
