@@ -26,6 +26,7 @@ from lipbench.metrics.lipschitz import lipschitz_report
 declare("fid_floor_*", None, "sampling floor: FID of the held-out real split (up to eval.fid_samples images) "
                              "against the reference split")
 declare("fid_excess_*", LOWER, "fid / fid_floor: 1 = as close as held-out real images")
+declare("fid_n", None, "number of generated images behind this evaluation's fidelity metrics")
 
 DEFAULTS = dict(
     fid_samples=10000, fid_samples_during=1000, ref_split="train", extractors=list(EXTRACTORS),
@@ -80,6 +81,8 @@ class ImageEvaluator:
         self.real = data.sample(n, torch.Generator().manual_seed(10_007 + self.seed))
         self.primary_metric = f"fid_{o['extractors'][0]}" if o["extractors"] else None
         self.floor_metric = f"fid_floor_{o['extractors'][0]}" if o["extractors"] else None
+        # FID is biased by the sample size: the plateau rule compares evaluations of one size only
+        self.comparable_by = "fid_n"
         self.floor = self._floor()
 
     def _floor(self) -> dict:
@@ -133,7 +136,7 @@ class ImageEvaluator:
                 inception_weights=o["inception_weights"], kid_subset_size=int(o["kid_subset_size"]),
                 prc=bool(o["prc"]), batch_size=int(o["fidelity_batch_size"]), device=self.device,
             ))
-        metrics.update(self.floor)
+        metrics.update(self.floor, fid_n=n)
         for ex in o["extractors"]:
             fid, floor = metrics.get(f"fid_{ex}"), self.floor.get(f"fid_floor_{ex}")
             if fid is not None and floor:

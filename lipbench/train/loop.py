@@ -28,6 +28,7 @@ import lipbench
 from lipbench.config import run_identity
 from lipbench.constraints import build_constraints
 from lipbench.data import build_data
+from lipbench.errors import ConfigError
 from lipbench.evaluate import build_evaluator
 from lipbench.losses import build_loss
 from lipbench.metrics.convergence import assess
@@ -109,11 +110,19 @@ class _SignalFlag:
 
 
 def build_gan(cfg: DictConfig, device: torch.device):
+    """The data and the GAN of a validated config. On CUDA, image models use channels_last
+    (NHWC, faster convolutions); ``train.precision`` and ``train.compile`` are passed on
+    (see lipbench.train.steps)."""
     data = build_data(cfg.data)
     generator, critic = build_models(cfg.model, data.shape)
     constraints = build_constraints(cfg.constraint)
     critic = constraints.wrap(critic).to(device)
     generator = generator.to(device)
+    if device.type == "cuda" and len(data.shape) == 3:
+        generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
+    precision, compiled = str(cfg.train.get("precision", "fp32")), bool(cfg.train.get("compile", False))
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"train.precision=bf16: {torch.cuda.get_device_name(device)} has no bfloat16; use fp32")
     gan = GAN(
         generator=generator,
         critic=critic,
@@ -123,6 +132,9 @@ def build_gan(cfg: DictConfig, device: torch.device):
         constraints=constraints,
         z_dim=generator.z_dim,
         device=device,
+        precision=precision,
+        run_generator=torch.compile(generator) if compiled else None,
+        run_critic=torch.compile(critic) if compiled else None,
     )
     return data, gan
 
@@ -135,8 +147,12 @@ def _finite(values: dict):
     return None
 
 
-def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) -> dict:
-    """Train one run of the validated config ``cfg`` into ``run_dir``; return its summary."""
+def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False, body=None) -> dict:
+    """Train one run of the validated config ``cfg`` into ``run_dir``; return its summary.
+
+    ``body(cfg, run_dir, summary, plan, device, stop)`` does the training between the
+    common set-up (run dir, lock, summary, signals) and the failure handling; the default
+    trains a GAN, lipbench.train.dual passes the critic-only dual task's."""
     run_dir = Path(run_dir)
     rundir.check_writable(run_dir)
     plan = rundir.plan(run_dir, run_identity(cfg), bool(cfg.train.overwrite))  # reads only; may raise
@@ -145,10 +161,10 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) ->
                  run_dir, plan.summary.get("status"))
         return plan.summary
     with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
-        return _run(cfg, run_dir, overrides, raise_errors)
+        return _run(cfg, run_dir, overrides, raise_errors, body or _train)
 
 
-def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool) -> dict:
+def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool, body=None) -> dict:
     run_id = run_identity(cfg)
     plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))  # again, now that no one else writes
     if plan.action == "skip":
@@ -191,7 +207,7 @@ def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool) -> dict:
             {"step": int(plan.checkpoint["step"]), "at": record.now()}]
     try:
         with _SignalFlag() as stop:
-            _train(cfg, run_dir, summary, plan, device, stop)
+            (body or _train)(cfg, run_dir, summary, plan, device, stop)
     except _HandlerRaised as e:
         raise e.__cause__ from None
     except Exception as e:
@@ -263,7 +279,7 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
                 if isinstance(v, (int, float)) and v is not None:
                     writer.add_scalar(f"eval/{k}", v, step)
             _log_picture(writer, getattr(evaluator, "picture", None), step)
-        bad = next(((k, v) for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)), None)
+        bad = _diverged_metric(metrics, getattr(evaluator, "primary_metric", None))
         return {**losses, **metrics}, diagnostics, bad
 
     def finish(status, final_metrics, diagnostics):
@@ -346,6 +362,18 @@ def _train(cfg, run_dir: Path, summary: dict, plan, device, stop: _SignalFlag) -
         raise Interrupted(0)
 
 
+def _diverged_metric(metrics: dict, primary):
+    """``(name, value)`` when an evaluation shows divergence, else None: the evaluator's primary
+    metric is NaN or missing (a generator that produced non-finite samples gets none), or, for
+    an evaluator that names no primary metric, any metric is NaN. Diagnostics that may be NaN
+    by design (a Lipschitz bound with no certificate, a time to quality never reached) do not
+    count when a primary metric is named."""
+    if primary is not None:
+        value = metrics.get(primary, math.nan)
+        return (primary, value) if not isinstance(value, (int, float)) or math.isnan(value) else None
+    return next(((k, v) for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)), None)
+
+
 def _with_convergence(cfg, run_dir: Path, evaluator, final: dict, summary: dict) -> dict:
     """``final`` plus ``converged`` / ``ttq_steps`` / ``ttq_s`` from the run's evaluation history,
     for evaluators that name a primary metric and its floor (see lipbench.metrics.convergence)."""
@@ -354,6 +382,9 @@ def _with_convergence(cfg, run_dir: Path, evaluator, final: dict, summary: dict)
         return final
     e = cfg.eval
     rows = record.read_jsonl(run_dir / record.METRICS)
+    key = getattr(evaluator, "comparable_by", None)  # e.g. the sample size behind an image metric
+    if key is not None:
+        rows = [r for r in rows if r.get(key) == final.get(key)]
     extra, summary["convergence"] = assess(rows, metric, final.get(getattr(evaluator, "floor_metric", None)),
                                            int(e.plateau_window), float(e.plateau_tol), float(e.quality_factor))
     return {**final, **extra}
