@@ -2,9 +2,11 @@
 
 Hydra composes the config; this module checks it before anything is trained or written:
 unknown keys, wrong types and out-of-range values raise :class:`ConfigError` with one
-line naming the key and what is allowed. The schemas for the shared groups are
-dataclasses (merged with OmegaConf, which checks types and unknown keys); constraints,
-data sets and models validate their own keys when they are built.
+line naming the key and what is allowed. Every node has a dataclass schema
+(:mod:`lipbench.typecheck`): the shared groups' are here, a constraint's is its
+``Params``, and a model, data set or loss registers its schema with its name. Types are
+checked here, before anything is built; ranges that depend on the component are checked
+when it is built.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lipbench.errors import ConfigError
+from lipbench.typecheck import check_node, keys_of, show
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss", "optim", "train", "eval"}
@@ -69,17 +72,43 @@ class EvalSchema:
     alpha: float = 0.05
 
 
+@dataclass
+class PaperSchema:
+    """A constraint's published optimizer setting (the ``paper`` block of conf/constraint/*.yaml)."""
+
+    optimizer: Optional[str] = None
+    lr: Optional[float] = None
+    betas: Optional[List[float]] = None
+    n_critic: Optional[int] = None
+
+
+@dataclass
+class RunSchema:
+    """The top-level scalars."""
+
+    name: str = "default"
+    seed: int = 0
+    device: str = "auto"
+
+
 def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg[key])
-    except OmegaConfBaseException as e:
-        sub = getattr(e, "full_key", "") or ""
-        msg = str(e).splitlines()[0]
-        if "not in struct" in str(e) or "Key" in msg and "not in" in msg:
-            allowed = ", ".join(schema.__dataclass_fields__)
-            raise ConfigError(f"{key}.{sub}: unknown key; allowed: {allowed}") from None
-        raise ConfigError(f"{key}.{sub}: {msg}") from None
-    return merged
+    """``cfg[key]`` typed by ``schema``: one line naming the key for a wrong type or an unknown key."""
+    return check_node(cfg[key], schema, key)
+
+
+def _check_scalars_and_constraints(cfg: DictConfig) -> None:
+    """Type-check the top-level scalars (``seed`` converted in place) and every constraint's
+    ``paper`` block, which :func:`resolve_optim` reads before the constraints are built."""
+    cfg.seed = check_node({k: cfg[k] for k in keys_of(RunSchema)}, RunSchema, "").seed
+    if not isinstance(cfg.constraint, DictConfig):
+        raise ConfigError(f"constraint={show(cfg.constraint)}: expected constraint=NAME or a list, e.g. [sn,gp]")
+    for name, node in cfg.constraint.items():
+        if node is not None and not isinstance(node, DictConfig):
+            raise ConfigError(f"constraint.{name}={show(node)}: expected a mapping of the constraint's parameters")
+        if node is not None and node.get("paper") is not None:
+            check_node(node.paper, PaperSchema, f"constraint.{name}.paper")
+
+
 
 
 def _at_least(value, path: str, lo, what: str = None):
@@ -136,8 +165,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     missing = sorted(k for k in TOP_LEVEL_KEYS if k not in cfg)
     if missing:
         raise ConfigError(f"{missing[0]}: missing from the config")
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
-        raise ConfigError(f"seed={cfg.seed}: must be an integer")
+    _check_scalars_and_constraints(cfg)
     cfg.train = _check_schema(cfg, "train", TrainSchema)
     cfg.eval = _check_schema(cfg, "eval", EvalSchema)
     _check_schema(cfg, "optim", OptimSchema)
@@ -180,7 +208,8 @@ def _check_convergence_keys(e: DictConfig) -> None:
 
 
 def _check_components(cfg: DictConfig) -> None:
-    """Names of data, model, loss and constraints exist, and constraint parameters are valid."""
+    """Names of data, model, loss and constraints exist, every key of theirs has its declared
+    type (the schema registered with the name), and constraint parameters are in range."""
     from lipbench.constraints import build_constraints
     from lipbench.data import DATASETS, _import_all as import_data
     from lipbench.losses import LOSSES
@@ -189,10 +218,14 @@ def _check_components(cfg: DictConfig) -> None:
     import_data()
     import_models()
     for node, registry in (("data", DATASETS), ("model", MODELS), ("loss", LOSSES)):
+        if not isinstance(cfg[node], DictConfig):
+            raise ConfigError(f"{node}={show(cfg[node])}: expected a mapping with a name; pick a preset, {node}=NAME")
         name = cfg[node].get("name")
-        if name not in registry:
-            raise ConfigError(f"{node}.name={name}: unknown; allowed: {', '.join(registry.names())}")
-    build_constraints(cfg.constraint)
+        if not isinstance(name, str) or name not in registry:
+            raise ConfigError(f"{node}.name={show(name)}: unknown; allowed: {', '.join(registry.names())}")
+        if registry.schema(name) is not None:
+            check_node(cfg[node], registry.schema(name), node)  # every key's type, before anything is built
+    build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
 
 
 def run_identity(cfg: DictConfig) -> str:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 
 from lipbench.registry import Registry
 
 LOSSES = Registry("loss")
+
+
+@dataclass
+class LossConfig:
+    """conf/loss/*.yaml: a loss is chosen by name and has no parameters."""
+
+    name: str = "wasserstein"
 
 
 class Loss:
@@ -17,7 +26,7 @@ class Loss:
         raise NotImplementedError
 
 
-@LOSSES.register("wasserstein")
+@LOSSES.register("wasserstein", schema=LossConfig)
 class Wasserstein(Loss):
     """WGAN: the critic maximises E[D(real)] - E[D(fake)]."""
 
@@ -28,7 +37,7 @@ class Wasserstein(Loss):
         return -d_fake.mean()
 
 
-@LOSSES.register("hinge")
+@LOSSES.register("hinge", schema=LossConfig)
 class Hinge(Loss):
     """Hinge loss (Lim & Ye 2017; SN-GAN): E[relu(1 - D(real))] + E[relu(1 + D(fake))]."""
 
@@ -39,7 +48,7 @@ class Hinge(Loss):
         return -d_fake.mean()
 
 
-@LOSSES.register("ns")
+@LOSSES.register("ns", schema=LossConfig)
 class NonSaturating(Loss):
     """The original GAN loss with the non-saturating generator objective (D outputs logits)."""
 

@@ -57,22 +57,17 @@ class Constraint:
 
     @classmethod
     def from_config(cls, node: dict, path: str) -> "Constraint":
-        """Build from a config mapping; unknown keys and bad values raise ConfigError."""
-        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        """Build from a config mapping; unknown keys, wrong types and bad values raise ConfigError."""
+        from omegaconf import OmegaConf
+
+        from lipbench.typecheck import check_node
+
         node = dict(node or {})
         node.pop("paper", None)  # the method's published optimizer setting, read by the optim preset
-        unknown = sorted(set(node) - fields)
-        if unknown:
-            allowed = ", ".join(sorted(fields)) or "(no parameters)"
-            raise ConfigError(f"{path}.{unknown[0]}: unknown key; allowed: {allowed}")
-        try:
-            params = cls.Params(**node)
-        except TypeError as e:  # pragma: no cover - dataclass signature mismatch
-            raise ConfigError(f"{path}: {e}") from None
-        for f in dataclasses.fields(params):
-            value = getattr(params, f.name)
-            if f.type in ("float", float) and isinstance(value, int) and not isinstance(value, bool):
-                setattr(params, f.name, float(value))
+        if not dataclasses.fields(cls.Params) and node:
+            raise ConfigError(f"{path}.{sorted(node)[0]}: unknown key; allowed: (no parameters)")
+        typed = check_node(node, cls.Params, path)  # types checked, ints converted to floats where declared
+        params = cls.Params(**OmegaConf.to_container(typed))
         params.check(path)
         return cls(params)
 

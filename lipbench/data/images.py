@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -92,7 +94,55 @@ def _key(name, res, ch, max_images=None, extra=""):
     return key + (f"-max{max_images}" if max_images is not None else "")
 
 
-@DATASETS.register("digits")
+@dataclass
+class DigitsConfig:
+    """conf/data/digits.yaml's keys, types and defaults."""
+
+    name: str = "digits"
+    resolution: int = 16
+    channels: int = 1
+
+
+@dataclass
+class TorchvisionConfig:
+    """conf/data/{cifar10,mnist,fashion_mnist}.yaml's keys, types and defaults."""
+
+    name: str = "cifar10"
+    resolution: int = 32
+    channels: int = 3
+    root: Optional[str] = None  # null = $LIPBENCH_DATA or ~/.cache/lipbench/datasets
+    download: bool = True
+    max_images: Optional[int] = None  # per split; null = all
+
+
+@dataclass
+class MNISTConfig(TorchvisionConfig):
+    name: str = "mnist"
+    channels: int = 1
+
+
+@dataclass
+class FashionMNISTConfig(TorchvisionConfig):
+    name: str = "fashion_mnist"
+    channels: int = 1
+
+
+@dataclass
+class ImageFolderConfig:
+    """conf/data/imagefolder.yaml's keys, types and defaults."""
+
+    name: str = "imagefolder"
+    root: Optional[str] = None  # required: a folder or a .tar / .tar.gz
+    resolution: int = 32
+    channels: int = 3
+    train_split: str = "train"
+    test_split: str = "test"
+    test_fraction: float = 0.1
+    max_images: Optional[int] = None
+    cache: bool = True
+
+
+@DATASETS.register("digits", schema=DigitsConfig)
 def build_digits(cfg) -> ImageSource:
     """scikit-learn's 8x8 digits (1,797 images, 10 classes), values 0..16 -> 0..255,
     resized to ``resolution`` (default 16) and split 80/20 (stratified, fixed seed)."""
@@ -143,25 +193,25 @@ def _torchvision(cfg, name, cls_name, default_res, default_ch):
     )
 
 
-@DATASETS.register("cifar10")
+@DATASETS.register("cifar10", schema=TorchvisionConfig)
 def build_cifar10(cfg) -> ImageSource:
     """CIFAR-10 through torchvision (download when online, or ``data.root``)."""
     return _torchvision(cfg, "cifar10", "CIFAR10", 32, 3)
 
 
-@DATASETS.register("mnist")
+@DATASETS.register("mnist", schema=MNISTConfig)
 def build_mnist(cfg) -> ImageSource:
     """MNIST through torchvision, resized to ``resolution`` (default 32)."""
     return _torchvision(cfg, "mnist", "MNIST", 32, 1)
 
 
-@DATASETS.register("fashion_mnist")
+@DATASETS.register("fashion_mnist", schema=FashionMNISTConfig)
 def build_fashion_mnist(cfg) -> ImageSource:
     """Fashion-MNIST through torchvision, resized to ``resolution`` (default 32)."""
     return _torchvision(cfg, "fashion_mnist", "FashionMNIST", 32, 1)
 
 
-@DATASETS.register("imagefolder")
+@DATASETS.register("imagefolder", schema=ImageFolderConfig)
 def build_imagefolder(cfg) -> ImageSource:
     """A folder of class sub-folders or of flat images, or a .tar/.tar.gz of either.
 

@@ -8,6 +8,7 @@ caller-owned ``torch.Generator``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +35,37 @@ def _mixture_sampler(centers: np.ndarray, std: float):
     return sample
 
 
-@DATASETS.register("eight_gaussians")
+@dataclass
+class EightGaussiansConfig:
+    """conf/data/eight_gaussians.yaml's keys, types and defaults."""
+
+    name: str = "eight_gaussians"
+    radius: float = 2.0
+    std: float = 0.02
+    divide_by: float = 1.414
+
+
+@dataclass
+class TwentyFiveGaussiansConfig:
+    """conf/data/twentyfive_gaussians.yaml's keys, types and defaults."""
+
+    name: str = "twentyfive_gaussians"
+    grid: int = 5
+    spacing: float = 2.0
+    std: float = 0.05
+    divide_by: float = 2.828
+
+
+@dataclass
+class SwissRollConfig:
+    """conf/data/swiss_roll.yaml's keys, types and defaults."""
+
+    name: str = "swiss_roll"
+    noise: float = 0.25
+    divide_by: float = 7.5
+
+
+@DATASETS.register("eight_gaussians", schema=EightGaussiansConfig)
 def eight_gaussians(cfg) -> Toy2DSource:
     """8 Gaussians on a circle of ``radius`` (4 axis + 4 diagonal directions), all divided by ``divide_by``."""
     radius, std, div = _positive(cfg, "radius"), _positive(cfg, "std"), _positive(cfg, "divide_by")
@@ -43,7 +74,7 @@ def eight_gaussians(cfg) -> Toy2DSource:
     return Toy2DSource(name="eight_gaussians", sampler=_mixture_sampler(centers, std / div), centers=centers, std=std / div)
 
 
-@DATASETS.register("twentyfive_gaussians")
+@DATASETS.register("twentyfive_gaussians", schema=TwentyFiveGaussiansConfig)
 def twentyfive_gaussians(cfg) -> Toy2DSource:
     """A ``grid`` x ``grid`` lattice of Gaussians with ``spacing``, centred on 0, divided by ``divide_by``."""
     spacing, std, div = _positive(cfg, "spacing"), _positive(cfg, "std"), _positive(cfg, "divide_by")
@@ -57,7 +88,7 @@ def twentyfive_gaussians(cfg) -> Toy2DSource:
     )
 
 
-@DATASETS.register("swiss_roll")
+@DATASETS.register("swiss_roll", schema=SwissRollConfig)
 def swiss_roll(cfg) -> Toy2DSource:
     """The 2-D Swiss roll (x, z of scikit-learn's make_swiss_roll) with Gaussian ``noise``, divided by ``divide_by``."""
     noise, div = float(cfg.noise), _positive(cfg, "divide_by")

@@ -12,7 +12,8 @@ This module also holds the shape helpers the other image models share.
 
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -38,6 +39,17 @@ def start_size(resolution: int, model: str) -> Tuple[int, int]:
             f"data.resolution={resolution}: model {model} supports s*2^k with s in 4..7, e.g. 16, 32, 48, 64"
         )
     return s, n
+
+
+@dataclass
+class ConvNetConfig:
+    """The keys of the image models (conf/model/dcgan.yaml, resnet.yaml, sngan_cnn.yaml)."""
+
+    name: str = "dcgan"
+    z_dim: int = 128
+    width: int = 64  # channels at the highest resolution
+    g_width: Optional[int] = None  # generator only; null = width
+    d_width: Optional[int] = None  # critic only; null = width
 
 
 def widths(cfg, default: int):
@@ -110,7 +122,7 @@ class DCGANCritic(nn.Module):
         return self.fc(self.net(x).flatten(1)).squeeze(-1)
 
 
-@MODELS.register("dcgan")
+@MODELS.register("dcgan", schema=ConvNetConfig)
 def build_dcgan(cfg, data_shape):
     channels, res = image_shape(data_shape, "dcgan")
     gw, dw = widths(cfg, 64)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -45,7 +48,20 @@ class MLPCritic(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-@MODELS.register("mlp")
+@dataclass
+class MLPConfig:
+    """The keys of ``model=mlp`` (conf/model/mlp.yaml), their types and defaults."""
+
+    name: str = "mlp"
+    z_dim: int = 2
+    hidden: int = 512
+    depth: int = 3
+    activation: str = "relu"
+    critic_depth: Optional[int] = None  # null = depth
+    critic_activation: Optional[str] = None  # null = activation
+
+
+@MODELS.register("mlp", schema=MLPConfig)
 def build_mlp(cfg, data_shape):
     if len(data_shape) != 1:
         raise ConfigError(f"model.name=mlp: needs vector data, got data of shape {data_shape}; use an image model")

@@ -13,13 +13,22 @@ and a linear layer. At 32 px this is the published 4-block critic. No BatchNorm.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lipbench.models import MODELS
-from lipbench.models.dcgan import image_shape, start_size, widths, z_dim
+from lipbench.models.dcgan import ConvNetConfig, image_shape, start_size, widths, z_dim
+
+
+@dataclass
+class ResNetConfig(ConvNetConfig):
+    """conf/model/resnet.yaml: width 128 as in WGAN-GP."""
+
+    name: str = "resnet"
+    width: int = 128
 
 
 def _init(module: nn.Module) -> None:
@@ -110,7 +119,7 @@ class ResNetCritic(nn.Module):
         return self.fc(h).squeeze(-1)
 
 
-@MODELS.register("resnet")
+@MODELS.register("resnet", schema=ResNetConfig)
 def build_resnet(cfg, data_shape):
     channels, res = image_shape(data_shape, "resnet")
     gw, dw = widths(cfg, 128)

@@ -11,12 +11,21 @@ deconvolutions to 4w, 2w, w (BN, ReLU) -> conv3 to the image channels -> tanh.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from lipbench.errors import ConfigError
 from lipbench.models import MODELS
-from lipbench.models.dcgan import image_shape, widths, z_dim
+from lipbench.models.dcgan import ConvNetConfig, image_shape, widths, z_dim
+
+
+@dataclass
+class SNGANCNNConfig(ConvNetConfig):
+    """conf/model/sngan_cnn.yaml: width 64 as in the paper."""
+
+    name: str = "sngan_cnn"
 
 
 def _base(resolution: int) -> int:
@@ -68,7 +77,7 @@ class SNGANCritic(nn.Module):
         return self.fc(self.net(x).flatten(1)).squeeze(-1)
 
 
-@MODELS.register("sngan_cnn")
+@MODELS.register("sngan_cnn", schema=SNGANCNNConfig)
 def build_sngan_cnn(cfg, data_shape):
     channels, res = image_shape(data_shape, "sngan_cnn")
     gw, dw = widths(cfg, 64)
