@@ -8,9 +8,11 @@ whole resolved config) and called at every evaluation point:
 ``metrics`` is a flat ``{name: float}`` dict (names declared in
 :mod:`lipbench.metrics.catalog`); ``diagnostics`` is a JSON-able dict (per-layer norms,
 raw gradient norms) that the final call stores in summary.json. Evaluators also write
-their pictures into ``run_dir``. They must leave the models' training state as they
-found it (``train()``/``eval()`` mode, ``requires_grad``) and must not consume the
-training random streams: they use their own ``torch.Generator`` seeded from ``cfg.seed``.
+their pictures into ``run_dir`` and set ``picture`` to the path of the one the latest
+call drew (None when it drew none); the training loop logs it to TensorBoard. They must
+leave the models' training state as they found it (``train()``/``eval()`` mode,
+``requires_grad``) and must not consume the training random streams: they use their own
+``torch.Generator`` seeded from ``cfg.seed``.
 """
 
 from lipbench.registry import Registry
