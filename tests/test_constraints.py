@@ -92,13 +92,55 @@ def test_gp_is_differentiable_and_pushes_gradients_toward_one():
     assert abs(interp_norm() - 1) < before / 2
 
 
-def test_combination_composes_hooks_in_order():
-    s = build_constraints({"sn": {}, "gp": {"weight": 1.0}, "clip": {"c": 0.5}})
-    assert s.name == "sn+gp+clip"
+def _weight_parametrizations(critic):
+    """The class names of the parametrizations on the hidden layer's weight, first applied first."""
+    return [type(p).__name__ for p in critic[2].parametrizations.weight]
+
+
+def test_combination_wraps_in_the_listed_order():
+    sn_first = build_constraints({"sn": {}, "bjorck": {}})
+    assert sn_first.name == "sn+bjorck"
+    assert _weight_parametrizations(sn_first.wrap(_mlp())) == ["_SpectralNorm", "BjorckOrthonormal"]
+    bjorck_first = build_constraints({"bjorck": {}, "sn": {}})
+    assert bjorck_first.name == "bjorck+sn"
+    assert _weight_parametrizations(bjorck_first.wrap(_mlp())) == ["BjorckOrthonormal", "_SpectralNorm"]
+
+
+def test_combination_adds_every_penalty():
+    s = build_constraints({"gp": {"weight": 2.0}, "ortho": {"weight": 0.5}})
     critic = s.wrap(_mlp())
-    assert all(hasattr(m, "parametrizations") for m in critic.modules() if isinstance(m, nn.Linear))
     x = torch.randn(8, 2)
-    assert s.penalty(critic, x, torch.randn(8, 2)).item() >= 0
+    # fake == real: every interpolate is x itself, so GP's term is computed here without randomness
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(xg).sum(), xg)
+    gp = 2.0 * ((g.norm(dim=1) - 1) ** 2).mean().item()
+    ortho = 0.0
+    for m in critic:
+        if isinstance(m, nn.Linear):
+            w = m.weight.detach()
+            gram = w @ w.T if w.shape[0] < w.shape[1] else w.T @ w
+            ortho += 0.5 * ((gram - torch.eye(len(gram))) ** 2).sum().item()
+    assert gp > 0.05 and ortho > 0.05  # both terms matter, so a missing one is seen
+    assert s.penalty(critic, x, x).item() == pytest.approx(gp + ortho, rel=1e-5)
+
+
+def test_combination_projects_in_the_listed_order():
+    """The last projection wins: Björck's retraction then clipping leaves weights in [-c, c];
+    clipping then the retraction leaves orthonormal raw weights, which leave that box."""
+    c = 0.05
+    for order in (("bjorck", "clip"), ("clip", "bjorck")):
+        s = build_constraints({name: {"c": c} if name == "clip" else {} for name in order})
+        critic = s.wrap(_mlp())
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.mul_(3.0)  # raw weights neither orthonormal nor inside [-c, c]
+        s.project(critic)
+        raw = critic[2].parametrizations.weight.original.detach()
+        if order[-1] == "clip":
+            assert raw.abs().max().item() <= c + 1e-6  # (c in float32)
+        else:
+            np.testing.assert_allclose(torch.linalg.svdvals(raw).numpy(), 1.0, atol=1e-2)
+            assert raw.abs().max().item() > 2 * c
 
 
 def test_none_is_a_no_op():

@@ -7,6 +7,7 @@ import textwrap
 from omegaconf import OmegaConf
 
 from lipbench.report.callback import ReportCallback
+from report_fixtures import make_run
 
 APP = '''
 import json, os
@@ -71,12 +72,40 @@ def test_callback_writes_report_after_multirun(tmp_path):
         assert "cfg.optim.lr" in f.readline()
 
 
-def test_callback_never_raises(tmp_path, capsys):
+def _sweep_cfg(sweep_dir):
+    return OmegaConf.create({"name": "x", "hydra": {"sweep": {"dir": str(sweep_dir)}}})
+
+
+def test_callback_writes_the_report_in_process_and_disabled_writes_nothing(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for seed in (0, 1):
+        make_run(sweep, method="gp", seed=seed)
+    ReportCallback(enabled=False).on_multirun_end(_sweep_cfg(sweep))
+    assert not (sweep / "report").exists() and capsys.readouterr().out == ""
+    ReportCallback(metrics=["w1"], quiet=True).on_multirun_end(_sweep_cfg(sweep))
+    out = capsys.readouterr().out
+    assert "lipbench report failed" not in out, out
+    rows = [r for r in (sweep / "report" / "table.md").read_text().splitlines() if r.startswith("| gp")]
+    assert len(rows) == 1 and "|             2 |" in rows[0]  # both seeds of the one method
+
+
+def test_a_failing_report_is_one_printed_line_not_an_exception(tmp_path, capsys, monkeypatch):
     cb = ReportCallback()
     cb.on_multirun_end(OmegaConf.create({"hydra": {}}))  # no sweep dir in the config
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and out[0].startswith("lipbench report failed")
-    ReportCallback(enabled=False).on_multirun_end(None)
-    cfg = OmegaConf.create({"name": "x", "hydra": {"sweep": {"dir": str(tmp_path / "nothing")}}})
-    cb.on_multirun_end(cfg)  # sweep dir without runs: an empty report, no exception
+    assert len(out) == 1 and out[0].startswith("lipbench report failed (ConfigAttributeError: ")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk\nfull")
+
+    monkeypatch.setattr("lipbench.report.report", broken)
+    make_run(tmp_path / "sweep", method="gp", seed=0)
+    cb.on_multirun_end(_sweep_cfg(tmp_path / "sweep"))
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "lipbench report failed (RuntimeError: disk full); rerun: lipbench-report <sweep dir>"]
+
+
+def test_a_sweep_without_runs_gets_an_empty_report(tmp_path, capsys):
+    ReportCallback().on_multirun_end(_sweep_cfg(tmp_path / "nothing"))
     assert "No readable runs" in capsys.readouterr().out
+    assert (tmp_path / "nothing" / "report" / "table.md").is_file()

@@ -3,23 +3,30 @@
 import json
 
 import pandas as pd
+import torch
 
 from conftest import FAST_2D, run_cli
+from lipbench.api import load_run
 
 
 def test_sweep_of_the_four_constraints_ends_with_a_comparison_table(tmp_path):
     proc = run_cli(["-m", "constraint=none,clip,gp,sn", "seed=0,1", "name=e2e", *FAST_2D], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep = tmp_path / "multirun" / "e2e"
-    summaries = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    paths = sorted(sweep.glob("*/summary.json"))
+    summaries = [json.loads(p.read_text()) for p in paths]
     assert sorted(s["method"] for s in summaries) == ["clip", "clip", "gp", "gp", "none", "none", "sn", "sn"]
     assert all(s["status"] == "completed" for s in summaries)
     by_method = {s["method"]: s for s in summaries if s["seed"] == 0}
-    # the constraints behave as their definitions say
-    c = by_method["clip"]["config"]["constraint"]["clip"]["c"]
+    run_dirs = {s["method"]: p.parent for s, p in zip(summaries, paths) if s["seed"] == 0}
+    # the constraints behave as their definitions say, in what the sweep trained
     assert by_method["clip"]["final"]["sigma_max"] < 1.0  # clipped weights: small layers
     assert abs(by_method["sn"]["final"]["sigma_max"] - 1.0) < 0.1
-    assert c == 0.01
+    c = by_method["clip"]["config"]["constraint"]["clip"]["c"]
+    clipped = torch.cat([p.flatten() for p in load_run(run_dirs["clip"]).critic.parameters()])
+    assert clipped.abs().max().item() <= c + 1e-6  # every saved critic weight lies in [-c, c]
+    free = torch.cat([p.flatten() for p in load_run(run_dirs["none"]).critic.parameters()])
+    assert free.abs().max().item() > c  # ...which the unconstrained critic's do not
     # the table is printed and written beside the runs, through the report's code path
     table = pd.read_csv(sweep / "report" / "table.csv")
     assert sorted(table["method"]) == ["clip", "gp", "none", "sn"]
