@@ -49,6 +49,18 @@ def _private_cache(tmp_path_factory):
     yield
 
 
+# Wall-clock readings in a run record: everything else must repeat bitwise for one seed.
+TIMING_KEYS = ("time_s", "train_time_s", "ttq_s")
+
+
+def untimed(row: dict) -> dict:
+    """``row`` (a metrics.jsonl row or a summary's ``final``) as it is stored on disk (non-finite
+    floats as strings), without its wall-clock readings."""
+    from lipbench.train.record import jsonable
+
+    return {k: v for k, v in jsonable(row).items() if k not in TIMING_KEYS}
+
+
 def compose_cfg(*overrides):
     """The validated config for ``overrides``, composed from conf/ as the CLI does."""
     from hydra import compose, initialize_config_dir

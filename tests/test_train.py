@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_cfg, untimed
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint
 from lipbench.train.loop import train
@@ -43,11 +43,6 @@ def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
     a = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "a")
     b = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "b")
     c = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=4"), tmp_path / "c")
-    timings = ("time_s", "train_time_s", "ttq_s")  # wall-clock readings; every other number must repeat
-
-    def untimed(row):
-        return {k: v for k, v in row.items() if k not in timings}
-
     assert untimed(a["final"]) == untimed(b["final"])
     assert [untimed(r) for r in read_jsonl(tmp_path / "a" / "metrics.jsonl")] == [
         untimed(r) for r in read_jsonl(tmp_path / "b" / "metrics.jsonl")]
