@@ -5,7 +5,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -13,6 +12,7 @@ from lipbench.metrics import catalog
 from lipbench.metrics.lipschitz import (conv_operator_norm, fft_circular_conv_norm, gradient_norm_summary,
                                         gradient_norms, layer_norms, lipschitz_lower_bound, lipschitz_report,
                                         lipschitz_summary)
+from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound
 
 
 def _gen(seed=0):
@@ -170,6 +170,16 @@ def test_layer_norms_of_a_conv_critic_against_dense_truth():
     assert summary["sigma_max"] == max(l["sigma"] for l in layers)
     assert summary["sigma_prod"] == pytest.approx(conv["sigma_op"] * layers[1]["sigma_op"])
     assert lipschitz_summary(layers, activation_lip=2.0)["sigma_prod"] == pytest.approx(2 * summary["sigma_prod"])
+
+
+def test_power_iteration_is_an_estimate_from_below_and_the_fft_bound_a_bound_from_above():
+    """lip_upper_est (power iteration) can be below the true conv norm; lip_upper never is."""
+    torch.manual_seed(12)
+    conv = nn.Conv2d(3, 4, 4, stride=2, padding=1, bias=False)
+    truth = _sigma_dense(conv, (3, 8, 8))
+    estimate = layer_norms(conv, (3, 8, 8), n_iter=1)[0]["sigma_op"]
+    bound = critic_lipschitz_bound(conv, (3, 8, 8))["lip_upper"]
+    assert estimate < truth * (1 - 1e-3) and truth <= bound
 
 
 # ----------------------------------------------------------------------------- bounds

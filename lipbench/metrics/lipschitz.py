@@ -1,15 +1,13 @@
 """Lipschitz diagnostics of a critic: gradient norms, per-layer spectral norms and bounds.
 
 * :func:`gradient_norms` -- per-sample ||grad_x D(x)||_2 at real, fake and interpolated points.
-* :func:`conv_operator_norm` -- the true operator norm of a convolution (power iteration on
-  the convolution and its adjoint, with its stride, padding and padding mode).
-* :func:`fft_circular_conv_norm` -- the exact norm of a stride-1 circular convolution by the
-  FFT method of Sedghi, Gupta & Long (2019).
-* :func:`layer_norms` / :func:`lipschitz_summary` -- per-layer norms and their product, an
-  upper bound on the Lipschitz constant of a feed-forward chain with 1-Lipschitz activations.
+* :func:`conv_operator_norm` -- a conv's operator norm estimated by power iteration (from below).
+* :func:`layer_norms` / :func:`lipschitz_summary` -- per-layer norms and their product
+  (``sigma_prod`` = ``lip_upper_est``): an *estimate*, and no bound for residual networks.
 * :func:`lipschitz_lower_bound` -- a certified lower bound (largest gradient norm or
   difference quotient found by a short gradient ascent over point pairs).
-* :func:`lipschitz_report` -- all of the above as (metrics, diagnostics) for evaluators.
+* :func:`lipschitz_report` -- all of the above as (metrics, diagnostics) for evaluators,
+  with ``lip_upper``, the guaranteed bound of :mod:`lipbench.metrics.lipschitz_bounds`.
 
 Every function here leaves the critic as it found it: no ``.grad`` on parameters, the same
 ``train()``/``eval()`` flags, and (because forward passes run in eval mode) no update of
@@ -18,7 +16,6 @@ spectral-norm power-iteration vectors.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -27,6 +24,9 @@ from torch import nn
 
 from lipbench.errors import DataError
 from lipbench.metrics.catalog import LOWER, declare
+from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, frozen as _frozen
+from lipbench.metrics.lipschitz_ops import fft_circular_conv_norm, matrix_sigma  # noqa: F401 (re-export)
+from lipbench.metrics.lipschitz_ops import pad_amounts as _pad_amounts
 
 for _where in ("real", "fake", "interp"):
     _target = 1.0 if _where == "interp" else None
@@ -43,18 +43,6 @@ CHUNK = 256
 
 
 # ----------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def _frozen(module: nn.Module):
-    """Run ``module`` in eval mode and restore every submodule's own training flag after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
 def _device_of(module: nn.Module, fallback: torch.device) -> torch.device:
     for p in module.parameters():
         return p.device
@@ -126,19 +114,6 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-def _pad_amounts(weight, padding, dilation):
-    """F.pad amounts (w_left, w_right, h_left, h_right) for an int/tuple/'same'/'valid' padding."""
-    kh, kw = weight.shape[-2:]
-    dh, dw = _pair(dilation)
-    if padding == "valid":
-        return (0, 0, 0, 0)
-    if padding == "same":  # as nn.Conv2d: total d*(k-1), the extra one on the right
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        return (tw // 2, tw - tw // 2, th // 2, th - th // 2)
-    ph, pw = _pair(padding)
-    return (pw, pw, ph, ph)
-
-
 def conv_operator_norm(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
                        padding_mode="zeros", n_iter=50, u=None):
     """Largest singular value of ``x -> conv2d(pad(x), weight)`` on inputs of shape (C, H, W).
@@ -177,25 +152,6 @@ def conv_operator_norm(weight, input_shape, stride=1, padding=0, dilation=1, gro
     return sigma, x[0]
 
 
-def fft_circular_conv_norm(weight, n: int) -> float:
-    """Exact operator norm of a stride-1 circular convolution on n x n inputs (Sedghi et al. 2019).
-
-    The operator is block doubly circulant, so the 2-D DFT block-diagonalises it: for each
-    frequency (i, j), the c_out x c_in matrix ``sum_{a,b} w[:, :, a, b] exp(-2 pi i (ia + jb)/n)``
-    is one diagonal block, and the norm is the largest singular value over all blocks.
-    conv2d's cross-correlation sign and the circular padding offset only conjugate or
-    multiply a block by a unit phase, so the singular values do not change. Kernels larger
-    than n are folded (taps a and a+n act on the same pixel). ``groups`` must be 1.
-    """
-    w = weight.detach().to(torch.float64).cpu()
-    c_out, c_in, kh, kw = w.shape
-    fh, fw = -(-kh // n) * n, -(-kw // n) * n  # fold kernel taps modulo n
-    w = F.pad(w, (0, fw - kw, 0, fh - kh))
-    w = w.reshape(c_out, c_in, fh // n, n, fw // n, n).sum(dim=(2, 4))
-    blocks = torch.fft.fft2(w, dim=(-2, -1)).permute(2, 3, 0, 1)  # (n, n, c_out, c_in)
-    return float(torch.linalg.svdvals(blocks).max())
-
-
 # ----------------------------------------------------------------------------- per layer
 def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
     """Spectral norms of every nn.Linear / nn.Conv2d of ``critic``, in module order.
@@ -224,8 +180,7 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
             critic(dummy)
             for name, m in layers:
                 w = m.weight.detach()
-                w2 = w.reshape(w.shape[0], -1)
-                sigma = float(torch.linalg.matrix_norm(w2.to(torch.promote_types(w2.dtype, torch.float32)), ord=2))
+                sigma = matrix_sigma(w)
                 if isinstance(m, nn.Linear):
                     out.append({"name": name, "kind": "linear", "sigma": sigma, "sigma_op": sigma})
                     continue
@@ -244,9 +199,8 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
 
 def lipschitz_summary(layers: list, activation_lip: float = 1.0) -> dict:
     """``sigma_max`` (max per-layer sigma) and ``sigma_prod`` (product of sigma_op times
-    ``activation_lip ** (n_layers - 1)``), an upper bound on the Lipschitz constant of a
-    feed-forward chain whose activations are ``activation_lip``-Lipschitz. It is not a
-    bound for networks with skip connections. Layers with ``sigma_op`` None are skipped."""
+    ``activation_lip ** (n_layers - 1)``): an estimate for a feed-forward chain, a bound
+    only where every sigma_op is exact, none for skip connections. None-s are skipped."""
     used = [l for l in layers if l.get("sigma_op") is not None]
     if not used:
         return {"sigma_max": math.nan, "sigma_prod": math.nan}
@@ -311,23 +265,6 @@ def lipschitz_lower_bound(critic: nn.Module, points: torch.Tensor, steps: int = 
 
 
 # ----------------------------------------------------------------------------- report
-def _is_linear_chain(critic: nn.Module) -> bool:
-    """True for an nn.Sequential (or lipbench's MLP critic) of nn.Linear and 1-Lipschitz
-    activations: there the product of exact σ's is a guaranteed bound."""
-    from lipbench.models.activations import GroupSort
-    from lipbench.models.mlp import MLPCritic
-
-    seq = critic.net if isinstance(critic, MLPCritic) else critic
-    if not isinstance(seq, nn.Sequential):
-        return False
-    for m in seq:
-        if isinstance(m, nn.LeakyReLU) and abs(m.negative_slope) <= 1:
-            continue
-        if not isinstance(m, (nn.Linear, nn.ReLU, nn.Tanh, GroupSort, nn.Identity, nn.Dropout)):
-            return False
-    return True
-
-
 def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, input_shape, generator=None,
                      n_iter: int = 50, steps: int = 20, lr: float = 0.01, n_pairs: int = 32,
                      activation_lip: float = 1.0):
@@ -336,8 +273,10 @@ def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     metrics: the six ``grad_*`` keys, ``sigma_max``, ``sigma_prod``, ``lip_lower``,
     ``lip_upper`` (a guaranteed bound; NaN when none is implemented for the critic),
     ``lip_upper_est`` (= sigma_prod, an estimate) and ``lip_ratio`` (= lip_upper / lip_lower,
-    NaN if undefined).
-    diagnostics: ``{"layers": layer_norms(...), "grad_norms": {"real", "fake", "interp": lists}}``.
+    NaN if undefined). ``activation_lip`` enters the estimate only.
+    diagnostics: ``{"layers": layer_norms(...) with "bound" and "bound_method" per layer,
+    "grad_norms": {"real", "fake", "interp": lists}, "lip_upper": {"certified",
+    "unsupported", "ops"}}`` (ops: every module / function's bound and its method).
     The lower bound searches over real, fake and interpolated points. ``n_iter`` (conv power
     iterations), ``steps``, ``lr`` and ``n_pairs`` (pair ascent) trade time for tightness.
     """
@@ -347,11 +286,14 @@ def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     device = interp.device
     pts = torch.cat([real.detach().to(device), fake.detach().to(device, real.dtype), interp])
     lower = lipschitz_lower_bound(critic, pts, steps=steps, lr=lr, generator=generator, n_pairs=n_pairs)
-    upper = summary["sigma_prod"] if _is_linear_chain(critic) else math.nan
-    metrics = dict(gradient_norm_summary(norms))
-    metrics.update(summary)
+    bound = critic_lipschitz_bound(critic, input_shape)
+    for entry in layers:
+        entry.update(bound["layers"].get(entry["name"], {"bound": None, "bound_method": None}))
+    upper = bound["lip_upper"]
     ratio = upper / lower if lower > 0 and math.isfinite(upper) else math.nan
-    metrics.update({"lip_lower": lower, "lip_upper": upper, "lip_upper_est": summary["sigma_prod"],
-                    "lip_ratio": ratio})
-    diagnostics = {"layers": layers, "grad_norms": {k: v.tolist() for k, v in norms.items()}}
+    metrics = {**gradient_norm_summary(norms), **summary, "lip_lower": lower, "lip_upper": upper,
+               "lip_upper_est": summary["sigma_prod"], "lip_ratio": ratio}
+    diagnostics = {"layers": layers, "grad_norms": {k: v.tolist() for k, v in norms.items()},
+                   "lip_upper": {"certified": not bound["unsupported"], "unsupported": bound["unsupported"],
+                                 "ops": bound["layers"]}}
     return metrics, diagnostics

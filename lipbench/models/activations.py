@@ -45,6 +45,11 @@ class GroupSort(nn.Module):
     def extra_repr(self) -> str:
         return f"group_size={self.group_size or 'all'}"
 
+    def lipschitz_bound(self, x: torch.Tensor):
+        """(1, why): sorting is 1-Lipschitz in l2 (||sort a - sort b|| <= ||a - b||), so is
+        sorting each group. Read by :mod:`lipbench.metrics.lipschitz_bounds`."""
+        return 1.0, "1-Lipschitz (sorting)"
+
 
 class MaxMin(GroupSort):
     """GroupSort with groups of two: (min(a, b), max(a, b)) for each pair of channels."""

@@ -1,0 +1,262 @@
+"""A guaranteed upper bound on a critic's Lipschitz constant, composed over its graph.
+
+The critic's forward is traced with ``torch.fx`` (layers with a rule below are leaves)
+and run once on a zero input of one sample. Every node ``v`` gets ``L_v``, an upper
+bound on the l2 Lipschitz constant of ``x -> v(x)``:
+
+* the input: 1; any value that does not depend on the input's values (parameters,
+  buffers, ``x.shape`` / ``x.size()``): 0;
+* ``f(u)`` with ``f`` K-Lipschitz: ``K * L_u`` (layers: :mod:`lipbench.metrics.lipschitz_ops`;
+  ReLU, Tanh, Hardtanh, GroupSort, flatten/reshape: 1; LeakyReLU(a), ELU(a): max(1, |a|);
+  Sigmoid: 1/4; BatchNorm in eval mode with running statistics: max |gamma| / sqrt(var + eps));
+* ``u + w`` and ``u - w``: ``L_u + L_w`` (so a residual block ``skip(x) + branch(x)`` gets
+  ``L_skip + L_branch``, composed recursively); ``c * u``, ``u / c`` for constants: scaled;
+  ``cat``: ``sqrt(sum L^2)``.
+
+Anything else (LayerNorm / GroupNorm / InstanceNorm, a product of two input-dependent
+values, a functional conv, a forward that fx cannot trace) has no rule: the bound is NaN
+and :func:`critic_lipschitz_bound` names the culprit in ``unsupported``. A module may
+declare its own bound with a method ``lipschitz_bound(input) -> (K, method)``.
+The bound holds for the critic in eval mode as a function of one sample; a product with
+a random value (a critic that is no fixed function) gets no bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import operator
+
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import nn
+
+from lipbench.metrics.lipschitz_ops import conv_norm_bound, matrix_sigma, max_pool_bound, nonneg_linear_norm
+
+ONE_LIPSCHITZ = (nn.ReLU, nn.ReLU6, nn.Tanh, nn.Hardtanh, nn.Identity, nn.Flatten, nn.Unflatten,
+                 nn.Dropout, nn.Dropout2d)  # Dropout: the identity in eval mode
+NONNEG_LINEAR = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
+NONNEG_MODES = ("nearest", "linear", "bilinear", "area")
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+UNARY_ONE = {operator.neg, torch.neg, torch.abs, torch.relu, F.relu, torch.tanh, F.hardtanh, torch.flatten,
+             torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose, torch.permute, torch.clamp}
+METHODS_ONE = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous", "permute", "transpose", "clone",
+               "float", "double", "to", "relu", "tanh", "neg", "abs", "clamp"}
+NONNEG_FUNCS = {F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, torch.sum, torch.mean}
+SHAPE_METHODS = {"size", "dim", "numel", "ndimension", "get_device"}
+SHAPE_ATTRS = {"shape", "ndim", "dtype", "device"}
+RANDOM = {torch.rand, torch.randn, torch.randint, torch.rand_like, torch.randn_like, torch.randint_like,
+          torch.normal, torch.bernoulli, torch.poisson, torch.multinomial, F.dropout, "normal_", "uniform_",
+          "bernoulli_", "random_", "exponential_"}
+ADD = {operator.add, torch.add, "add", operator.sub, torch.sub, "sub"}
+MUL = {operator.mul, torch.mul, "mul"}
+DIV = {operator.truediv, torch.div, "div"}
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Run ``module`` in eval mode and restore every submodule's own training flag after."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+# ----------------------------------------------------------------------------- modules
+def _batch_norm(m, x):
+    if m.training or not m.track_running_stats or m.running_var is None:
+        return math.nan, f"{type(m).__name__} using batch statistics: no bound implemented"
+    scale = (m.running_var.double() + m.eps).rsqrt()
+    if m.weight is not None:
+        scale = scale * m.weight.detach().double().abs()
+    return float(scale.max()), "max |gamma| / sqrt(running_var + eps)"
+
+
+def module_bound(m: nn.Module, x: torch.Tensor):
+    """(K, method) for one call of module ``m`` on input ``x``; K is NaN without a rule."""
+    if hasattr(m, "lipschitz_bound"):
+        return m.lipschitz_bound(x)
+    if isinstance(m, nn.Linear):
+        return matrix_sigma(m.weight), "svd (exact)"
+    if isinstance(m, nn.Conv2d):
+        return conv_norm_bound(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+    if isinstance(m, ONE_LIPSCHITZ):
+        return 1.0, "1-Lipschitz"
+    if isinstance(m, (nn.LeakyReLU, nn.ELU)):
+        a = m.negative_slope if isinstance(m, nn.LeakyReLU) else m.alpha
+        return max(1.0, abs(float(a))), "max(1, |slope|)"
+    if isinstance(m, nn.Sigmoid):
+        return 0.25, "sigmoid' <= 1/4"
+    if isinstance(m, NONNEG_LINEAR) or (isinstance(m, nn.Upsample) and m.mode in NONNEG_MODES):
+        return nonneg_linear_norm(m, x.shape, x.device), "Schur test (nonnegative linear map)"
+    if isinstance(m, nn.MaxPool2d) and not m.ceil_mode and not m.return_indices:
+        return max_pool_bound(x.shape, m.kernel_size, m.stride, m.padding, m.dilation), "sqrt(max window cover)"
+    if isinstance(m, BATCH_NORMS):
+        return _batch_norm(m, x)
+    return math.nan, f"no bound implemented for {type(m).__name__}"
+
+
+def _has_rule(m: nn.Module) -> bool:
+    return hasattr(m, "lipschitz_bound") or isinstance(
+        m, (nn.Linear, nn.Conv2d, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Upsample, nn.MaxPool2d)
+        + ONE_LIPSCHITZ + NONNEG_LINEAR + BATCH_NORMS)
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return _has_rule(m) or super().is_leaf_module(m, qualname)
+
+
+# ----------------------------------------------------------------------------- functions
+def _function_factor(target, args, kwargs):
+    """(K, method) for a unary function / method whose first argument is the only input."""
+    if target in UNARY_ONE or target in METHODS_ONE:
+        return 1.0, "1-Lipschitz"
+    if target in (F.leaky_relu, "leaky_relu"):
+        slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
+        return max(1.0, abs(float(slope))), "max(1, |slope|)"
+    if target in (torch.sigmoid, F.sigmoid, "sigmoid"):
+        return 0.25, "sigmoid' <= 1/4"
+    interp = target is F.interpolate and kwargs.get("mode", args[3] if len(args) > 3 else "nearest") in NONNEG_MODES
+    if target in NONNEG_FUNCS or target in ("sum", "mean") or interp:
+        rest, x = args[1:], args[0]
+        fn = (lambda t: getattr(t, target)(*rest, **kwargs)) if isinstance(target, str) else (
+            lambda t: target(t, *rest, **kwargs))
+        return nonneg_linear_norm(fn, x.shape, x.device), "Schur test (nonnegative linear map)"
+    if target is operator.getitem and _basic_index(args[1]):
+        return 1.0, "slice (coordinate projection)"
+    return math.nan, f"no bound implemented for {getattr(target, '__name__', target)}"
+
+
+def _basic_index(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+def _shape_only(n: fx.Node) -> bool:
+    """Values that depend on the input's shape only (x.shape, x.size(), x.dim(), ...)."""
+    if n.op == "call_method":
+        return n.target in SHAPE_METHODS
+    return n.op == "call_function" and n.target is getattr and n.args[1] in SHAPE_ATTRS
+
+
+def _nodes_in(arg) -> set:
+    found = set()
+    fx.node.map_arg(arg, lambda a: found.add(a))
+    return found
+
+
+def _abs_max(c) -> float:
+    return float(c.detach().abs().max()) if torch.is_tensor(c) else abs(float(c))
+
+
+# ----------------------------------------------------------------------------- propagation
+class _Propagator(fx.Interpreter):
+    """Runs the traced critic and keeps, per node, a bound on its Lipschitz constant."""
+
+    def __init__(self, gm: fx.GraphModule):
+        super().__init__(gm)
+        self.lip, self.layers, self.unsupported = {}, {}, []
+        self.depends, self.random = set(), set()  # nodes that vary with the input / between calls
+
+    def run_node(self, n: fx.Node):
+        value = super().run_node(n)
+        inputs = n.all_input_nodes
+        if (n.op == "placeholder" and not self.depends) or (any(a in self.depends for a in inputs)
+                                                             and not _shape_only(n)):
+            self.depends.add(n)
+        if n.target in RANDOM or any(a in self.random for a in inputs):
+            self.random.add(n)
+        self.lip[n] = self._bound(n) if n in self.depends or n.op == "output" else 0.0
+        return value
+
+    def _L(self, a) -> float:
+        return self.lip.get(a, 0.0) if isinstance(a, fx.Node) else 0.0
+
+    def _bound(self, n: fx.Node) -> float:
+        """L of an input-dependent node (the only placeholder that depends is the first)."""
+        if n.op == "placeholder":
+            return 1.0
+        deps = [a for a in n.all_input_nodes if a in self.depends]
+        if n.op == "output":
+            return self._L(deps[0]) if len(deps) == 1 else math.sqrt(sum(self._L(a) ** 2 for a in deps))
+        if n.op not in ("call_module", "call_function", "call_method"):
+            return self._unsupported(n, "input-dependent attribute")
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        if n.op != "call_module":
+            combined = self._combination(n, deps, args, kwargs)
+            if combined is not None:
+                return combined
+        if not n.args or deps != [n.args[0]] or _nodes_in((n.args[1:], n.kwargs)) & set(deps):
+            return self._unsupported(n, "depends on the input through more than its first argument")
+        if n.op == "call_module":
+            factor, method = module_bound(self.module.get_submodule(n.target), args[0])
+        else:
+            factor, method = _function_factor(n.target, args, kwargs)
+        self._record(n.target if n.op == "call_module" else n.name, factor, method)
+        if math.isnan(factor):
+            return self._unsupported(n, method)
+        return factor * self._L(deps[0])
+
+    def _combination(self, n, deps, args, kwargs):
+        """L of sums, concatenations and products / quotients with a constant (None:
+        not one of those). Every input-dependent argument must be one the rule sees."""
+        target, deps = n.target, set(deps)
+        if target in (torch.cat, torch.stack) and n.op == "call_function":
+            if not deps <= _nodes_in(n.args[0]) or _nodes_in((n.args[1:], n.kwargs)) & deps:
+                return self._unsupported(n, "input-dependent argument outside the tensor list")
+            return math.sqrt(sum(self._L(a) ** 2 for a in n.args[0]))
+        rest = _nodes_in((n.args[2:], n.kwargs))
+        if target in ADD:
+            if rest & deps:
+                return self._unsupported(n, "input-dependent argument outside the two summands")
+            alpha = abs(float(kwargs.get("alpha", 1.0)))
+            return sum(self._L(a) * (alpha if i == 1 else 1.0) for i, a in enumerate(n.args[:2]))
+        dependent = [bool(_nodes_in(a) & deps) for a in n.args[:2]]  # by position: x * x has two
+        if (target in MUL or target in DIV) and _nodes_in(n.args[:2]) & self.random:
+            return self._unsupported(n, "scaled by a random value (differs between calls)")
+        if target in MUL and sum(dependent) == 1 and not rest & deps and len(n.args) == 2:
+            other = args[1] if dependent[0] else args[0]
+            return _abs_max(other) * self._L(n.args[0] if dependent[0] else n.args[1])
+        if target in DIV and dependent == [True, False] and not rest & deps and len(n.args) == 2:
+            return _abs_max(1.0 / torch.as_tensor(args[1], dtype=torch.float64)) * self._L(n.args[0])
+        if target in MUL or target in DIV:
+            return self._unsupported(n, "product or quotient of input-dependent values")
+        return None
+
+    def _record(self, name, factor, method) -> None:
+        old = self.layers.get(name)
+        if old is None or factor > old["bound"]:
+            self.layers[name] = {"bound": factor, "bound_method": method}
+
+    def _unsupported(self, n: fx.Node, why: str) -> float:
+        self.unsupported.append(f"{n.name} ({n.op} {getattr(n.target, '__name__', n.target)}): {why}")
+        return math.nan
+
+
+def critic_lipschitz_bound(critic: nn.Module, input_shape) -> dict:
+    """``{"lip_upper", "layers": {module name: {"bound", "bound_method"}}, "unsupported"}``.
+
+    ``lip_upper`` is a guaranteed upper bound on the l2 Lipschitz constant of ``critic``
+    in eval mode (every training flag is restored after) on one input of shape
+    ``input_shape``, or NaN when some operation has no rule (listed in ``unsupported``)."""
+    with frozen(critic), torch.no_grad():
+        root = nn.Sequential(critic) if _has_rule(critic) else critic  # a lone layer: trace a call of it
+        try:
+            graph = _Tracer().trace(root)
+        except Exception as e:  # any forward fx cannot trace (data-dependent control flow, ...)
+            return {"lip_upper": math.nan, "layers": {}, "unsupported": [f"forward not traceable by torch.fx: {e}"]}
+        prop = _Propagator(fx.GraphModule(root, graph))
+        p = next(critic.parameters(), None)
+        dummy = torch.zeros((1, *tuple(input_shape)), device=None if p is None else p.device,
+                            dtype=p.dtype if p is not None and p.is_floating_point() else None)
+        prop.run(dummy)
+    out = next(n for n in graph.nodes if n.op == "output")
+    upper = prop.lip[out]
+    layers = {"" if root is not critic else k: v for k, v in prop.layers.items()}
+    return {"lip_upper": math.nan if prop.unsupported else upper, "layers": layers, "unsupported": prop.unsupported}
