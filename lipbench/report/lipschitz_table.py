@@ -1,17 +1,29 @@
 """The Lipschitz table: is each method's critic 1-Lipschitz, and how loosely?
 
 Every run records two bounds on its critic's Lipschitz constant K (see
-:mod:`lipbench.metrics.lipschitz`): ``lip_lower``, the largest gradient norm found (a
-witness: K is at least this), and ``lip_upper``, the product of per-layer operator norms
-(a certificate: K is at most this). Each completed run therefore gets one verdict:
+:mod:`lipbench.metrics.lipschitz`):
 
-* ``certified``: lip_upper ≤ 1 + tol -- the critic is (within tol) 1-Lipschitz;
-* ``exceeded``: lip_lower > 1 + tol -- some point has a gradient norm above 1 + tol;
-* ``undecided``: neither (the layer-wise bound is too loose to tell).
+* ``lip_lower``, the largest gradient norm or difference quotient found: a *witness*
+  (it is measured on the critic, so K is at least this);
+* ``lip_upper``, a *guaranteed* upper bound (exact σ for linear layers, the circulant FFT
+  bound for convolutions, L_skip + L_branch for residual blocks, composed over the
+  critic's graph); NaN when some layer has no guaranteed bound. ``lip_upper_est`` (the
+  product of per-layer estimates, power iteration for convolutions) is shown for
+  reference and never certifies anything.
 
-The tolerance (5% by default) absorbs the power-iteration estimate of each layer's
-norm, which SN's own one-step iteration lags by a few percent. :func:`lipschitz_table`
-counts verdicts per method x swept factor, next to the bounds' means over seeds.
+Each completed run gets one verdict; ``SLACK`` = 1e-4 (relative) absorbs float rounding
+in the bounds (float32 SVDs, float64 FFTs), nothing else:
+
+* ``certified``: lip_upper ≤ 1 + SLACK -- the critic is 1-Lipschitz;
+* ``exceeded``: lip_lower > 1 + SLACK -- a measured quotient proves K > 1;
+* ``undecided``: a certificate exists but is above 1 (K ≤ lip_upper, shown as the
+  certified K), and no witness exceeds 1;
+* ``no certificate``: no guaranteed bound (lip_upper NaN), and no witness exceeds 1.
+
+Records written before ``lip_upper_est`` existed carry the old power-iteration product in
+``lip_upper``. For ``model=mlp`` that product was already the product of exact σ's (a
+guaranteed bound); for every other model it is read as the estimate and certifies nothing.
+:func:`lipschitz_table` counts verdicts per method x swept factor, next to the bounds.
 """
 
 from __future__ import annotations
@@ -25,55 +37,75 @@ import pandas as pd
 from lipbench.report.aggregate import swept_factors
 from lipbench.report.tables import fmt_number, readable_keys, sort_rows
 
-TOLERANCE = 0.05
-VERDICTS = ("certified", "exceeded", "undecided")
-BOUND_COLUMNS = ("lip_lower", "lip_upper", "lip_ratio", "dual_ratio")
+SLACK = 1e-4
+TOLERANCE = SLACK  # the name other reports import
+VERDICTS = ("certified", "exceeded", "undecided", "no certificate")
+BOUND_COLUMNS = ("lip_lower", "lip_upper", "lip_upper_est", "lip_ratio", "dual_ratio")
+_GROUP_TEXT = {"certified": "1-Lipschitz", "exceeded": "not 1-Lipschitz", "undecided": "undecided",
+               "no certificate": "no certificate"}
 
 
-def run_verdict(lip_lower: float, lip_upper: float, tol: float = TOLERANCE) -> Optional[str]:
-    """One run's verdict from its two bounds; None when neither bound was measured."""
+def run_verdict(lip_lower: float, lip_upper: float, tol: float = SLACK) -> Optional[str]:
+    """One run's verdict from its witness ``lip_lower`` and its guaranteed ``lip_upper``
+    (NaN / None: no certificate); None when neither was measured."""
     upper_ok = lip_upper is not None and np.isfinite(lip_upper)
     lower_ok = lip_lower is not None and np.isfinite(lip_lower)
     if upper_ok and lip_upper <= 1 + tol:
         return "certified"
     if lower_ok and lip_lower > 1 + tol:
         return "exceeded"
-    return "undecided" if (upper_ok or lower_ok) else None
+    if upper_ok:
+        return "undecided"
+    return "no certificate" if lower_ok else None
+
+
+def sound_bounds(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with legacy records (no ``lip_upper_est``; ``lip_upper`` = ``sigma_prod``)
+    converted: the old product becomes ``lip_upper_est`` and stays ``lip_upper`` only for
+    ``model=mlp`` (a chain of exact σ's); elsewhere lip_upper and lip_ratio become NaN."""
+    out = runs.copy()
+    for c in BOUND_COLUMNS + ("sigma_prod",):
+        out[c] = pd.to_numeric(out[c], errors="coerce") if c in out else np.nan
+    legacy = out["lip_upper_est"].isna() & out["lip_upper"].notna() & (out["lip_upper"] == out["sigma_prod"])
+    mlp = out["cfg.model.name"].astype(str).eq("mlp") if "cfg.model.name" in out else pd.Series(False, out.index)
+    out.loc[legacy, "lip_upper_est"] = out.loc[legacy, "lip_upper"]
+    out.loc[legacy & ~mlp, ["lip_upper", "lip_ratio"]] = np.nan
+    return out
 
 
 def _summary(counts: Dict[str, int]) -> str:
     n = sum(counts.values())
     if n == 0:
         return "—"
-    for verdict, text in (("certified", "1-Lipschitz"), ("exceeded", "not 1-Lipschitz"),
-                          ("undecided", "undecided")):
+    for verdict in VERDICTS:
         if counts[verdict] == n:
-            return f"{text} ({n}/{n})"
+            return f"{_GROUP_TEXT[verdict]} ({n}/{n})"
     return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
 
 
-def lipschitz_table(df: pd.DataFrame, tol: float = TOLERANCE) -> pd.DataFrame:
+def lipschitz_table(df: pd.DataFrame, tol: float = SLACK) -> pd.DataFrame:
     """One row per method x swept factor: verdict counts over completed runs, the bounds'
-    means, the largest lower bound and the smallest upper bound. Empty when no run
-    recorded the bounds."""
+    means, the largest lower bound, the smallest upper bound and ``certified_k`` (the
+    largest lip_upper, a bound for every run of the row; NaN unless every run has one).
+    Empty when no run recorded the bounds."""
     if df.empty or not any(c in df for c in ("lip_lower", "lip_upper")):
         return pd.DataFrame()
     factors = swept_factors(df)
     keys = ["method"] + factors
-    done = df[df["status"].astype(str) == "completed"].copy()
+    done = df[df["status"].astype(str) == "completed"]
     if done.empty:
         return pd.DataFrame()
-    for c in BOUND_COLUMNS:
-        done[c] = pd.to_numeric(done[c], errors="coerce") if c in done else np.nan
+    done = sound_bounds(done)
     done["verdict"] = [run_verdict(lo, up, tol) for lo, up in zip(done["lip_lower"], done["lip_upper"])]
     rows = []
     for key, g in readable_keys(done, keys).groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         counts = {v: int((g["verdict"] == v).sum()) for v in VERDICTS}
-        row.update({f"n_{v}": counts[v] for v in VERDICTS})
+        row.update({f"n_{v.replace(' ', '_')}": counts[v] for v in VERDICTS})
         row["verdict"] = _summary(counts)
         row["lip_lower_max"] = g["lip_lower"].max()
         row["lip_upper_min"] = g["lip_upper"].min()
+        row["certified_k"] = g["lip_upper"].max() if g["lip_upper"].notna().all() else np.nan
         for c in BOUND_COLUMNS:
             row[f"{c}_mean"] = g[c].mean()
         rows.append(row)
@@ -90,28 +122,42 @@ def to_markdown(table: pd.DataFrame) -> str:
     for f in factors:
         shown[f[4:] if f.startswith("cfg.") else f] = table[f].astype(str)
     shown["1-Lipschitz?"] = table["verdict"]
+    shown["certified K ≤"] = [fmt_number(v, 4) for v in table["certified_k"]]
     shown["K ≥ (lip_lower)"] = [fmt_number(v, 3) for v in table["lip_lower_mean"]]
     shown["K ≤ (lip_upper)"] = [fmt_number(v, 3) for v in table["lip_upper_mean"]]
+    shown["estimate (lip_upper_est)"] = [fmt_number(v, 3) for v in table["lip_upper_est_mean"]]
     shown["upper / lower"] = [fmt_number(v, 3) for v in table["lip_ratio_mean"]]
     shown["critic_gap / W1"] = [fmt_number(v, 3) for v in table["dual_ratio_mean"]]
-    if shown["critic_gap / W1"].eq("—").all():
-        shown = shown.drop(columns="critic_gap / W1")
+    for col in ("estimate (lip_upper_est)", "critic_gap / W1"):
+        if shown[col].eq("—").all():
+            shown = shown.drop(columns=col)
     return shown.to_markdown(index=False) + "\n"
+
+
+def footer(tol: float = SLACK) -> str:
+    """What each verdict guarantees, for the bottom of lipschitz.md."""
+    return (f"\nPer completed run, with a slack of {tol:g} (relative) for float rounding only: "
+            f"**certified** (1-Lipschitz): lip_upper, a guaranteed upper bound on the critic's Lipschitz "
+            f"constant K (exact σ for linear layers, circulant FFT bound for convolutions, L_skip + L_branch for "
+            f"residual blocks), is ≤ {1 + tol:g}, so K ≤ 1 holds up to rounding. **exceeded** (not 1-Lipschitz): "
+            f"lip_lower, a gradient norm or difference quotient measured on the critic, is > {1 + tol:g}, so "
+            "K > 1 for sure. **undecided**: K ≤ lip_upper with lip_upper > 1 (the column *certified K ≤* holds "
+            "the largest over the row's runs) and no witness above 1. **no certificate**: no guaranteed bound "
+            "exists for this critic (some layer has none, or the run predates the sound bounds and is not an "
+            "MLP) and no witness above 1; lip_upper_est, the product of per-layer estimates (power iteration "
+            "for convolutions), is shown but is not a bound. Other bounds are means over those runs; "
+            "critic_gap / W1 is 1 for an optimal 1-Lipschitz critic (2-D data only).\n")
 
 
 def write_lipschitz_table(table: pd.DataFrame, out_dir, caption: Optional[str] = None) -> Dict[str, str]:
     """Write lipschitz.md and lipschitz.csv into ``out_dir``; returns {kind: path} ({} if empty)."""
     if table.empty:
         return {}
-    tol = table.attrs.get("tol", TOLERANCE)
     paths = {k: os.path.join(os.fspath(out_dir), f"lipschitz.{k}") for k in ("md", "csv")}
     with open(paths["md"], "w", encoding="utf-8") as f:
         if caption:
             f.write(f"# {caption}: how Lipschitz is each critic?\n\n")
         f.write(to_markdown(table))
-        f.write(f"\nPer completed run: **certified** when the upper bound lip_upper (product of per-layer "
-                f"operator norms) is ≤ {1 + tol:g}; **exceeded** when the lower bound lip_lower (largest "
-                f"gradient norm found) is > {1 + tol:g}; otherwise **undecided**. Bounds are means over "
-                "those runs; critic_gap / W1 is 1 for an optimal 1-Lipschitz critic (2-D data only).\n")
+        f.write(footer(table.attrs.get("tol", SLACK)))
     table.to_csv(paths["csv"], index=False)
     return paths
