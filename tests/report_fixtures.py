@@ -2,7 +2,10 @@
 
 Used by the report tests; real training is never run here. Each run dir gets a
 summary.json with config/final/diagnostics, a metrics.jsonl with a few evaluations and,
-for 2-D data, a final_samples.npz.
+for 2-D data, a final_samples.npz. By default the record has the convergence fields
+(sampling floor and excess, ``converged``, time to quality, the eval.alpha / plateau /
+quality_factor config keys and the top-level "convergence" dict); ``legacy=True`` writes
+the older record without them (as in the 300-iteration results committed before them).
 """
 
 from __future__ import annotations
@@ -33,13 +36,31 @@ def make_config(method: str, seed: int, data: str = "eight_gaussians", preset: s
         "name": "test", "seed": seed, "device": "cpu",
         "data": data_cfg,
         "model": {"name": "mlp", "z_dim": 2, "width": 64},
-        "constraint": CONSTRAINT_PARAMS[method],
+        "constraint": CONSTRAINT_PARAMS.get(method, {method: {}}),
         "loss": {"name": loss},
         "optim": {"preset": preset, "optimizer": "adam", "lr": lr, "betas": betas, "n_critic": n_critic},
         "train": {"iterations": iterations, "batch_size": 64, "log_every": 100,
                   "checkpoint_every": 100, "overwrite": False, "progress": False, "threads": 1},
-        "eval": {"every": 100, "n_samples": 2500, "w1_samples": 2000},
+        "eval": {"every": 100, "n_samples": 2500, "w1_samples": 2000, "alpha": 0.05,
+                 "plateau_window": 3, "plateau_tol": 0.05, "quality_factor": 1.5},
     }
+
+
+W1_FLOOR = 0.05  # made-up sampling floors of the fixtures
+FID_FLOOR = 2.0
+
+
+def convergence_fields(method: str, seed: int, final: Dict[str, float], image: bool) -> Dict[str, float]:
+    """Floor, excess, converged and time to quality for a fixture run: every method but
+    'none' converges and reaches quality (after 100 or 200 iterations by seed parity)."""
+    primary, floor = ("fid_domain", FID_FLOOR) if image else ("w1", W1_FLOOR)
+    out = {("fid_floor_domain" if image else "w1_floor"): floor,
+           ("fid_excess_domain" if image else "w1_excess"): final[primary] / floor}
+    reached = method != "none"
+    out["converged"] = 1.0 if reached else 0.0
+    out["ttq_steps"] = 100.0 * (1 + seed % 2) if reached else float("nan")
+    out["ttq_s"] = 0.5 * (1 + seed % 2) if reached else float("nan")
+    return out
 
 
 def run_id_of(config: dict) -> str:
@@ -68,22 +89,34 @@ def default_final(method: str, seed: int, image: bool = False) -> Dict[str, floa
 def make_run(root, method: str = "gp", seed: int = 0, status: str = "completed",
              data: str = "eight_gaussians", preset: str = "A", loss: str = "wasserstein",
              final: Optional[Dict[str, float]] = None, steps: Sequence[int] = (0, 100, 200),
-             dirname: Optional[str] = None, npz: Optional[bool] = None, n_layers: int = 4) -> str:
-    """Write one contract-conforming run directory under ``root`` and return its path."""
+             dirname: Optional[str] = None, npz: Optional[bool] = None, n_layers: int = 4,
+             legacy: bool = False) -> str:
+    """Write one contract-conforming run directory under ``root`` and return its path.
+
+    ``final=None``: made-up final metrics (:func:`default_final`, plus
+    :func:`convergence_fields` unless ``legacy``); a given ``final`` is written as is."""
     image = data == "digits"
     config = make_config(method, seed, data, preset, loss)
+    if legacy:
+        config["eval"] = {k: v for k, v in config["eval"].items()
+                          if k not in ("alpha", "plateau_window", "plateau_tol", "quality_factor")}
     run_id = run_id_of(config)
     run_dir = os.path.join(os.fspath(root), dirname or f"{method}_{data}_{preset}_s{seed}")
     os.makedirs(run_dir, exist_ok=True)
     fin = default_final(method, seed, image) if final is None else dict(final)
+    if final is None and not legacy:
+        fin.update(convergence_fields(method, seed, fin, image))
     rng = np.random.default_rng(seed)
     with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
         for i, step in enumerate(steps):
             scale = 1.0 + (len(steps) - 1 - i)  # metrics improve towards the final values
             rec = {"step": step, "time_s": 0.5 * i, "loss_d": -0.1 * i, "loss_g": 0.1 * i, "penalty": 0.01}
-            for k in ("w1", "critic_gap", "hq_pct", "fid_domain", "lip_lower"):
+            for k in ("w1", "critic_gap", "hq_pct", "fid_domain", "lip_lower", "w1_excess", "fid_excess_domain"):
                 if k in fin and fin[k] is not None:
                     rec[k] = fin[k] * scale
+            for k in ("w1_floor", "fid_floor_domain"):
+                if k in fin:
+                    rec[k] = fin[k]
             f.write(json.dumps(rec) + "\n")
     sigma = {"none": 3.0, "clip": 0.05, "gp": 1.2, "sn": 1.0}.get(method.split("+")[0], 1.0)
     layers = [{"name": f"net.{i}", "kind": "conv" if image and i < n_layers - 1 else "linear",
@@ -103,6 +136,10 @@ def make_run(root, method: str = "gp", seed: int = 0, status: str = "completed",
         "torch_threads": 1, "versions": {"python": "3", "torch": "2"}, "git_commit": None,
         "data": {"name": data}, "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00",
     }
+    if "converged" in fin:
+        ok = bool(fin["converged"])
+        summary["convergence"] = {"metric": "fid_domain" if image else "w1", "window": 3, "tol": 0.05,
+                                  "converged": ok, "reason": "plateaued" if ok else "still improving"}
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
         json.dump(summary, f)
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:

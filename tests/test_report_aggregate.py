@@ -130,8 +130,9 @@ def test_load_histories_long_format(tmp_path):
     runs, _ = load_runs(tmp_path)
     hist = load_histories(runs)
     assert {"run_dir", "method", "seed", "step", "metric", "value"} <= set(hist.columns)
-    # per record: loss_d, loss_g, penalty, w1, critic_gap, hq_pct, lip_lower (time_s is not a metric)
-    assert len(hist) == 7 * 3 + 7 * 2
+    # per record: loss_d, loss_g, penalty, w1, critic_gap, hq_pct, lip_lower, w1_excess, w1_floor
+    # (time_s is not a metric)
+    assert len(hist) == 9 * 3 + 9 * 2
     w1 = hist[(hist["method"] == "gp") & (hist["metric"] == "w1")].sort_values("step")
     assert w1["step"].tolist() == [0, 50, 100]
     assert w1["value"].iloc[-1] == pytest.approx(runs[runs["method"] == "gp"]["w1"].iloc[0])

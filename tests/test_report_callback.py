@@ -24,7 +24,8 @@ def main(cfg):
         "lipbench_version": "0.1.0", "status": "completed",
         "run_id": "lr%s_seed%s" % (cfg.optim.lr, cfg.seed), "method": "+".join(cfg.constraint),
         "config": config, "overrides": list(HydraConfig.get().overrides.task),
-        "step": 10, "iterations": 10, "final": {"w1": cfg.optim.lr * 100 + cfg.seed, "modes": 8},
+        "step": 10, "iterations": 10, "final": {"w1": cfg.optim.lr * 100 + cfg.seed, "modes": 8,
+                                         "converged": float(cfg.optim.lr < 0.005)},
         "diagnostics": {"layers": [], "grad_norms": {}}, "diverged": None, "error": None,
         "wall_time_s": 1.0, "it_per_s": 10.0, "seed": cfg.seed, "device": "cpu",
     }
@@ -68,6 +69,9 @@ def test_callback_writes_report_after_multirun(tmp_path):
     assert any("0.001" in r for r in rows) and any("0.01 " in r or "0.01|" in r for r in rows)
     assert all("|             2 |" in r for r in rows)  # n_completed = 2 seeds each
     assert "Table: " in proc.stdout and "| gp" in proc.stdout  # the table is printed at the end
+    assert "Ranking over 1 data set(s):" in proc.stdout and "Welch" in proc.stdout
+    # the lr=0.01 runs did not converge: the sweep's printout says so in plain words
+    assert "WARNING: 1 of 2 rows have runs that did not converge (gp (0.01): 0/2 converged)" in proc.stdout
     with open(sweep / "report" / "table.csv") as f:
         assert "cfg.optim.lr" in f.readline()
 

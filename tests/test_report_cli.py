@@ -75,3 +75,26 @@ def test_cli_merges_sweeps_and_exit_codes(tmp_path, capsys):
     code = main([str(tmp_path / "missing"), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "missing does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_alpha_sets_the_test_level_and_bad_values_exit_2(tmp_path, capsys):
+    make_sweep(tmp_path / "s", methods=("gp", "sn"), seeds=(0, 1), npz=False)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "s"), "--out", str(out), "--alpha", "0.2", "--no-plots", "--quiet"]) == 0
+    md = (out / "table.md").read_text()
+    assert "α = 0.2" in md and "Welch" in md
+    printed = capsys.readouterr().out
+    assert "| gp" not in printed  # --quiet: no table
+    for bad in ("0", "1.5", "abc"):
+        assert main([str(tmp_path / "s"), "--out", str(out), "--alpha", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--alpha must be a number in (0, 1)" in err[0] and bad in err[0]
+
+
+def test_quiet_report_still_warns_about_runs_that_did_not_converge(tmp_path, capsys):
+    make_sweep(tmp_path / "s", methods=("none", "gp"), seeds=(0, 1), npz=False)  # 'none' does not converge
+    res = report(tmp_path / "s", tmp_path / "out", quiet=True, plots=False)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == [res["warnings"][0]]
+    assert printed[0].startswith("WARNING: 1 of 2 rows have runs that did not converge (none: 0/2 converged)")
+    assert "read these rows as a budget study" in printed[0]

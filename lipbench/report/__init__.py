@@ -6,7 +6,9 @@ callback that runs at the end of every sweep. It writes into ``out_dir``::
     README.md        what every file is
     runs.csv         one row per run: status, timings, final metrics, cfg.* config values
     incomplete.csv   run dirs that could not be read, with the reason
-    table.md/.csv/.tex   method x swept factors, mean ± std over seeds, best marked
+    table.md/.csv/.tex   method x swept factors, mean ± std over seeds, converged k/n and time to
+                     quality, bold = not significantly worse than the best (Welch, alpha)
+    ranking.md/.csv  per method: mean rank (± spread) over data sets, per metric with a direction
     lipschitz.md/.csv    per method: is the critic 1-Lipschitz (certified / exceeded), and its bounds
     plots/*.png|pdf  every plot of lipbench.report.plots
     runs/<run>/      a compact copy of each run record (summary.json, metrics.jsonl,
@@ -26,10 +28,12 @@ from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, 
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.plots_critic import GRID, NPZ
-from lipbench.report.tables import comparison_table, format_table, to_markdown, write_tables
+from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
+from lipbench.report.tables import comparison_table, format_table, table_notes, to_markdown, write_tables
+from lipbench.report.convergence import convergence_warning, unknown_convergence_note
 
 __all__ = ["report", "load_runs", "load_histories", "swept_factors", "comparison_table", "format_table",
-           "write_tables", "copy_runs"]
+           "write_tables", "copy_runs", "ranking_table", "table_warnings"]
 
 _RECORD_FILES = ("summary.json", "metrics.jsonl", "config.yaml")
 
@@ -75,7 +79,10 @@ def _write_readme(out_dir: str, name: str, files: Sequence[str], n_runs: int, in
              + (f"; {len(incomplete)} unreadable run dir(s) are listed in incomplete.csv." if incomplete else "."),
              "", "- `runs.csv`: one row per run (status, timings, final metrics, `cfg.*` config values)",
              "- `table.md`, `table.csv`, `table.tex`: method × swept factors, mean ± std over completed seeds "
-             "(table.csv holds the numbers: `<metric>_mean/_std/_n/_best`)",
+             "(table.csv holds the numbers: `<metric>_mean/_std/_n/_tied_best/_p`); bold marks every method not "
+             "significantly worse than the column's best (the test is stated under the table); `converged` and "
+             "`ttq` (time to quality) when the runs record them",
+             "- `ranking.md`, `ranking.csv`: per method, the mean rank (± std, best–worst) over data sets",
              "- `lipschitz.md`, `lipschitz.csv`: per method, whether the critic is certified 1-Lipschitz "
              f"(upper bound ≤ {1 + TOLERANCE:g}), exceeds it (a gradient norm > {1 + TOLERANCE:g}) or is undecided, "
              "with both bounds",
@@ -87,14 +94,23 @@ def _write_readme(out_dir: str, name: str, files: Sequence[str], n_runs: int, in
     return path
 
 
+def table_warnings(table: pd.DataFrame) -> List[str]:
+    """The lines every printout of the table carries: the convergence warning, or the note
+    that the runs do not record convergence."""
+    factors = table.attrs.get("factors", [])
+    return [w for w in (convergence_warning(table, factors), unknown_convergence_note(table)) if w]
+
+
 def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str] = None, quiet: bool = False,
-           metrics: Optional[Sequence[str]] = None, plots: bool = True) -> dict:
+           metrics: Optional[Sequence[str]] = None, plots: bool = True, alpha: Optional[float] = None) -> dict:
     """Aggregate the runs below ``paths`` (merged) and write the report into ``out_dir``.
 
-    Prints the markdown table and where everything is unless ``quiet``; ``plots=False``
-    skips drawing (tables, runs.csv and the run copies are still written). Never raises on
-    bad run dirs: they are returned (and written to incomplete.csv) as ``(path, reason)``.
-    Returns ``{"table", "runs", "files", "incomplete", "errors", "out_dir"}``.
+    Prints the markdown table, the ranking and where everything is unless ``quiet``; the
+    convergence warning and plot errors are printed even when ``quiet``. ``plots=False``
+    skips drawing (tables, runs.csv and the run copies are still written). ``alpha`` is the
+    significance level of the bold (default: the runs' eval.alpha, else 0.05). Never raises
+    on bad run dirs: they are returned (and written to incomplete.csv) as ``(path, reason)``.
+    Returns ``{"table", "ranking", "runs", "files", "incomplete", "errors", "warnings", "out_dir"}``.
     """
     out_dir = os.fspath(out_dir)
     name = name or os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
@@ -112,23 +128,39 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
     inc_csv = os.path.join(out_dir, "incomplete.csv")
     pd.DataFrame(incomplete, columns=["path", "reason"]).to_csv(inc_csv, index=False)
     files += [runs_csv, inc_csv]
-    table = comparison_table(df, metrics)
+    table = comparison_table(df, metrics, alpha=alpha)
     files += list(write_tables(table, out_dir, caption=name).values())
+    ranking = ranking_table(table)
+    rank_paths = write_ranking(ranking, out_dir, caption=name)
+    files += list(rank_paths.values())
     lip_paths = write_lipschitz_table(lipschitz_table(df), out_dir, caption=name)
     files += list(lip_paths.values())
     if plots and not df.empty:
         files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
     files.append(_write_readme(out_dir, name, files, len(df), incomplete))
+    warnings = table_warnings(table)
     if not quiet:
-        print(f"{name}: {len(df)} run(s)" + (f", {len(incomplete)} incomplete" if incomplete else ""))
-        print(to_markdown(table) if not df.empty else "No readable runs: the table is empty.")
-        for path, reason in incomplete:
-            print(f"incomplete: {path}: {reason}")
-        for err in errors:
-            print(f"warning: {err}")
-        print(f"Table: {os.path.join(out_dir, 'table.md')}")
-        if lip_paths:
-            print(f"Lipschitz table: {lip_paths['md']}")
-        print(f"Plots: {os.path.join(out_dir, 'plots')}")
-    return {"table": table, "runs": df, "files": files, "incomplete": incomplete, "errors": errors,
-            "out_dir": out_dir}
+        _print_report(name, df, table, ranking, incomplete, out_dir, lip_paths, rank_paths)
+    for line in warnings + [f"warning: {err}" for err in errors]:
+        print(line)
+    return {"table": table, "ranking": ranking, "runs": df, "files": files, "incomplete": incomplete,
+            "errors": errors, "warnings": warnings, "out_dir": out_dir}
+
+
+def _print_report(name, df, table, ranking, incomplete, out_dir, lip_paths, rank_paths) -> None:
+    """The table, the ranking, incomplete runs and where the files are."""
+    print(f"{name}: {len(df)} run(s)" + (f", {len(incomplete)} incomplete" if incomplete else ""))
+    print(to_markdown(table) if not df.empty else "No readable runs: the table is empty.")
+    for note in table_notes(table, warnings=False):
+        print(note)
+    if not ranking.empty:
+        print(f"Ranking over {len(ranking.attrs['blocks'])} data set(s):")
+        print(ranking_markdown(ranking))
+    for path, reason in incomplete:
+        print(f"incomplete: {path}: {reason}")
+    print(f"Table: {os.path.join(out_dir, 'table.md')}")
+    if rank_paths:
+        print(f"Ranking: {rank_paths['md']}")
+    if lip_paths:
+        print(f"Lipschitz table: {lip_paths['md']}")
+    print(f"Plots: {os.path.join(out_dir, 'plots')}")

@@ -7,8 +7,10 @@ Register it in conf/config.yaml::
         report:
           _target_: lipbench.report.callback.ReportCallback
 
-The report goes to ``<hydra.sweep.dir>/report/`` and its table is printed. The callback
-never raises: a failure is printed as one line and the sweep's exit status is unchanged.
+The report goes to ``<hydra.sweep.dir>/report/``; its table (with the significance rule),
+the cross-data-set ranking and, when runs did not converge, a plain-words warning are
+printed. The callback never raises: a failure is printed as one line and the sweep's exit
+status is unchanged.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ class ReportCallback(Callback):
     """Runs :func:`lipbench.report.report` on the sweep dir after a multirun."""
 
     def __init__(self, enabled: bool = True, subdir: str = "report", metrics: Optional[Sequence[str]] = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, alpha: Optional[float] = None) -> None:
         self.enabled = enabled
         self.subdir = subdir
         self.metrics = list(metrics) if metrics else None
         self.quiet = quiet
+        self.alpha = alpha  # None: the runs' eval.alpha
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if not self.enabled:
@@ -42,7 +45,8 @@ class ReportCallback(Callback):
             from lipbench.report import report
 
             out_dir = os.path.join(sweep_dir, self.subdir)
-            report(sweep_dir, out_dir, name=str(name) if name else None, quiet=self.quiet, metrics=self.metrics)
+            report(sweep_dir, out_dir, name=str(name) if name else None, quiet=self.quiet, metrics=self.metrics,
+                   alpha=self.alpha)
         except Exception as exc:  # never fail a finished sweep because of its report
             msg = " ".join(str(exc).split())  # one line, even for multi-line OmegaConf errors
             print(f"lipbench report failed ({type(exc).__name__}: {msg}); rerun: lipbench-report <sweep dir>")

@@ -1,17 +1,19 @@
 """Comparison tables: method x swept factors, metrics as mean ± std over seeds.
 
 :func:`comparison_table` returns the numbers (``<metric>_mean``, ``<metric>_std``,
-``<metric>_n``, ``<metric>_best`` per metric, plus run counts by status); :func:`format_table`
-renders them as ``mean ± std`` strings for markdown, LaTeX or plain text; :func:`write_tables`
-writes table.md, table.csv (the numbers, best marked by the boolean ``*_best`` columns) and
-table.tex.
+``<metric>_n``, ``<metric>_tied_best``, ``<metric>_p`` per metric, run counts by status, and
+the run-state columns of :mod:`lipbench.report.convergence`); :func:`format_table` renders
+them as ``mean ± std`` strings for markdown, LaTeX or plain text; :func:`write_tables` writes
+table.md, table.csv (the numbers) and table.tex, each with a footer that states the test.
 
 Statistics use completed runs only; diverged, failed and running runs are counted in
 ``n_diverged``, ``n_failed`` and ``n_running``, never silently dropped. The std is the
 sample standard deviation (pandas, ddof=1); with a single completed run it is undefined:
-NaN in table.csv and ``—`` in table.md / table.tex. The best mean per column is marked
-using the direction declared in :mod:`lipbench.metrics.catalog`; when several data sets are
-in one table, the best is marked within each data set.
+NaN in table.csv and ``—`` in table.md / table.tex. Bold (``<metric>_tied_best``) marks every
+row not significantly worse than the column's best mean, by the test of
+:mod:`lipbench.report.significance` (direction from :mod:`lipbench.metrics.catalog`; within
+each data set when several are in one table); ``<metric>_p`` is that test's p-value.
+Sampling floors (``*_floor*``) describe the data, not the method: they are never bold.
 """
 
 from __future__ import annotations
@@ -23,22 +25,34 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from lipbench.report import convergence as conv
 from lipbench.report.aggregate import metric_columns, swept_factors
+from lipbench.report.significance import DEFAULT_ALPHA, check_alpha, rule_text, tied_with_best
 
 # Default metric order; only the metrics present in the runs are kept.
 METRIC_ORDER = (
-    "w1", "modes", "hq_pct", "critic_gap", "dual_ratio",
-    "fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "domain_clf_acc",
+    "w1", "w1_floor", "w1_excess", "modes", "hq_pct", "critic_gap", "dual_ratio",
+    "fid_domain", "fid_floor_domain", "fid_excess_domain", "kid_domain", "is_domain",
+    "precision_domain", "recall_domain", "domain_clf_acc",
     "fid_inception", "kid_inception", "is_inception",
     "grad_real_mean", "grad_fake_mean", "grad_interp_mean",
     "sigma_max", "sigma_prod", "lip_lower", "lip_upper", "lip_ratio", "it_per_s",
 )
 COUNT_COLUMNS = ("n_completed", "n_diverged", "n_failed", "n_running")
-_NOT_DEFAULT = ("loss_d", "loss_g", "penalty")
+_NOT_DEFAULT = ("loss_d", "loss_g", "penalty") + conv.STATE_METRICS
+STATS = ("mean", "std", "n", "tied_best", "p")
+
+
+def is_floor(metric: str) -> bool:
+    """A sampling floor (w1_floor, fid_floor_domain): a property of the data, never bold."""
+    return "_floor" in metric
 
 
 def direction(metric: str) -> Optional[str]:
-    """"lower", "higher" or None, from the metric catalog; None if the catalog cannot answer."""
+    """"lower", "higher" or None, from the metric catalog; None if the catalog cannot answer
+    and for sampling floors."""
+    if is_floor(metric):
+        return None
     try:
         from lipbench.metrics.catalog import direction as catalog_direction
 
@@ -64,44 +78,79 @@ def _data_factors(factors: Sequence[str]) -> List[str]:
 
 
 def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
-                     factors: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per method x swept factor (seeds pooled), with mean/std/n/best per metric.
+                     factors: Optional[Sequence[str]] = None, alpha: Optional[float] = None) -> pd.DataFrame:
+    """One row per method x swept factor (seeds pooled), with mean/std/n/tied_best/p per metric.
 
     Columns: ``method``, the swept factors (``cfg.``-prefixed names), ``n_completed``,
-    ``n_diverged``, ``n_failed``, ``n_running``, then for each metric ``<m>_mean``,
-    ``<m>_std`` (ddof=1, NaN for n=1), ``<m>_n`` and ``<m>_best`` (bool). The metric list
-    and factors are stored in ``table.attrs``.
+    ``n_diverged``, ``n_failed``, ``n_running``, the run-state columns the runs record
+    (:func:`lipbench.report.convergence.state_columns`), then for each metric ``<m>_mean``,
+    ``<m>_std`` (ddof=1, NaN for n=1), ``<m>_n``, ``<m>_tied_best`` (bool: not significantly
+    worse than the best at level ``alpha``) and ``<m>_p`` (that test's p-value). ``alpha``
+    defaults to the runs' ``eval.alpha`` (else 0.05). The metric list, factors, alpha and
+    the runs' quality/plateau settings are stored in ``table.attrs``.
     """
     factors = list(swept_factors(df) if factors is None else factors)
-    metrics = [m for m in (default_metrics(df) if metrics is None else metrics) if m in df.columns]
+    metrics = [m for m in (default_metrics(df) if metrics is None else metrics)
+               if m in df.columns and m not in conv.STATE_METRICS]
+    alpha = check_alpha(alpha) if alpha is not None else runs_alpha(df)
     keys = ["method"] + factors
-    cols = keys + list(COUNT_COLUMNS) + [f"{m}_{s}" for m in metrics for s in ("mean", "std", "n", "best")]
+    state = conv.state_columns(df)
+    cols = keys + list(COUNT_COLUMNS) + state + [f"{m}_{s}" for m in metrics for s in STATS]
+    attrs = dict(metrics=metrics, factors=factors, alpha=alpha,
+                 quality_factor=conv.config_value(df, "cfg.eval.quality_factor"),
+                 plateau_window=conv.config_value(df, "cfg.eval.plateau_window"),
+                 plateau_tol=conv.config_value(df, "cfg.eval.plateau_tol"))
     if df.empty:
         table = pd.DataFrame(columns=cols)
-        table.attrs.update(metrics=metrics, factors=factors)
+        table.attrs.update(attrs)
         return table
-    work = readable_keys(df, keys)
-    rows = []
-    for key, group in work.groupby(keys, sort=False, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(keys, key))
+    rows, samples = [], []
+    for key, group in readable_keys(df, keys).groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         status = group["status"].astype(str)
         for c in COUNT_COLUMNS:
             row[c] = int((status == c[2:]).sum())
         done = group[status == "completed"]
-        for m in metrics:
-            vals = pd.to_numeric(done[m], errors="coerce").dropna()
+        row.update(conv.row_state(done, state))
+        values = {m: pd.to_numeric(done[m], errors="coerce").dropna().to_numpy(float) for m in metrics}
+        for m, vals in values.items():
             row[f"{m}_mean"] = vals.mean() if len(vals) else np.nan
             row[f"{m}_std"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
             row[f"{m}_n"] = int(len(vals))
         rows.append(row)
-    table = sort_rows(pd.DataFrame(rows), keys)
-    within = _data_factors(factors)
+        samples.append(values)
+    order = sort_rows(pd.DataFrame(rows), keys, return_order=True)
+    table = pd.DataFrame([rows[i] for i in order])
+    samples = [samples[i] for i in order]
     for m in metrics:
-        table[f"{m}_best"] = _best_mask(table, f"{m}_mean", direction(m), within)
+        _mark_tied_best(table, [s[m] for s in samples], m, _data_factors(factors), alpha)
     table = table[cols]
-    table.attrs.update(metrics=metrics, factors=factors)
+    table.attrs.update(attrs)
     return table
+
+
+def runs_alpha(df: pd.DataFrame) -> float:
+    """The significance level the runs recorded (eval.alpha; the smallest when they differ),
+    else :data:`~lipbench.report.significance.DEFAULT_ALPHA` (also for an invalid value)."""
+    try:
+        return check_alpha(conv.config_value(df, "cfg.eval.alpha", DEFAULT_ALPHA))
+    except ValueError:
+        return DEFAULT_ALPHA
+
+
+def _mark_tied_best(table: pd.DataFrame, samples: List[np.ndarray], metric: str, within: List[str],
+                    alpha: float) -> None:
+    """Fill ``<metric>_tied_best`` and ``<metric>_p`` per block of rows (each data set)."""
+    tied = pd.Series(False, index=table.index)
+    pvals = pd.Series(np.nan, index=table.index)
+    better = direction(metric)
+    blocks = table.groupby(within, dropna=False).groups.values() if within else [table.index]
+    for idx in blocks:
+        marking = tied_with_best([samples[i] for i in idx], better, alpha)
+        tied.loc[idx] = marking.tied
+        pvals.loc[idx] = marking.p
+    table[f"{metric}_tied_best"] = tied.astype(bool)
+    table[f"{metric}_p"] = pvals
 
 
 def readable_keys(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -113,10 +162,11 @@ def readable_keys(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return work
 
 
-def sort_rows(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Rows ordered by ``keys``: the 'none' baseline first, numbers numerically, then text."""
+def sort_rows(table: pd.DataFrame, keys: Sequence[str], return_order: bool = False):
+    """Rows ordered by ``keys``: the 'none' baseline first, numbers numerically, then text
+    (``return_order=True``: the positions in that order instead of the sorted frame)."""
     order = sorted(range(len(table)), key=lambda i: tuple(_sort_key(table.at[i, k]) for k in keys))
-    return table.iloc[order].reset_index(drop=True)
+    return order if return_order else table.iloc[order].reset_index(drop=True)
 
 
 def _sort_key(value):
@@ -126,21 +176,6 @@ def _sort_key(value):
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return (1, float(value), "")
     return (2, 0.0, str(value))
-
-
-def _best_mask(table: pd.DataFrame, col: str, better: Optional[str], within: List[str]) -> pd.Series:
-    mask = pd.Series(False, index=table.index)
-    if better not in ("lower", "higher"):
-        return mask
-    groups = table.groupby(within, dropna=False) if within else [(None, table)]
-    for _, g in groups:
-        vals = pd.to_numeric(g[col], errors="coerce")
-        if vals.notna().sum() == 0:
-            continue
-        best = vals.min() if better == "lower" else vals.max()
-        mask.loc[g.index[np.isclose(vals.fillna(np.inf if better == "lower" else -np.inf), best,
-                                    rtol=1e-12, atol=0)]] = True
-    return mask
 
 
 def fmt_number(v: float, digits: int) -> str:
@@ -161,7 +196,9 @@ def table_factors(table: pd.DataFrame) -> List[str]:
 
 def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
     """Strings for display: ``mean ± std`` (``(n=k)`` when fewer runs than n_completed),
-    best values bold (``**`` for markdown, ``\\textbf`` for latex, ``*`` suffix for plain)."""
+    rows not significantly worse than the best in bold (``**`` for markdown, ``\\textbf``
+    for latex, ``*`` suffix for plain), and the run-state columns ``converged`` (k/n) and
+    ``ttq`` when the runs record them."""
     metrics, factors = table_metrics(table), table_factors(table)
     arrows = {"lower": {"latex": r" $\downarrow$", "markdown": " ↓", "plain": " (lower)"},
               "higher": {"latex": r" $\uparrow$", "markdown": " ↑", "plain": " (higher)"}}
@@ -173,21 +210,53 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
         out[c] = table[c].astype(int)
     if "n_running" in table and table["n_running"].sum() > 0:
         out["n_running"] = table["n_running"].astype(int)
+    if "n_checked" in table:
+        out["converged"] = [conv.format_converged(r) for _, r in table.iterrows()]
+    if "n_reached" in table:
+        out["ttq"] = [conv.format_ttq(r) for _, r in table.iterrows()]
     for m in metrics:
-        cells = []
-        for _, r in table.iterrows():
-            if not r[f"{m}_n"]:
-                cells.append("—")
-                continue
-            text = f"{fmt_number(r[f'{m}_mean'], 3)} ± {fmt_number(r[f'{m}_std'], 2)}"
-            if r[f"{m}_n"] != r["n_completed"]:
-                text += f" (n={int(r[f'{m}_n'])})"
-            if r[f"{m}_best"]:
-                text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(style, text + " *")
-            cells.append(text)
+        cells = [_cell(r, m, style) for _, r in table.iterrows()]
         d = direction(m)
         out[m + (arrows[d][style] if d in arrows else "")] = cells
     return out.reset_index(drop=True)
+
+
+def _cell(r, m: str, style: str) -> str:
+    """One metric cell: mean ± std, the seed count when partial, bold when tied with the best."""
+    if not r[f"{m}_n"]:
+        return "—"
+    mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+    if np.isfinite(std) and std <= 1e-9 * abs(mean):
+        std = 0.0  # float round-off of identical seeds (e.g. one floor), not a spread
+    text = f"{fmt_number(mean, 3)} ± {fmt_number(std, 2)}"
+    if r[f"{m}_n"] != r["n_completed"]:
+        text += f" (n={int(r[f'{m}_n'])})"
+    if r.get(f"{m}_tied_best", False):
+        text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(style, text + " *")
+    return text
+
+
+def seeds_range(table: pd.DataFrame) -> Optional[tuple]:
+    """(min, max) completed seeds behind the cells that carry a direction (None if none)."""
+    ns = [int(v) for m in table_metrics(table) if direction(m) for v in table[f"{m}_n"] if v]
+    return (min(ns), max(ns)) if ns else None
+
+
+def table_notes(table: pd.DataFrame, warnings: bool = True) -> List[str]:
+    """The footer of table.md/.tex: statistics, the significance rule, run-state notes and
+    (``warnings``) the convergence warning or the note that convergence is unknown."""
+    if table.empty:
+        return []
+    alpha = table.attrs.get("alpha", DEFAULT_ALPHA)
+    notes = ["mean ± sample std (ddof=1) over completed seeds; — : undefined (one run) or no completed run; "
+             "↓ lower / ↑ higher is better; sampling floors (w1_floor, fid_floor_domain) describe the data "
+             "and are never bold.",
+             rule_text(alpha, seeds_range(table))]
+    notes += [n for n in (conv.converged_note(table), conv.ttq_note(table)) if n]
+    if warnings:
+        notes += [n for n in (conv.convergence_warning(table, table_factors(table)),
+                              conv.unknown_convergence_note(table)) if n]
+    return notes
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -197,43 +266,11 @@ def to_markdown(table: pd.DataFrame) -> str:
     return format_table(table, "markdown").to_markdown(index=False) + "\n"
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
-
-
-def _tex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def to_latex(table: pd.DataFrame, caption: Optional[str] = None) -> str:
-    """A booktabs ``tabular`` (inside a ``table`` float when a caption is given)."""
-    if table.empty:
-        return "% No readable runs.\n"
-    shown = format_table(table, "latex")
-    metrics = set(table_metrics(table))
-
-    def cell(text: str) -> str:
-        if text.startswith("\\textbf{"):
-            return "\\textbf{" + cell(text[8:-1]) + "}"
-        return _tex_escape(text).replace("±", "$\\pm$").replace("—", "--")
-
-    def head(col: str) -> str:
-        base, _, arrow = col.partition(" $")
-        return _tex_escape(base) + (" $" + arrow if arrow else "")
-
-    align = "".join("r" if c.split(" ")[0] in metrics or c.startswith("n_") else "l" for c in shown.columns)
-    lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule",
-             " & ".join(head(c) for c in shown.columns) + " \\\\", "\\midrule"]
-    for _, r in shown.iterrows():
-        lines.append(" & ".join(cell(str(v)) for v in r) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    if caption:
-        lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex_escape(caption)}}}"] + lines + ["\\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
 def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None) -> Dict[str, str]:
-    """Write table.md, table.csv and table.tex into ``out_dir``; returns {kind: path}."""
+    """Write table.md, table.csv and table.tex into ``out_dir`` (md and tex with the footer
+    of :func:`table_notes`); returns {kind: path}."""
+    from lipbench.report.latex import to_latex
+
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     paths = {k: os.path.join(out_dir, f"table.{k}") for k in ("md", "csv", "tex")}
@@ -241,10 +278,9 @@ def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None) ->
         if caption:
             f.write(f"# {caption}\n\n")
         f.write(to_markdown(table))
-        if not table.empty:
-            f.write("\nmean ± sample std (ddof=1) over completed seeds; — : undefined (one run) or no "
-                    "completed run; bold: best per column (↓ lower / ↑ higher is better).\n")
+        for note in table_notes(table):
+            f.write(f"\n{note}\n")
     table.to_csv(paths["csv"], index=False)
     with open(paths["tex"], "w", encoding="utf-8") as f:
-        f.write(to_latex(table, caption))
+        f.write(to_latex(table, caption, notes=table_notes(table)))
     return paths
