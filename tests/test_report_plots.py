@@ -9,7 +9,8 @@ import pytest
 from lipbench.report import plots
 from lipbench.report.aggregate import load_runs
 from lipbench.report.budget import budget_curve, budget_curves, setting_scores
-from report_fixtures import make_run, make_sweep
+from lipbench.report.plot_common import MAX_WIDTH
+from report_fixtures import W1_FLOOR, make_run, make_sweep
 
 VALUES = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]
 
@@ -88,3 +89,61 @@ def test_plots_grouped_per_data_set_and_skip_what_is_absent(tmp_path):
     empty = img.iloc[:0]
     assert plots.plot_all(empty, tmp_path / "none") == []
     assert not os.path.exists(tmp_path / "none")
+
+
+METHODS7 = ("none", "clip", "gp", "sn", "sn+gp", "m6", "m7")
+
+
+def _visible(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def test_wide_figures_wrap_into_rows(tmp_path):
+    make_sweep(tmp_path, methods=METHODS7, seeds=(0,), datas=("eight_gaussians", "swiss_roll"))
+    runs, _ = load_runs(tmp_path)
+    fig = plots.figures_samples_2d(runs)["samples_2d"]
+    assert fig.get_size_inches()[0] <= MAX_WIDTH
+    assert len(_visible(fig)) == 2 * len(METHODS7)  # every method on every data set
+    assert [sf._suptitle.get_text() for sf in fig.subfigs] == ["eight_gaussians", "swiss_roll"]
+    rows = {round(ax.get_position().y0, 3) for ax in fig.subfigs[0].axes if ax.get_visible()}
+    assert len(rows) == 2  # 7 methods at most 5 per row: two rows per data set
+    for figs in (plots.figures_grad_norms(runs), plots.figures_lipschitz(runs), plots.figures_final(runs)):
+        for f in figs.values():
+            assert f.get_size_inches()[0] <= MAX_WIDTH
+
+
+def test_quantities_spanning_decades_get_log_axes(tmp_path):
+    # W1 and the critic gap from 0.001 to 3: on linear axes all but one method sit at the origin
+    for i, (method, w1, gap) in enumerate([("none", 3.0, 2.5), ("clip", 0.004, 0.001), ("gp", 0.05, 0.04),
+                                           ("sn", 0.02, -0.01)]):
+        for seed in (0, 1):
+            make_run(tmp_path, method, seed, dirname=f"r{i}{seed}", npz=False,
+                     final={"w1": w1 * (1 + seed / 10), "critic_gap": gap, "lip_lower": 0.5 + i,
+                            "lip_upper": 10.0 ** i, "modes": 8})
+    runs, _ = load_runs(tmp_path)
+    fig = plots.figures_lipschitz(runs)["lipschitz"]
+    bounds, gap_ax = _visible(fig)
+    assert bounds.get_yscale() == "log"
+    # sn's gap is negative: the gap axis is symlog so every run stays on the panel
+    assert gap_ax.get_xscale() == "log" and gap_ax.get_yscale() == "symlog"
+    assert sum(len(c.get_offsets()) for c in gap_ax.collections) == 8  # 4 methods x 2 seeds
+    runs_pos = runs[runs["method"] != "sn"]
+    gap_ax = _visible(plots.figures_lipschitz(runs_pos)["lipschitz"])[1]
+    assert gap_ax.get_xscale() == gap_ax.get_yscale() == "log"
+    final = plots.figures_final(runs, metrics=["w1", "modes", "lip_upper"])["final"]
+    scales = {ax.get_title().split(" ")[0]: ax.get_yscale() for ax in _visible(final)}
+    assert scales == {"w1": "log", "modes": "linear", "lip_upper": "log"}
+
+
+def test_w1_history_shows_the_sampling_floor(tmp_path):
+    make_sweep(tmp_path / "new", methods=("gp", "sn"), seeds=(0, 1), npz=False)
+    make_sweep(tmp_path / "old", methods=("gp", "sn"), seeds=(0, 1), npz=False, legacy=True)
+    for name, has_floor in (("new", True), ("old", False)):
+        runs, _ = load_runs(tmp_path / name)
+        fig = plots.figures_histories(runs)["history"]
+        w1_ax = next(ax for ax in fig.axes if ax.get_title().startswith("w1 "))
+        floors = [line for line in w1_ax.get_lines() if line.get_label().startswith("sampling floor")]
+        assert len(floors) == int(has_floor)
+        if has_floor:
+            assert floors[0].get_ydata()[0] == pytest.approx(W1_FLOOR)
+        assert not any(ax.get_title().startswith(("w1_floor", "w1_excess")) for ax in fig.axes)

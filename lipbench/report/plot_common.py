@@ -24,6 +24,9 @@ from matplotlib.figure import Figure
 from lipbench.report.aggregate import swept_factors
 
 FigureDict = Dict[str, Figure]  # file stem -> figure
+LOG_SPAN = 50.0  # positive values whose max/min exceeds this are drawn on a log axis
+MAX_WIDTH = 16.0  # inches (1600 px at the PNG's 100 dpi): wider grids wrap into rows
+MAX_PANELS_PER_ROW = 5  # one panel per method (samples, sample grids): at most this many per row
 
 
 def short(col: str) -> str:
@@ -97,6 +100,38 @@ def new_figure(n_panels: int, ncols: int = 3, size: Tuple[float, float] = (4.2, 
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     return fig, axes[:n_panels]
+
+
+def fitting_cols(n_panels: int, panel_width: float, max_cols: Optional[int] = None) -> int:
+    """How many panels of ``panel_width`` inches fit side by side in :data:`MAX_WIDTH`
+    (at least 1, at most ``max_cols`` and ``n_panels``)."""
+    cols = max(1, int(MAX_WIDTH // max(panel_width, 1e-9)))
+    return max(1, min(cols, n_panels, max_cols or n_panels))
+
+
+def spans_decades(values) -> bool:
+    """All finite values positive and their max/min above :data:`LOG_SPAN`."""
+    arr = finite(values)
+    return len(arr) > 1 and bool((arr > 0).all()) and arr.max() / arr.min() > LOG_SPAN
+
+
+def log_if_spanning(ax, values, axis: str = "y") -> bool:
+    """Switch ``ax``'s ``axis`` to a log scale when ``values`` span decades; returns
+    whether it did (the axis label then says "log scale")."""
+    if not spans_decades(values):
+        return False
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    return True
+
+
+def place_legend(fig: Figure, ax, n_series: int, max_inside: int = 6) -> None:
+    """The series legend: inside ``ax`` for a few series, below the whole figure (in
+    columns) for more, where it hides no data."""
+    if n_series <= max_inside:
+        ax.legend(fontsize="small")
+        return
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(5, len(labels)), fontsize="small")
 
 
 def title_with(base: str, group: str) -> str:

@@ -13,11 +13,14 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from lipbench.viz import draw_critic_panel
 from lipbench.report.aggregate import swept_factors
-from lipbench.report.plot_common import (FigureDict, colours, data_groups, new_figure, ordered, series_labels,
-                                         stem_with, title_with)
+
+from lipbench.report.plot_common import (MAX_PANELS_PER_ROW, MAX_WIDTH, FigureDict, colours, data_groups, fitting_cols,
+                                         new_figure, ordered, series_labels, spans_decades, stem_with, title_with)
 
 NPZ = "final_samples.npz"  # written by lipbench.evaluate.toy2d
 GRID = "grid_final.png"  # written by lipbench.evaluate.images
@@ -65,42 +68,55 @@ def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[picked.index]
 
 
-def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000) -> FigureDict:
-    """Grid in the manner of WGAN-GP Fig. 1: rows = data sets, columns = methods; each panel
-    shows the critic's value contours, real points and generated points (first seed)."""
+def _samples_panel(ax, rows: pd.DataFrame, label: str, max_points: int) -> bool:
+    """One critic-contour panel for series ``label`` from its representative run; False
+    when the run has no samples."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    arr = read_samples(rows.iloc[0]["run_dir"]) if len(rows) else None
+    if arr is None:
+        ax.set_title(f"{label}\n(no samples)", fontsize="small")
+        return False
+    run = rows.iloc[0]
+    surface = [arr.get(k) for k in ("surface_x", "surface_y", "surface_values")]
+    if surface[2] is not None:
+        surface[2] = np.asarray(surface[2]).reshape(len(surface[1]), len(surface[0]))
+    draw_critic_panel(ax, arr["real"], arr["fake"], *surface, max_points=max_points)
+    status = str(run["status"])
+    ax.set_title(f"{label} (seed {run['seed']}{'' if status == 'completed' else ', ' + status})", fontsize="small")
+    return True
+
+
+def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000,
+                       per_row: int = MAX_PANELS_PER_ROW) -> FigureDict:
+    """Grid in the manner of WGAN-GP Fig. 1: one block per data set (titled), one panel per
+    method, at most ``per_row`` panels per row (more methods wrap into further rows); each
+    panel shows the critic's value contours, real points and generated points (first seed)."""
     reps = representative_runs(df)
     if reps.empty:
         return {}
     factors = swept_factors(df)
     series_all = ordered(series_labels(reps, factors))
     groups = [(g, sub) for g, sub in data_groups(reps, factors)]
-    fig, axes = new_figure(len(groups) * len(series_all), ncols=len(series_all), size=(3.2, 3.2))
-    drew = False
-    for r, (group, sub) in enumerate(groups):
-        labels = series_labels(sub, factors)
-        for c, s in enumerate(series_all):
-            ax = axes[r * len(series_all) + c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            rows = sub[labels.to_numpy() == s]
-            arr = read_samples(rows.iloc[0]["run_dir"]) if len(rows) else None
-            if arr is None:
-                ax.set_title(f"{s}\n(no samples)", fontsize="small")
-                continue
-            run = rows.iloc[0]
-            surface = [arr.get(k) for k in ("surface_x", "surface_y", "surface_values")]
-            if surface[2] is not None:
-                surface[2] = np.asarray(surface[2]).reshape(len(surface[1]), len(surface[0]))
-            draw_critic_panel(ax, arr["real"], arr["fake"], *surface, max_points=max_points)
-            status = str(run["status"])
-            ax.set_title(f"{s} (seed {run['seed']}{'' if status == 'completed' else ', ' + status})",
-                         fontsize="small")
-            if c == 0 and group:
-                ax.set_ylabel(group)
-            drew = True
+    ncols = max(1, min(per_row, len(series_all)))
+    nrows = -(-len(series_all) // ncols)
+    fig = Figure(figsize=(3.2 * ncols, (3.2 * nrows + 0.4) * len(groups) + 0.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    blocks = fig.subfigures(len(groups), 1, squeeze=False).ravel()
+    drew, first_ax = False, None
+    for block, (group, sub) in zip(blocks, groups):
+        axes = block.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(series_all):]:
+            ax.set_visible(False)
+        labels = series_labels(sub, factors).to_numpy()
+        for ax, s in zip(axes, series_all):
+            drew = _samples_panel(ax, sub[labels == s], s, max_points) or drew
+        first_ax = first_ax or axes[0]
+        if group:
+            block.suptitle(group, fontsize="large", fontweight="bold")
     if not drew:
         return {}
-    axes[0].legend(loc="lower left", fontsize="x-small", markerscale=4)
+    first_ax.legend(loc="lower left", fontsize="x-small", markerscale=4)
     fig.suptitle("Critic value contours (filled) with real (orange) and generated (blue) samples")
     return {"samples_2d": fig}
 
@@ -138,15 +154,14 @@ def figures_grad_norms(df: pd.DataFrame) -> FigureDict:
         kinds = [k for k in data if any(len(v) for v in data[k])]
         if not kinds:
             continue
-        fig, axes = new_figure(len(kinds), size=(max(4.2, 0.9 * len(series) + 1.5), 3.6))
+        width = min(MAX_WIDTH, max(4.2, 0.9 * len(series) + 1.5))
+        fig, axes = new_figure(len(kinds), ncols=fitting_cols(len(kinds), width), size=(width, 3.6))
         for ax, kind in zip(axes, kinds):
             pos = [i + 1 for i, v in enumerate(data[kind]) if len(v) > 1]
             if pos:
                 ax.violinplot([data[kind][p - 1] for p in pos], positions=pos, showmedians=True)
             ax.axhline(1.0, color="k", lw=0.8, ls="--")
-            pooled = np.concatenate([v for v in data[kind] if len(v)])
-            positive = pooled[pooled > 0]
-            if len(positive) == len(pooled) and positive.max() / positive.min() > 50:
+            if spans_decades(np.concatenate([v for v in data[kind] if len(v)])):
                 ax.set_yscale("log")  # methods differ by orders of magnitude (e.g. clipping)
             ax.set_xticks(range(1, len(series) + 1), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
             ax.set_title(f"at {kind} points")
@@ -219,7 +234,7 @@ def figures_sample_grids(df: pd.DataFrame) -> FigureDict:
             panels.append((f"{run['method']} (seed {run['seed']})", mpimg.imread(path)))
     if not panels:
         return {}
-    fig, axes = new_figure(len(panels), ncols=min(4, len(panels)), size=(3.2, 3.4))
+    fig, axes = new_figure(len(panels), ncols=min(MAX_PANELS_PER_ROW, len(panels)), size=(3.2, 3.4))
     for ax, (title, image) in zip(axes, panels):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(title, fontsize="small")

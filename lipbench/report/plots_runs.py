@@ -2,7 +2,9 @@
 Lipschitz bounds.
 
 Every ``figures_*`` function takes the runs DataFrame of :func:`load_runs` and returns
-``{file stem: Figure}``; it returns ``{}`` when the data it needs is absent.
+``{file stem: Figure}``; it returns ``{}`` when the data it needs is absent. A panel whose
+values span decades (:func:`~lipbench.report.plot_common.spans_decades`) gets a log axis;
+the history of a metric with a sampling floor (w1, fid_domain) shows the floor as a band.
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ import pandas as pd
 
 from lipbench.report.aggregate import load_histories, swept_factors
 from lipbench.report.budget import budget_curves, hyper_factors, primary_metrics
-from lipbench.report.plot_common import (FigureDict, colours, completed, data_groups, finite, has_values,
-                                         new_figure, ordered, series_labels, short, stem_with, title_with)
+from lipbench.report.plot_common import (MAX_WIDTH, FigureDict, colours, completed, data_groups, finite,
+                                         fitting_cols, has_values, log_if_spanning, new_figure, ordered,
+                                         place_legend, series_labels, spans_decades, short, stem_with, title_with)
 from lipbench.report.tables import default_metrics, direction
 
 HISTORY_EXTRA = ("loss_d", "loss_g", "penalty")
 # Diagnostics (no "better" direction) still worth a panel next to the scored metrics.
 SHOWN_DIAGNOSTICS = ("critic_gap", "grad_interp_mean", "lip_lower", "lip_upper")
 MAX_PANELS = 9
+FLOOR_OF = {"w1": "w1_floor", "fid_domain": "fid_floor_domain"}  # metric -> its sampling floor
 
 
 def panel_metrics(df: pd.DataFrame) -> list:
     """Default panels: the table's metrics that are scored (declared direction) or key
-    diagnostics, in table order, at most :data:`MAX_PANELS`."""
-    return [m for m in default_metrics(df) if m != "it_per_s"
+    diagnostics, in table order, at most :data:`MAX_PANELS`. Floors and excess ratios are
+    left out: the floor is drawn inside its metric's history panel."""
+    return [m for m in default_metrics(df) if m != "it_per_s" and "_floor" not in m and "_excess" not in m
             and (direction(m) is not None or m in SHOWN_DIAGNOSTICS)][:MAX_PANELS]
 
 
@@ -67,15 +72,32 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
                 lo, hi = ((stats["min"], stats["max"]) if band == "minmax"
                           else (stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0)))
                 ax.fill_between(stats.index, lo, hi, color=col[s], alpha=0.2, linewidth=0)
+            _draw_floor(ax, gdf, df, FLOOR_OF.get(metric))
+            log = log_if_spanning(ax, part["value"])
             ax.set_title(_label(metric))
             ax.set_xlabel("generator iteration")
-            ax.set_ylabel(metric)
+            ax.set_ylabel(metric + (" (log scale)" if log else ""))
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize="small")
+        place_legend(fig, axes[0], len(series))
         what = "min–max" if band == "minmax" else "±1 std"
         fig.suptitle(title_with(f"Metrics during training (mean over seeds, band: {what})", group))
         figs[stem_with("history", group)] = fig
     return figs
+
+
+def _draw_floor(ax, hist: pd.DataFrame, runs: pd.DataFrame, floor: Optional[str]) -> None:
+    """The sampling floor of a history panel: its mean as a dashed line, its min–max over
+    runs and evaluations as a grey band. Read from the histories, else from the final
+    metrics of the same runs; nothing when the runs do not record it."""
+    if not floor:
+        return
+    vals = finite(hist[hist["metric"] == floor]["value"])
+    if not len(vals) and floor in runs.columns:
+        vals = finite(runs[runs["run_dir"].isin(hist["run_dir"].unique())][floor])
+    if not len(vals):
+        return
+    ax.axhspan(vals.min(), vals.max(), color="0.5", alpha=0.25, linewidth=0)
+    ax.axhline(vals.mean(), color="k", ls="--", lw=0.9, label=f"sampling floor ({floor})")
 
 
 def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> FigureDict:
@@ -110,8 +132,9 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
             ax.set_xticks(range(1, len(series) + 1), ticks, rotation=30 if len(series) > 4 else 0,
                           fontsize="small", ha="right" if len(series) > 4 else "center")
             ax.set_xlim(0.4, len(series) + 0.6)
+            log = log_if_spanning(ax, np.concatenate(data) if data else [])
             ax.set_title(_label(metric))
-            ax.set_ylabel(metric)
+            ax.set_ylabel(metric + (" (log scale)" if log else ""))
             ax.grid(alpha=0.3, axis="y")
         fig.suptitle(title_with("Final metrics per method (completed runs; points = seeds)", group))
         figs[stem_with("final", group)] = fig
@@ -151,10 +174,11 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
                                 capsize=3, label=m)
                 ax.set_xticks(range(len(settings)), settings)
                 ax.set_xlabel(short(factor))
-                ax.set_ylabel(metric)
+                log = log_if_spanning(ax, ok[metric])
+                ax.set_ylabel(metric + (" (log scale)" if log else ""))
                 ax.set_title(_label(metric))
                 ax.grid(alpha=0.3)
-            axes[0].legend(fontsize="small")
+            place_legend(fig, axes[0], len(methods))
             fig.suptitle(title_with(f"Metrics across {short(factor)} settings (mean ± std over seeds)", group))
             figs[stem_with(f"settings_{short(factor)}", group)] = fig
     return figs
@@ -189,15 +213,71 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
                 ax.set_ylabel(f"expected best {metric}")
                 ax.set_title(_label(metric))
                 ax.grid(alpha=0.3)
-            axes[0].legend(fontsize="small")
+            place_legend(fig, axes[0], len(methods))
             fig.suptitle(title_with(f"Budget curves over {short(factor)} ({n_draws} resamples, band 25–75%)", group))
             figs[stem_with(f"budget_{short(factor)}", group)] = fig
     return figs
 
 
+def _bounds_panel(ax, ok: pd.DataFrame, series) -> None:
+    """Lower (max gradient norm) and upper (product of layer norms) bounds, log scale."""
+    for off, (metric, marker) in zip((-0.1, 0.1), (("lip_lower", "v"), ("lip_upper", "^"))):
+        if metric not in ok:
+            continue
+        for i, s in enumerate(series):
+            vals = finite(ok[ok["series"] == s][metric])
+            vals = vals[vals > 0]
+            ax.scatter(np.full(len(vals), i + off), vals, marker=marker, alpha=0.6,
+                       color="tab:blue" if metric == "lip_lower" else "tab:red", label=metric if i == 0 else None)
+    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="K = 1")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(series)), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
+    ax.set_ylabel("Lipschitz constant estimate (log scale)")
+    ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: product of layer norms)", fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3, axis="y")
+
+
+def _gap_panel(ax, ok: pd.DataFrame, series) -> None:
+    """The critic gap against exact W1, with the diagonal. When the values span decades:
+    W1 on a log axis, the gap on a log axis too, or symlog (linear within ± the smallest
+    |gap|) when some gaps are ≤ 0, so every run stays visible."""
+    w1 = pd.to_numeric(ok["w1"], errors="coerce")
+    gap = pd.to_numeric(ok["critic_gap"], errors="coerce")
+    both = w1.notna() & gap.notna()
+    log = bool(both.any()) and spans_decades(pd.concat([w1[both & (w1 > 0)], gap[both & (gap > 0)].abs()]))
+    shown = both & (w1 > 0) if log else both
+    col = colours(series)
+    for s in series:
+        pick = shown & (ok["series"] == s).to_numpy()
+        ax.scatter(w1[pick], gap[pick], color=col[s], label=s)
+    xs = finite(w1[shown])
+    if len(xs):
+        lo, hi = (xs.min(), xs.max()) if log else (min(xs.min(), 0), xs.max())
+        line = np.geomspace(lo, hi, 50) if log and lo > 0 else np.linspace(lo, hi, 2)
+        ax.plot(line, line, "k--", lw=0.8, label="critic gap = W1")
+    yscale = ""
+    if log:
+        ax.set_xscale("log")
+        nonpos = bool((gap[shown] <= 0).any())
+        small = finite(gap[shown].abs())
+        small = small[small > 0]
+        if nonpos:
+            ax.set_yscale("symlog", linthresh=float(small.min()) if len(small) else 1e-3)
+        else:
+            ax.set_yscale("log")
+        yscale = " (symlog scale)" if nonpos else " (log scale)"
+    ax.set_xlabel("exact W1 (optimal transport)" + (" (log scale)" if log else ""))
+    ax.set_ylabel("critic gap E[D(real)] − E[D(fake)]" + yscale)
+    ax.set_title("Critic's W1 estimate vs exact W1", fontsize="medium")
+    ax.legend(fontsize="small", ncol=2 if len(series) > 6 else 1)
+    ax.grid(alpha=0.3)
+
+
 def figures_lipschitz(df: pd.DataFrame) -> FigureDict:
     """Lower and upper Lipschitz estimates per series (log scale, line at 1), and the
-    critic's own W1 estimate against the exact W1 when both exist."""
+    critic's own W1 estimate against the exact W1 when both exist (log-log when spanning
+    decades). The panels wrap into rows when they do not fit side by side."""
     if df.empty or not (has_values(df, "lip_lower") or has_values(df, "lip_upper")):
         return {}
     factors = swept_factors(df)
@@ -207,40 +287,12 @@ def figures_lipschitz(df: pd.DataFrame) -> FigureDict:
     for group, gdf in data_groups(df, factors):
         ok = completed(gdf)
         series = ordered(gdf["series"])
-        fig, axes = new_figure(2 if gap else 1, ncols=2, size=(max(5.0, 0.9 * len(series) + 2), 4.0))
-        ax = axes[0]
-        for off, (metric, marker) in zip((-0.1, 0.1), (("lip_lower", "v"), ("lip_upper", "^"))):
-            if metric not in ok:
-                continue
-            for i, s in enumerate(series):
-                vals = finite(ok[ok["series"] == s][metric])
-                vals = vals[vals > 0]
-                ax.scatter(np.full(len(vals), i + off), vals, marker=marker, alpha=0.6,
-                           color="tab:blue" if metric == "lip_lower" else "tab:red",
-                           label=metric if i == 0 else None)
-        ax.axhline(1.0, color="k", lw=0.8, ls="--", label="K = 1")
-        ax.set_yscale("log")
-        ax.set_xticks(range(len(series)), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
-        ax.set_ylabel("Lipschitz constant estimate")
-        ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: product of layer norms)",
-                     fontsize="medium")
-        ax.legend(fontsize="small")
-        ax.grid(alpha=0.3, axis="y")
+        width = min(MAX_WIDTH, max(5.0, 0.9 * len(series) + 2))
+        n = 2 if gap else 1
+        fig, axes = new_figure(n, ncols=fitting_cols(n, width), size=(width, 4.0 if n == 1 else 4.6))
+        _bounds_panel(axes[0], ok, series)
         if gap:
-            ax = axes[1]
-            col = colours(series)
-            for s in series:
-                sub = ok[ok["series"] == s]
-                ax.scatter(sub["w1"], sub["critic_gap"], color=col[s], label=s)
-            lim = finite(pd.concat([ok["w1"], ok["critic_gap"]]))
-            if len(lim):
-                lo, hi = min(lim.min(), 0), lim.max()
-                ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="critic gap = W1")
-            ax.set_xlabel("exact W1 (optimal transport)")
-            ax.set_ylabel("critic gap E[D(real)] − E[D(fake)]")
-            ax.set_title("Critic's W1 estimate vs exact W1", fontsize="medium")
-            ax.legend(fontsize="small")
-            ax.grid(alpha=0.3)
+            _gap_panel(axes[1], ok, series)
         fig.suptitle(title_with("Lipschitz diagnostics (completed runs, one point per seed)", group))
         figs[stem_with("lipschitz", group)] = fig
     return figs
