@@ -63,8 +63,18 @@ for path, reason in incomplete:
 cols = [c for c in ["method", "status", "seed", "step", "wall_time_s", "it_per_s"] if c in runs]
 runs[cols].head(20)'''
 
-TABLE = '''table = comparison_table(runs)
-display(Markdown(to_markdown(table)))'''
+TABLE = '''from lipbench.report import table_warnings
+from lipbench.report.tables import table_notes
+
+table = comparison_table(runs)
+display(Markdown(to_markdown(table)))
+display(Markdown("\\n\\n".join(table_notes(table, warnings=False))))
+for warning in table_warnings(table):  # runs that did not converge, or that do not say
+    print(warning)'''
+
+RANKING = '''from lipbench.report.ranking import ranking_markdown, ranking_table
+
+display(Markdown(ranking_markdown(ranking_table(table))))'''
 
 LIPSCHITZ_TABLE = '''from lipbench.report.lipschitz_table import lipschitz_table, to_markdown as lipschitz_markdown
 
@@ -79,9 +89,15 @@ def make(title: str, default: str, intro: str) -> nbformat.NotebookNode:
         new_code_cell(SETUP.format(default=default)),
         new_markdown_cell("## Runs"),
         new_code_cell(LOAD),
-        new_markdown_cell("## Comparison table\n\nMean ± sample std over completed seeds; bold = best per column; "
-                          "diverged and failed runs are counted in their own columns."),
+        new_markdown_cell("## Comparison table\n\nMean ± sample std over completed seeds. Bold marks every method "
+                          "that is not significantly worse than the column's best (one-sided Welch t-test over "
+                          "seeds, the level is stated under the table); `converged` counts the seeds that "
+                          "reached the plateau rule and `ttq` is the time to quality. Diverged and failed runs "
+                          "are counted in their own columns."),
         new_code_cell(TABLE),
+        new_markdown_cell("## Ranking across data sets\n\nWithin each data set, methods ranked by their mean "
+                          "(1 = best); the mean rank over data sets with its spread."),
+        new_code_cell(RANKING),
         new_markdown_cell("## Is each critic 1-Lipschitz?\n\nPer completed run, *certified* when the upper bound "
                           "(product of per-layer operator norms) is ≤ 1.05, *exceeded* when some gradient norm "
                           "is > 1.05, otherwise *undecided*; the bounds are means over those runs."),

@@ -39,3 +39,6 @@ def test_notebook_runs_clean(tmp_path, monkeypatch, name, sweep, n_figures):
     assert len(images) == n_figures
     markdown = "".join(o["data"].get("text/markdown", "") for o in _outputs(nb, "display_data"))
     assert "1-Lipschitz?" in markdown  # the Lipschitz verdict table is shown
+    primary = "fid_domain" if name == "images.ipynb" else "w1"
+    assert f"{primary} rank |" in markdown and "mean rank over the data sets" in markdown  # the ranking is shown
+    assert "Welch" in markdown  # the bold's test is stated under the table
