@@ -220,20 +220,27 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
 
 
 def _bounds_panel(ax, ok: pd.DataFrame, series) -> None:
-    """Lower (max gradient norm) and upper (product of layer norms) bounds, log scale."""
-    for off, (metric, marker) in zip((-0.1, 0.1), (("lip_lower", "v"), ("lip_upper", "^"))):
+    """Lower (a witness: max gradient norm), guaranteed upper (lip_upper; none where there is
+    no certificate) and estimated upper (lip_upper_est, product of layer norms) bounds, log scale."""
+    from lipbench.report.lipschitz_table import sound_bounds  # legacy records: lip_upper was an estimate
+
+    ok = sound_bounds(ok)
+    colours_of = {"lip_lower": "tab:blue", "lip_upper": "tab:red", "lip_upper_est": "tab:gray"}
+    for off, (metric, marker) in zip((-0.15, 0.0, 0.15), (("lip_lower", "v"), ("lip_upper", "^"),
+                                                         ("lip_upper_est", "x"))):
         if metric not in ok:
             continue
         for i, s in enumerate(series):
             vals = finite(ok[ok["series"] == s][metric])
             vals = vals[vals > 0]
             ax.scatter(np.full(len(vals), i + off), vals, marker=marker, alpha=0.6,
-                       color="tab:blue" if metric == "lip_lower" else "tab:red", label=metric if i == 0 else None)
+                       color=colours_of[metric], label=metric if i == 0 else None)
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="K = 1")
     ax.set_yscale("log")
     ax.set_xticks(range(len(series)), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
     ax.set_ylabel("Lipschitz constant estimate (log scale)")
-    ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: product of layer norms)", fontsize="medium")
+    ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: guaranteed; est: layer-norm product)",
+                 fontsize="medium")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3, axis="y")
 
