@@ -130,7 +130,7 @@ def hydra_message(e: Exception) -> str:
     text = str(e)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if "Available options in" in text:
-        head = lines[0].replace("In 'config': ", "")
+        head = lines[0].split("': ", 1)[1] if lines[0].startswith("In '") else lines[0]  # "In 'task/dual': ..."
         group = text.split("Available options in '")[1].split("'")[0]
         options = [ln for ln in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1:]
                    if not ln.startswith(("Config search path", "provider=", "Set the environment"))]
@@ -165,7 +165,10 @@ def _threads_for_launcher(cfg: DictConfig):
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def hydra_app(cfg: DictConfig):
-    from lipbench.train.loop import train
+    if cfg.get("task") == "dual":  # the critic-only dual task (conf/task/dual.yaml)
+        from lipbench.train.dual import train
+    else:
+        from lipbench.train.loop import train
 
     hc = HydraConfig.get()
     multirun = hc.mode.name == "MULTIRUN"
@@ -195,7 +198,8 @@ def hydra_app(cfg: DictConfig):
 
 def _print_single(summary, run_dir):
     final = summary.get("final") or {}
-    shown = {k: final[k] for k in ("w1", "modes", "hq_pct", "fid_domain", "is_domain", "grad_interp_mean", "sigma_max")
+    shown = {k: final[k] for k in ("w1", "modes", "hq_pct", "fid_domain", "is_domain", "grad_interp_mean", "sigma_max",
+                                   "dual_estimate", "w1_true", "dual_tightness", "lip_upper")
              if isinstance(final.get(k), (int, float))}
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in shown.items())
     print(f"{summary.get('method')}: {summary.get('status')} at step {summary.get('step')}; {metrics}")

@@ -23,7 +23,11 @@ from lipbench.errors import ConfigError
 from lipbench.typecheck import check_node, keys_of, show
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss", "optim", "train", "eval"}
+TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss", "optim", "train", "eval",
+                  "task", "pair"}
+# set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
+OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
+TASKS = ("gan", "dual")
 # keys that do not change what a run computes, left out of its identity
 NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
 
@@ -162,7 +166,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     unknown = sorted(set(cfg) - TOP_LEVEL_KEYS)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: {', '.join(sorted(TOP_LEVEL_KEYS))}")
-    missing = sorted(k for k in TOP_LEVEL_KEYS if k not in cfg)
+    missing = sorted(k for k in TOP_LEVEL_KEYS - OPTIONAL_TOP_LEVEL_KEYS if k not in cfg)
     if missing:
         raise ConfigError(f"{missing[0]}: missing from the config")
     _check_scalars_and_constraints(cfg)
@@ -193,6 +197,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
     cfg.optim = resolve_optim(cfg)
     _check_components(cfg)
+    _check_task(cfg)
     return cfg
 
 
@@ -226,6 +231,25 @@ def _check_components(cfg: DictConfig) -> None:
         if registry.schema(name) is not None:
             check_node(cfg[node], registry.schema(name), node)  # every key's type, before anything is built
     build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
+
+
+def _check_task(cfg: DictConfig) -> None:
+    """``task`` is gan (no key) or dual; the dual task needs a valid ``pair`` and the Wasserstein loss."""
+    task = cfg.get("task") or "gan"
+    if task not in TASKS:
+        raise ConfigError(f"task={task}: allowed: {', '.join(TASKS)}")
+    if task == "gan":
+        if cfg.get("pair") is not None:
+            raise ConfigError("pair: used only by the dual task; add task=dual or drop the pair")
+        return
+    if cfg.get("pair") is None:
+        raise ConfigError("pair: required for task=dual; e.g. pair=gaussian (see conf/pair/)")
+    if cfg.loss.name != "wasserstein":
+        raise ConfigError(f"loss.name={cfg.loss.name}: task=dual maximises E_P[f] - E_Q[f], the Wasserstein "
+                          "dual; allowed: wasserstein")
+    from lipbench.data.pairs import build_pair
+
+    build_pair(cfg.pair)  # checks every pair key (dimension, shift, OT sample sizes, ...)
 
 
 def run_identity(cfg: DictConfig) -> str:

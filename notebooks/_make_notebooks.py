@@ -122,6 +122,9 @@ def main() -> None:
     }
     for fname, (title, default, intro) in specs.items():
         nbformat.write(make(title, default, intro), os.path.join(HERE, fname))
+    from _dual_notebook import make_dual  # the dual benchmark's own cells (notebooks/_dual_notebook.py)
+
+    nbformat.write(make_dual(), os.path.join(HERE, "dual.ipynb"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 import pandas as pd
 
 from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
+from lipbench.report.dual_table import dual_report
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.plots_critic import GRID, NPZ
@@ -137,6 +138,7 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
     files += list(lip_paths.values())
     if plots and not df.empty:
         files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
+    files += dual_report(df, out_dir, name, plots=plots, errors=errors, quiet=quiet)  # dual.md/.csv when dual runs
     files.append(_write_readme(out_dir, name, files, len(df), incomplete))
     warnings = table_warnings(table)
     if not quiet:

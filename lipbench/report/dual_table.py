@@ -1,0 +1,215 @@
+"""The dual table: how close each constrained critic gets to the exact W1, per pair.
+
+Reads the dual-task runs of a runs DataFrame (``cfg.task == "dual"``) and writes
+
+* ``dual.md`` -- one table per pair: rows = critic (constraint · activation), columns =
+  dimension, cells = held-out estimate / W1 as mean ± sample std over seeds; then per
+  pair the truth (closed form or exact OT with its standard error and bias gauge), and a
+  detail table (Lipschitz verdicts, the tightness of the critic divided by its certified
+  Lipschitz bound, steps and seconds to 95% of the final estimate, bound violations);
+* ``dual.csv`` -- the same numbers, one row per (pair, dimension, critic).
+
+A *violation* is a run whose estimate exceeds lip_upper x W1 by more than
+:data:`lipbench.metrics.dual.BOUND_SIGMAS` combined standard errors: lip_upper is a
+guaranteed bound on the critic's Lipschitz constant, so by Kantorovich-Rubinstein that
+cannot happen; a non-zero count means a bug in the estimate, the truth or the bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Dict, List
+
+import numpy as np
+import pandas as pd
+
+from lipbench.metrics.dual import BOUND_SIGMAS, exceeds_bound
+from lipbench.report.lipschitz_table import TOLERANCE, run_verdict
+from lipbench.report.tables import fmt_number
+
+KEYS = ("pair", "dim", "critic")
+
+
+def dual_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The dual-task rows of ``df`` with columns pair, dim, critic and violation added."""
+    if df.empty or "cfg.task" not in df:
+        return df.iloc[0:0]
+    runs = df[df["cfg.task"].astype(str) == "dual"].copy()
+    if runs.empty:
+        return runs
+    info = runs["run_dir"].map(_pair_info)
+    runs["pair"] = [i[0] for i in info]
+    runs["dim"] = [i[1] for i in info]
+    runs["critic"] = [critic_label(r) for _, r in runs.iterrows()]
+    runs["violation"] = [_violation(r) for _, r in runs.iterrows()]
+    runs["verdict"] = [run_verdict(r.get("lip_lower"), r.get("lip_upper")) for _, r in runs.iterrows()]
+    return runs
+
+
+def _pair_info(run_dir) -> tuple:
+    """(pair label, dimension) from a run's summary.json (``pair`` block)."""
+    try:
+        with open(os.path.join(str(run_dir), "summary.json"), encoding="utf-8") as f:
+            pair = json.load(f).get("pair") or {}
+        return str(pair.get("label", "?")), int(pair.get("dim", 0))
+    except (OSError, ValueError, TypeError):
+        return "?", 0
+
+
+def critic_label(row) -> str:
+    """``constraint · activation`` (the critic's activation: critic_activation, else activation)."""
+    act = row.get("cfg.model.critic_activation")
+    if act is None or (isinstance(act, float) and math.isnan(act)):
+        act = row.get("cfg.model.activation", "?")
+    return f"{row['method']} · {act}"
+
+
+def _num(row, key) -> float:
+    try:
+        v = float(row.get(key))
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _violation(row) -> bool:
+    est, se, w1, w1_se, lip = (_num(row, k) for k in ("dual_estimate", "dual_estimate_se", "w1_true",
+                                                         "w1_true_se", "lip_upper"))
+    if not all(math.isfinite(v) for v in (est, se, w1, w1_se, lip)):
+        return False
+    return exceeds_bound(est, se, w1, w1_se, lip=lip)
+
+
+def _stats(values: pd.Series) -> tuple:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return (float(v.mean()) if len(v) else math.nan, float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v))
+
+
+def dual_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (pair, dim, critic): means/stds over completed seeds and run counts."""
+    runs = dual_runs(df)
+    rows = []
+    for (pair, dim, critic), g in runs.groupby(list(KEYS), sort=True):
+        done = g[g["status"] == "completed"]
+        row = {"pair": pair, "dim": int(dim), "critic": critic, "n_runs": len(g), "n_completed": len(done),
+               "n_diverged": int((g["status"] == "diverged").sum()), "n_failed": int((g["status"] == "failed").sum())}
+        for m in ("dual_tightness", "dual_tightness_normalized", "dual_estimate", "lip_upper", "lip_lower",
+                  "steps_to_95", "seconds_to_95", "dual_late_gain"):
+            mean, std, n = _stats(done[m]) if m in done else (math.nan, math.nan, 0)
+            row.update({f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": n})
+        for m in ("dual_estimate_se", "w1_true", "w1_true_se", "w1_bias_gauge"):
+            row[m] = _stats(done[m])[0] if m in done else math.nan
+        row["n_certified"] = int((done["verdict"] == "certified").sum())
+        row["n_exceeded"] = int((done["verdict"] == "exceeded").sum())
+        row["n_violations"] = int(done["violation"].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cell(mean: float, std: float, n: int) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    spread = f" ± {std:.3f}" if math.isfinite(std) else ""
+    return f"{mean:.3f}{spread}"
+
+
+def _truth_line(sub: pd.DataFrame) -> str:
+    parts = []
+    for dim, g in sub.groupby("dim"):
+        r = g.iloc[0]
+        if not math.isfinite(r["w1_true"]):
+            continue
+        se = r["w1_true_se"]
+        what = "closed form" if se == 0 else f"exact OT ± {fmt_number(se, 2)}"
+        gauge = r.get("w1_bias_gauge")
+        extra = f", bias gauge {fmt_number(gauge, 2)}" if gauge is not None and np.isfinite(gauge) else ""
+        parts.append(f"d={dim}: W1 = {fmt_number(r['w1_true'], 4)} ({what}{extra})")
+    return "; ".join(parts)
+
+
+def _markdown_pair(pair: str, sub: pd.DataFrame) -> List[str]:
+    dims = sorted(sub["dim"].unique())
+    critics = sorted(sub["critic"].unique())
+    lines = [f"## {pair}", "", _truth_line(sub), "", "| critic | " + " | ".join(f"d={d}" for d in dims) + " |",
+             "|---|" + "---:|" * len(dims)]
+    for c in critics:
+        cells = []
+        for d in dims:
+            r = sub[(sub["critic"] == c) & (sub["dim"] == d)]
+            cells.append(_cell(*(r.iloc[0][f"dual_tightness_{s}"] for s in ("mean", "std", "n"))) if len(r) else "—")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", "| critic | d | seeds | estimate/W1 | held-out se/W1 | ÷ lip_upper | lip_upper | certified "
+              "| steps to 95% | s to 95% | late gain | violations |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for _, r in sub.sort_values(["critic", "dim"]).iterrows():
+        lines.append(
+            f"| {r['critic']} | {r['dim']} | {r['n_completed']}/{r['n_runs']} | "
+            f"{_cell(r['dual_tightness_mean'], r['dual_tightness_std'], r['dual_tightness_n'])} | "
+            f"{fmt_number(r['dual_estimate_se'] / r['w1_true'], 2)} | "
+            f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_number(r['lip_upper_mean'], 3)} | "
+            f"{r['n_certified']}/{r['n_completed']} | {fmt_number(r['steps_to_95_mean'], 3)} | "
+            f"{fmt_number(r['seconds_to_95_mean'], 2)} | {_percent(r['dual_late_gain_mean'])} | {r['n_violations']} |")
+    return lines + [""]
+
+
+def _percent(v: float) -> str:
+    return f"{100 * v:.1f}%" if v is not None and np.isfinite(v) else "—"
+
+
+def to_markdown(table: pd.DataFrame, caption: str = "dual") -> str:
+    """dual.md: the notes, then one section per pair."""
+    lines = [f"# {caption}: held-out critic estimate / exact W1", "",
+             "Cells: E_P[f] − E_Q[f] on held-out samples (never in a training batch) divided by the exact W1, "
+             "mean ± sample std over completed seeds. 1 = the critic attains W1; a critic that is truly "
+             "1-Lipschitz cannot exceed 1. *÷ lip_upper*: the same divided by the critic's guaranteed Lipschitz "
+             "bound (the tightness of the rescaled, certified critic). *certified*: lip_upper ≤ "
+             f"{1 + TOLERANCE:g}. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
+             f"{BOUND_SIGMAS:g} combined standard errors (impossible; a bug if non-zero). *late gain*: share of the "
+             "final estimate gained over the last 30% of the steps (large = still rising when the budget ended). "
+             "OT truths are biased upwards by the finite sample; the bias gauge estimates what is left.", ""]
+    for pair in _pair_order(table):
+        lines += _markdown_pair(pair, table[table["pair"] == pair])
+    return "\n".join(lines)
+
+
+def _pair_order(table: pd.DataFrame) -> List[str]:
+    pairs = list(dict.fromkeys(table["pair"])) if not table.empty else []
+    return sorted(pairs, key=lambda p: (p != "gaussian", p))
+
+
+def write_dual_tables(df: pd.DataFrame, out_dir, caption: str = "dual") -> Dict[str, str]:
+    """Write dual.md and dual.csv when ``df`` holds dual runs; returns ``{"md", "csv"}`` paths ({} if none)."""
+    table = dual_table(df)
+    if table.empty:
+        return {}
+    paths = {"md": os.path.join(out_dir, "dual.md"), "csv": os.path.join(out_dir, "dual.csv")}
+    with open(paths["md"], "w", encoding="utf-8") as f:
+        f.write(to_markdown(table, caption) + "\n")
+    table.to_csv(paths["csv"], index=False)
+    return paths
+
+
+def dual_report(df: pd.DataFrame, out_dir, caption: str = "dual", plots: bool = True, errors=None,
+                quiet: bool = False) -> List[str]:
+    """The dual part of a report, when ``df`` holds dual runs: dual.md/.csv, the npz files the
+    surface panels need (into the run copies) and the dual plots. Returns the files written."""
+    paths = write_dual_tables(df, out_dir, caption)
+    if not paths:
+        return []
+    from lipbench.report.plots_dual import copy_dual_samples, plot_dual
+
+    files = list(paths.values())
+    try:
+        copy_dual_samples(df, out_dir)
+    except OSError as exc:
+        if errors is not None:
+            errors.append(f"copying dual samples: {exc}")
+    if plots:
+        files += plot_dual(df, os.path.join(out_dir, "plots"), errors)
+    if not quiet:
+        with open(paths["md"], encoding="utf-8") as f:
+            print(f.read())
+        print(f"Dual table: {paths['md']}")
+    return files
