@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lipbench.errors import ConfigError
+from lipbench.metrics.convergence import DEFAULTS as CONVERGENCE_DEFAULTS
 from lipbench.typecheck import check_node, keys_of, show
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -30,6 +31,9 @@ OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
 # keys that do not change what a run computes, left out of its identity
 NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
+# keys left out of a run's identity while at these defaults, so that older runs keep theirs
+IDENTITY_DEFAULTS = {"train.precision": "fp32", "train.compile": False}
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -42,6 +46,8 @@ class TrainSchema:
     progress: Any = "auto"
     threads: Optional[int] = None
     tensorboard: bool = True
+    precision: str = "fp32"
+    compile: bool = False
 
 
 @dataclass
@@ -70,9 +76,10 @@ class EvalSchema:
     prc: bool = True
     fidelity_batch_size: int = 200
     floor_pairs: int = 3
-    plateau_window: int = 4
-    plateau_tol: float = 0.1
-    quality_factor: float = 3.0
+    plateau_window: int = CONVERGENCE_DEFAULTS["plateau_window"]
+    plateau_tol: float = CONVERGENCE_DEFAULTS["plateau_tol"]
+    plateau_cv: float = CONVERGENCE_DEFAULTS["plateau_cv"]
+    quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
     alpha: float = 0.05
 
 
@@ -111,8 +118,6 @@ def _check_scalars_and_constraints(cfg: DictConfig) -> None:
             raise ConfigError(f"constraint.{name}={show(node)}: expected a mapping of the constraint's parameters")
         if node is not None and node.get("paper") is not None:
             check_node(node.paper, PaperSchema, f"constraint.{name}.paper")
-
-
 
 
 def _at_least(value, path: str, lo, what: str = None):
@@ -182,6 +187,8 @@ def validate(cfg: DictConfig) -> DictConfig:
         _at_least(t.threads, "train.threads", 1)
     if str(t.progress) not in ("auto", "True", "False", "true", "false"):
         raise ConfigError(f"train.progress={t.progress}: allowed: auto, true, false")
+    if t.precision not in PRECISIONS:
+        raise ConfigError(f"train.precision={t.precision}: allowed: {', '.join(PRECISIONS)}")
     for key in ("every", "mode_min_count"):
         _at_least(e[key], f"eval.{key}", 0)
     for key in ("n_samples", "w1_samples", "grad_samples", "surface_resolution", "fid_samples",
@@ -207,6 +214,8 @@ def _check_convergence_keys(e: DictConfig) -> None:
     _at_least(e.plateau_window, "eval.plateau_window", 2, "evaluations the plateau rule looks at")
     if not 0 <= e.plateau_tol < 1:
         raise ConfigError(f"eval.plateau_tol={e.plateau_tol}: must be in [0, 1) (a relative improvement)")
+    if not e.plateau_cv > 0:
+        raise ConfigError(f"eval.plateau_cv={e.plateau_cv}: must be > 0 (a coefficient of variation)")
     _at_least(e.quality_factor, "eval.quality_factor", 1, "times the sampling floor")
     if not 0 < e.alpha < 1:
         raise ConfigError(f"eval.alpha={e.alpha}: must be in (0, 1) (the significance level)")
@@ -255,12 +264,12 @@ def _check_task(cfg: DictConfig) -> None:
 def run_identity(cfg: DictConfig) -> str:
     """A short hash of everything that determines what a run computes."""
     data = OmegaConf.to_container(cfg, resolve=True)
-    for dotted in NON_IDENTITY_KEYS:
+    for dotted in (*NON_IDENTITY_KEYS, *IDENTITY_DEFAULTS):
         node = data
         *parents, last = dotted.split(".")
         for p in parents:
             node = node.get(p, {}) if isinstance(node, dict) else {}
-        if isinstance(node, dict):
+        if isinstance(node, dict) and (dotted not in IDENTITY_DEFAULTS or node.get(last) == IDENTITY_DEFAULTS[dotted]):
             node.pop(last, None)
     blob = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -46,6 +46,8 @@ def make_config(method: str, seed: int, data: str = "eight_gaussians", preset: s
     }
 
 
+from lipbench.metrics.convergence import RULE_VERSION  # noqa: E402  (the fixtures' flags are current)
+
 W1_FLOOR = 0.05  # made-up sampling floors of the fixtures
 FID_FLOOR = 2.0
 
@@ -139,6 +141,7 @@ def make_run(root, method: str = "gp", seed: int = 0, status: str = "completed",
     if "converged" in fin:
         ok = bool(fin["converged"])
         summary["convergence"] = {"metric": "fid_domain" if image else "w1", "window": 3, "tol": 0.05,
+                                  "rule_version": RULE_VERSION,
                                   "converged": ok, "reason": "plateaued" if ok else "still improving"}
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
         json.dump(summary, f)

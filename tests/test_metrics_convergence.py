@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lipbench.errors import ConfigError
-from lipbench.metrics.convergence import assess, plateau, time_to_quality
+from lipbench.metrics.convergence import RULE_VERSION, assess, plateau, time_to_quality
 
 
 def test_flat_history_has_converged():
@@ -111,3 +111,40 @@ def test_floor_is_deterministic_per_seed():
 def test_bad_convergence_keys_name_the_key(cfg_factory, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         cfg_factory(override)
+
+
+def test_an_oscillating_history_is_not_converged_but_a_settled_bad_one_is():
+    swinging = [1.4, 2.8, 1.4, 2.7]  # no trend, but one evaluation to the next doubles
+    ok, reason = plateau(swinging, window=4, tol=0.1, cv=0.2)
+    assert not ok and "unstable" in reason
+    assert plateau(swinging, window=4, tol=0.1)[0]  # without the stability condition it would pass
+    collapsed = [2.0, 2.1, 1.95, 2.05]  # a collapsed generator that stays collapsed has plateaued
+    assert plateau(collapsed, window=4, tol=0.1, cv=0.2)[0]
+
+
+def test_comparable_rows_only():
+    # a final evaluation on more samples is not compared with the smaller intermediate ones
+    rows = [{"step": s, "fid_domain": 10.0, "fid_n": 500} for s in (1, 2, 3, 4)]
+    rows.append({"step": 5, "fid_domain": 5.0, "fid_n": 2000})
+    assert assess(rows, "fid_domain", None, 4, 0.1, 3.0, comparable_by="fid_n")[1]["reason"].startswith("only 1")
+    assert assess(rows[:4], "fid_domain", None, 4, 0.1, 3.0, comparable_by="fid_n")[0]["converged"] == 1.0
+
+
+def test_reassess_uses_the_runs_own_parameters():
+    from lipbench.metrics.convergence import reassess
+
+    rows = [{"step": 100 * i, "train_time_s": float(i), "w1": w} for i, w in enumerate([1.0, 0.5, 0.45, 0.44], 1)]
+    summary = {"status": "completed",  # a record of rule version 1 (no rule_version): trend only, no cv
+               "convergence": {"metric": "w1", "floor": 0.1, "floor_metric": "w1_floor"},
+               "config": {"eval": {"plateau_window": 4, "plateau_tol": 0.1}}, "final": {"w1_floor": 0.2}}
+    assert reassess(summary, rows)[0]["converged"] == 0.0  # halves 0.75 / 0.445
+    summary["config"]["eval"]["plateau_window"] = 2
+    metrics, rec = reassess(summary, rows)
+    assert metrics["converged"] == 1.0 and rec["window"] == 2
+    assert metrics["ttq_steps"] == 200.0  # the floor is read from final["w1_floor"] = 0.2: 0.5 <= 3 x 0.2
+    del summary["convergence"]["floor_metric"]  # an older record: its stored floor 0.1, 3 x 0.1 never reached
+    assert math.isnan(reassess(summary, rows)[0]["ttq_steps"])
+    assert reassess({**summary, "status": "diverged"}, rows) is None
+    assert reassess({"status": "completed"}, rows) is None
+    current = {**summary, "convergence": {**summary["convergence"], "rule_version": RULE_VERSION}}
+    assert reassess(current, rows) is None  # judged by the current rule already: its values stand

@@ -139,8 +139,20 @@ def read_run(run_dir: str) -> Tuple[Optional[dict], Optional[str]]:
     for name, value in final.items():
         if name not in row and not isinstance(value, (dict, list)):
             row[name] = _float(value)
+    row.update(_convergence_now(summary, run_dir))
     row.update(flatten(cfg))
     return row, None
+
+
+def _convergence_now(summary: dict, run_dir: str) -> dict:
+    """``converged`` / ``ttq_steps`` / ``ttq_s`` re-derived from the run's metrics.jsonl by the
+    current plateau rule when the run was judged by an older one
+    (:func:`lipbench.metrics.convergence.reassess`, with the run's own parameters), so one
+    table never mixes rules; empty otherwise (the run's own values stand)."""
+    from lipbench.metrics.convergence import reassess
+
+    again = reassess(summary, _read_jsonl(os.path.join(run_dir, "metrics.jsonl")))
+    return {} if again is None else {k: _float(v) for k, v in again[0].items()}
 
 
 def _dedupe(df: pd.DataFrame) -> pd.DataFrame:

@@ -382,11 +382,10 @@ def _with_convergence(cfg, run_dir: Path, evaluator, final: dict, summary: dict)
         return final
     e = cfg.eval
     rows = record.read_jsonl(run_dir / record.METRICS)
-    key = getattr(evaluator, "comparable_by", None)  # e.g. the sample size behind an image metric
-    if key is not None:
-        rows = [r for r in rows if r.get(key) == final.get(key)]
-    extra, summary["convergence"] = assess(rows, metric, final.get(getattr(evaluator, "floor_metric", None)),
-                                           int(e.plateau_window), float(e.plateau_tol), float(e.quality_factor))
+    floor_metric = getattr(evaluator, "floor_metric", None)
+    extra, entry = assess(rows, metric, final.get(floor_metric), int(e.plateau_window), float(e.plateau_tol),
+                          float(e.quality_factor), float(e.plateau_cv), getattr(evaluator, "comparable_by", None))
+    summary["convergence"] = {**entry, "floor_metric": floor_metric}
     return {**final, **extra}
 
 
