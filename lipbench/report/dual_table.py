@@ -90,6 +90,8 @@ def _stats(values: pd.Series) -> tuple:
 def dual_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (pair, dim, critic): means/stds over completed seeds and run counts."""
     runs = dual_runs(df)
+    if runs.empty:  # no dual runs: no columns to group by
+        return pd.DataFrame()
     rows = []
     for (pair, dim, critic), g in runs.groupby(list(KEYS), sort=True):
         done = g[g["status"] == "completed"]
