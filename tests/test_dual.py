@@ -137,3 +137,15 @@ def test_a_bad_dimension_anywhere_in_a_sweep_stops_it_before_any_run(tmp_path, m
 def test_gan_configs_are_unchanged_by_the_task_group():
     cfg = compose_cfg()
     assert "task" not in cfg and "pair" not in cfg  # so GAN run identities stay what they were
+
+
+def test_a_report_of_gan_runs_has_no_dual_part(tmp_path):
+    from report_fixtures import make_sweep
+
+    from lipbench.report import load_runs
+    from lipbench.report.dual_table import dual_report, dual_table
+
+    make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0,))
+    runs, _ = load_runs(tmp_path / "sweep")
+    assert len(runs) == 2 and dual_table(runs).empty
+    assert dual_report(runs, tmp_path / "out", quiet=True) == [] and not (tmp_path / "out" / "dual.md").exists()
