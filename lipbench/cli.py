@@ -2,12 +2,16 @@
 
 Before Hydra creates any directory, every job of the command (each combination of a
 sweep) is composed and validated, so a config error exits with one line and status 2,
-and nothing is written into an existing run directory.
+and nothing is written into an existing run directory. Under a sweeper that picks its
+trials as it goes (``hydra/sweeper=optuna``), the base job and each listed value are
+checked up front; a trial that turns out invalid becomes a ``failed`` run. Each run
+returns its objective to the sweeper (:func:`sweep_objective`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -18,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lipbench.config import validate
 from lipbench.errors import ConfigError, DataError, RunDirError
+
 
 def conf_dir() -> str:
     """The Hydra config folder: ``$LIPBENCH_CONF``, else the copy shipped in an installed
@@ -31,6 +36,8 @@ def conf_dir() -> str:
 
 CONF_DIR = conf_dir()
 log = logging.getLogger("lipbench")
+# the objective when a summary names no primary metric (older runs): the first one present
+OBJECTIVE_FALLBACK = ("w1", "fid_inception", "fid_domain")
 
 # Flags after which preflight validation is left to Hydra (help, info, custom config dirs).
 _PASS_THROUGH = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
@@ -81,20 +88,41 @@ def _is_hydra(override: str) -> bool:
 
 
 def _jobs(overrides, config_name, multirun):
-    """The override list of every job the command would launch."""
+    """The override lists to validate before anything runs.
+
+    A single run: its job. Under the basic sweeper: every combination it will launch.
+    Under another sweeper (Optuna, ...), which picks its trials as it goes: the base job,
+    and each value a sweep lists (a choice's values, an interval's two ends) one at a
+    time on top of it; the trials themselves are validated when they run.
+    """
     from hydra import compose
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    parser = OverridesParser.create()
+    plain = [o for o in overrides if not _is_hydra(o)]
     if not multirun:
-        return [[o for o in overrides if not _is_hydra(o)]]
-    params = []
-    base = compose(config_name, overrides=[o for o in overrides if not OverridesParser.create().parse_override(o)
-                                           .is_sweep_override()], return_hydra_config=True)
-    for key, value in (OmegaConf.select(base, "hydra.sweeper.params") or {}).items():
-        params.append(f"{key}={value}")
-    parsed = OverridesParser.create().parse_overrides(params + [o for o in overrides if not _is_hydra(o)])
-    return BasicSweeper.split_arguments(parsed, None)[0]
+        return [plain]
+    base = compose(config_name, overrides=[o for o in overrides if not parser.parse_override(o).is_sweep_override()],
+                   return_hydra_config=True)
+    params = [f"{key}={value}" for key, value in (OmegaConf.select(base, "hydra.sweeper.params") or {}).items()]
+    parsed = parser.parse_overrides(params + plain)
+    if str(base.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper"):
+        return BasicSweeper.split_arguments(parsed, None)[0]
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    return [fixed] + [fixed + [f"{o.get_key_element()}={v}"] for o in parsed if o.is_sweep_override()
+                      for v in _checkable_values(o)]
+
+
+def _checkable_values(override):
+    """The values of a sweep override that can be checked up front: every value of a choice
+    or a range, the two ends of an interval."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    value = override.value()
+    if isinstance(value, IntervalSweep):
+        return [value.start, value.end]
+    return list(override.sweep_string_iterator())
 
 
 def preflight(argv) -> int:
@@ -146,7 +174,7 @@ def hydra_message(e: Exception) -> str:
 
 def _threads_for_launcher(cfg: DictConfig):
     """Under the joblib launcher, split the machine's cores between parallel jobs; under
-    submitit, use the job's ``cpus_per_task``."""
+    submitit, use the job's ``cpus_per_task``; under Ray, the CPUs its task reserves."""
     if cfg.train.threads is not None:
         return cfg.train.threads
     try:
@@ -155,6 +183,8 @@ def _threads_for_launcher(cfg: DictConfig):
         return None
     if "submitit" in str(launcher.get("_target_", "")).lower() and launcher.get("cpus_per_task"):
         return int(launcher.cpus_per_task)  # the CPUs the job was given
+    if "hydra_ray_launcher" in str(launcher.get("_target_", "")):  # a Ray task holds remote.num_cpus (Ray's default: 1)
+        return int(OmegaConf.select(launcher, "ray.remote.num_cpus", default=None) or 1)
     if "joblib" in str(launcher.get("_target_", "")).lower():
         n_jobs = launcher.get("n_jobs", -1)
         cores = os.cpu_count() or 1
@@ -176,8 +206,9 @@ def hydra_app(cfg: DictConfig):
         cfg = validate(cfg)
     except ConfigError as e:
         print(f"lipbench: config error: {e}", file=sys.stderr)
-        if multirun:
-            return {"status": "failed", "error": str(e)}
+        if multirun:  # a trial a sweeper picked (Optuna): a failed run, and the sweep goes on
+            _record_rejected(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task), e)
+            return math.inf
         sys.exit(2)
     cfg.train.threads = _threads_for_launcher(cfg)
     run_dir = Path(hc.runtime.output_dir)
@@ -187,13 +218,41 @@ def hydra_app(cfg: DictConfig):
     except (RunDirError, DataError, ConfigError) as e:
         print(f"lipbench: error: {e}", file=sys.stderr)
         if multirun:
-            return {"status": "failed", "error": str(e)}
+            return math.inf
         sys.exit(2)
     if not multirun:
         _print_single(summary, run_dir)
         if summary.get("status") == "failed":
             sys.exit(1)
-    return {"status": summary.get("status"), "run_dir": str(run_dir)}
+    return sweep_objective(summary)
+
+
+def sweep_objective(summary: dict) -> float:
+    """What a run returns to the sweeper (Optuna minimises it): the run's primary metric at
+    the end (the one its convergence record names: w1 on 2-D data, FID on images), or +inf,
+    the worst value, for a run that diverged or failed, so that a study records the
+    setting as bad and goes on."""
+    final = summary.get("final") or {}
+    metric = (summary.get("convergence") or {}).get("metric")
+    candidates = [metric] if metric else list(OBJECTIVE_FALLBACK)
+    for key in candidates:
+        value = final.get(key)
+        if summary.get("status") == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+    return math.inf
+
+
+def _record_rejected(cfg: DictConfig, run_dir: Path, overrides: list, error: ConfigError) -> None:
+    """A sweep's trial whose config is invalid: a ``failed`` summary.json (unless the
+    directory already holds a run), so that the report lists it beside the others."""
+    from lipbench.train import record
+
+    if (run_dir / record.SUMMARY).exists():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.write_json(run_dir / record.SUMMARY, {
+        "status": "failed", "error": f"ConfigError: {error}", "overrides": overrides,
+        "config": OmegaConf.to_container(cfg, resolve=False), "finished_at": record.now()})
 
 
 def _print_single(summary, run_dir):

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import untimed, CONF, compose_cfg, run_cli
@@ -125,3 +126,19 @@ def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
                  "export OMP_NUM_THREADS=8"):
         assert line in script, line
     assert executor._executor.max_num_timeout == 20
+
+
+@pytest.mark.slow
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_cluster(tmp_path):
+    """The `ray` extra: hydra/launcher=ray starts a local Ray cluster and runs each job as a Ray
+    task, which holds one CPU (Ray's default), so each run trains on one torch thread."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")  # pip install 'lipbench[ray]'
+    proc = run_cli(["-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+                    "+hydra.launcher.ray.init.include_dashboard=false", "name=ray", "seed=0,1", *TINY,
+                    "~hydra.callbacks.report"], cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Ray Launcher is launching 2 jobs" in proc.stdout + proc.stderr
+    runs = summaries(tmp_path / "multirun" / "ray")
+    assert len(runs) == 2 and all(s["status"] == "completed" for s in runs.values())
+    assert sorted(s["seed"] for s in runs.values()) == [0, 1]
+    assert all(s["torch_threads"] == 1 for s in runs.values())
