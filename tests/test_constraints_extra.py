@@ -298,7 +298,7 @@ def test_every_new_constraint_composes_from_conf_and_trains(cfg_factory, name):
     assert s.name == name and cfg.optim.optimizer == "adam" and cfg.optim.n_critic >= 1
     critic = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), MaxMin(), nn.Flatten(), nn.Linear(4 * 4 * 4, 1))
     gan = _gan(s, critic)
-    gan.generator = nn.Sequential(nn.Linear(2, 64), nn.Unflatten(1, (1, 8, 8)))
+    gan.generator = gan.run_generator = nn.Sequential(nn.Linear(2, 64), nn.Unflatten(1, (1, 8, 8)))
     loss, penalty = critic_step(gan, torch.randn(8, 1, 8, 8))
     assert torch.isfinite(loss) and torch.isfinite(penalty)
     assert all(torch.isfinite(p).all() for p in gan.critic.parameters())
