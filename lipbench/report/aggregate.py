@@ -31,8 +31,9 @@ _IGNORED_KEYS = {"cfg.seed", "cfg.device", "cfg.name", "cfg.train.overwrite", "c
 _IGNORED_PREFIXES = ("cfg.hydra", "cfg.eval.")
 _IGNORED_LEAVES = {"run_dir", "output_dir", "out_dir", "cache_dir"}
 # Factors tried first when several config values change together (e.g. a preset and its lr).
-_FACTOR_PRIORITY = ("cfg.data.name", "cfg.loss.name", "cfg.optim.preset", "cfg.model.name",
-                    "cfg.optim.optimizer", "cfg.train.iterations")
+# (the dual task's pair: its data set and dimension first, so that a pair's own keys are not factors)
+_FACTOR_PRIORITY = ("cfg.data.name", "cfg.pair.base.name", "cfg.pair.dim", "cfg.loss.name", "cfg.optim.preset",
+                    "cfg.model.name", "cfg.optim.optimizer", "cfg.train.iterations")
 
 PathLike = Union[str, os.PathLike]
 
