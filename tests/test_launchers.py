@@ -128,14 +128,51 @@ def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
     assert executor._executor.max_num_timeout == 20
 
 
-@pytest.mark.slow
-def test_ray_launcher_runs_a_sweep_on_a_local_ray_cluster(tmp_path):
-    """The `ray` extra: hydra/launcher=ray starts a local Ray cluster and runs each job as a Ray
-    task, which holds one CPU (Ray's default), so each run trains on one torch thread."""
+# a private test cluster: no usage reports, no auth token (the client would need the cluster's)
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A local Ray cluster (``ray start --head --block``, 2 CPUs) for the test; stopped after it.
+
+    Its processes come down with the ``ray start`` process. Startup is retried: a busy
+    machine can miss Ray's startup deadline."""
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")  # pip install 'lipbench[ray]'
-    proc = run_cli(["-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
-                    "+hydra.launcher.ray.init.include_dashboard=false", "name=ray", "seed=0,1", *TINY,
-                    "~hydra.callbacks.report"], cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"})
+    import socket
+
+    ray = Path(sys.executable).parent / "ray"
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                                 "--include-dashboard=false", "--disable-usage-stats"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env={**os.environ, **RAY_ENV})
+        output = []
+        for line in head.stdout:  # until Ray says it started, or the process ends
+            output.append(line)
+            if "Ray runtime started" in line:
+                break
+        if head.poll() is None:
+            break
+    else:
+        pytest.fail("no local Ray cluster: " + "".join(output)[-2000:])
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops the processes it started
+        head.wait(timeout=120)
+
+
+@pytest.mark.slow
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_cluster(tmp_path, ray_cluster):
+    """The `ray` extra: hydra/launcher=ray runs each job as a task on the cluster; a task holds
+    one CPU (Ray's default), so each run trains on one torch thread."""
+    # the launcher sets init.object_store_memory unless given, which Ray refuses for an existing cluster
+    proc = run_cli(["-m", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={ray_cluster}",
+                    "+hydra.launcher.ray.init.object_store_memory=null", "name=ray", "seed=0,1", *TINY,
+                    "~hydra.callbacks.report"], cwd=tmp_path, env=RAY_ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Ray Launcher is launching 2 jobs" in proc.stdout + proc.stderr
     runs = summaries(tmp_path / "multirun" / "ray")
