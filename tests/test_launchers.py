@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,13 +143,15 @@ def ray_cluster(tmp_path):
     import socket
 
     ray = Path(sys.executable).parent / "ray"
+    (tmp_path / "cluster").mkdir()  # where the workers run: not where the test writes
     for _ in range(3):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
                                  "--include-dashboard=false", "--disable-usage-stats"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env={**os.environ, **RAY_ENV})
+                                stderr=subprocess.STDOUT, text=True, env={**os.environ, **RAY_ENV},
+                                cwd=tmp_path / "cluster")
         output = []
         for line in head.stdout:  # until Ray says it started, or the process ends
             output.append(line)
@@ -163,19 +166,25 @@ def ray_cluster(tmp_path):
     finally:
         head.send_signal(signal.SIGTERM)  # `ray start --block` stops the processes it started
         head.wait(timeout=120)
+        # ...but leaves its address behind, where a later ray.init() would look for a cluster
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 @pytest.mark.slow
 def test_ray_launcher_runs_a_sweep_on_a_local_ray_cluster(tmp_path, ray_cluster):
     """The `ray` extra: hydra/launcher=ray runs each job as a task on the cluster; a task holds
     one CPU (Ray's default), so each run trains on one torch thread."""
-    # the launcher sets init.object_store_memory unless given, which Ray refuses for an existing cluster
+    # the launcher sets init.object_store_memory unless given, which Ray refuses for an existing cluster;
+    # the cluster's workers run in the folder `ray start` ran in, so the sweep dir is absolute
+    sweep = tmp_path / "multirun" / "ray"
     proc = run_cli(["-m", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={ray_cluster}",
-                    "+hydra.launcher.ray.init.object_store_memory=null", "name=ray", "seed=0,1", *TINY,
-                    "~hydra.callbacks.report"], cwd=tmp_path, env=RAY_ENV)
+                    "+hydra.launcher.ray.init.object_store_memory=null", f"hydra.sweep.dir={sweep}", "seed=0,1",
+                    *TINY, "~hydra.callbacks.report"], cwd=tmp_path, env=RAY_ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Ray Launcher is launching 2 jobs" in proc.stdout + proc.stderr
-    runs = summaries(tmp_path / "multirun" / "ray")
+    runs = summaries(sweep)
     assert len(runs) == 2 and all(s["status"] == "completed" for s in runs.values())
     assert sorted(s["seed"] for s in runs.values()) == [0, 1]
     assert all(s["torch_threads"] == 1 for s in runs.values())
