@@ -103,7 +103,8 @@ def readme(info, table, scaling, exps, options) -> str:
         "  between entries timed round-robin in one process, which a slowly changing load affects alike.",
         f"* models: MLP critic and generator of {s.get('width')} hidden units x 3 layers on 2-D data, batch "
         f"{s.get('batch')}; DCGAN and SN-CNN (SN-GAN's standard CNN) at model.width {s.get('cnn_width')} "
-        f"(64 = paper) on 32x32x3 images, batch {s.get('cnn_batch')}; scaling: MLP widths {s.get('widths')} at batch "
+        f"(64 = paper) on 32x32x3 images (scikit-learn's digits resized, grey replicated to RGB: the pixels "
+        f"do not change the cost), batch {s.get('cnn_batch')}; scaling: MLP widths {s.get('widths')} at batch "
         f"{s.get('batch')}, batches {s.get('batches')} at width {s.get('width')}.",
         "", "## Headline", "", *headline(table, scaling, exps, s), "",
         "Exponent: slope of log(ms per critic step) against log(width) or log(batch), least squares",
