@@ -30,7 +30,7 @@ TINY=${GPU_CHECK_TINY:-0}
 PY=${PYTHON:-python}
 CIFAR=${CIFAR10_ROOT:-data/cifar10-jpeg.tar.gz}
 STEPS=${GPU_CHECK_STEPS:-env toy2d digits cifar10 cost options share}
-WORK=${GPU_CHECK_WORK:-$OUT/work}
+WORK=${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/lipbench_gpu_check}  # run dirs and checkpoints: not results
 THREADS=${THREADS:-4}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 mkdir -p "$OUT" "$WORK"
