@@ -27,7 +27,7 @@ import pandas as pd
 
 from lipbench.metrics.dual import BOUND_SIGMAS, exceeds_bound
 from lipbench.report.lipschitz_table import TOLERANCE, run_verdict
-from lipbench.report.tables import fmt_number
+from lipbench.report.tables import fmt_number, write_md_and_csv
 
 KEYS = ("pair", "dim", "critic")
 
@@ -186,11 +186,7 @@ def write_dual_tables(df: pd.DataFrame, out_dir, caption: str = "dual") -> Dict[
     table = dual_table(df)
     if table.empty:
         return {}
-    paths = {"md": os.path.join(out_dir, "dual.md"), "csv": os.path.join(out_dir, "dual.csv")}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        f.write(to_markdown(table, caption) + "\n")
-    table.to_csv(paths["csv"], index=False)
-    return paths
+    return write_md_and_csv(table, out_dir, "dual", to_markdown(table, caption) + "\n")
 
 
 def dual_report(df: pd.DataFrame, out_dir, caption: str = "dual", plots: bool = True, errors=None,

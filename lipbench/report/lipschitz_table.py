@@ -28,14 +28,13 @@ guaranteed bound); for every other model it is read as the estimate and certifie
 
 from __future__ import annotations
 
-import os
 from typing import Dict, Optional
 
 import numpy as np
 import pandas as pd
 
 from lipbench.report.aggregate import swept_factors
-from lipbench.report.tables import fmt_number, readable_keys, sort_rows
+from lipbench.report.tables import fmt_number, readable_keys, sort_rows, write_md_and_csv
 
 SLACK = 1e-4
 TOLERANCE = SLACK  # the name other reports import
@@ -153,11 +152,6 @@ def write_lipschitz_table(table: pd.DataFrame, out_dir, caption: Optional[str] =
     """Write lipschitz.md and lipschitz.csv into ``out_dir``; returns {kind: path} ({} if empty)."""
     if table.empty:
         return {}
-    paths = {k: os.path.join(os.fspath(out_dir), f"lipschitz.{k}") for k in ("md", "csv")}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        if caption:
-            f.write(f"# {caption}: how Lipschitz is each critic?\n\n")
-        f.write(to_markdown(table))
-        f.write(footer(table.attrs.get("tol", SLACK)))
-    table.to_csv(paths["csv"], index=False)
-    return paths
+    heading = f"{caption}: how Lipschitz is each critic?" if caption else None
+    markdown = to_markdown(table) + footer(table.attrs.get("tol", SLACK))
+    return write_md_and_csv(table, out_dir, "lipschitz", markdown, heading)

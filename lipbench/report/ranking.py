@@ -14,13 +14,12 @@ generator).
 
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from lipbench.report.tables import direction, fmt_number, table_factors, table_metrics
+from lipbench.report.tables import direction, fmt_number, table_factors, table_metrics, write_md_and_csv
 
 RANK_STATS = ("mean_rank", "std_rank", "min_rank", "max_rank", "n_datasets")
 
@@ -133,13 +132,8 @@ def write_ranking(ranking: pd.DataFrame, out_dir, caption: Optional[str] = None)
     """Write ranking.md and ranking.csv into ``out_dir``; returns {kind: path} ({} if empty)."""
     if ranking.empty:
         return {}
-    paths = {k: os.path.join(os.fspath(out_dir), f"ranking.{k}") for k in ("md", "csv")}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        if caption:
-            f.write(f"# {caption}: ranking across data sets\n\n")
-        f.write(ranking_markdown(ranking))
-    ranking.to_csv(paths["csv"], index=False)
-    return paths
+    heading = f"{caption}: ranking across data sets" if caption else None
+    return write_md_and_csv(ranking, out_dir, "ranking", ranking_markdown(ranking), heading)
 
 
 __all__ = ["ranking_table", "ranked_metrics", "format_ranking", "ranking_markdown", "ranking_note",

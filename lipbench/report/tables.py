@@ -266,6 +266,20 @@ def to_markdown(table: pd.DataFrame) -> str:
     return format_table(table, "markdown").to_markdown(index=False) + "\n"
 
 
+def write_md_and_csv(frame: pd.DataFrame, out_dir, stem: str, markdown: str,
+                     heading: Optional[str] = None) -> Dict[str, str]:
+    """Write ``<stem>.md`` (``# heading``, when given, then ``markdown``) and ``<stem>.csv``
+    (``frame``) into ``out_dir``; returns ``{"md": path, "csv": path}``. The side tables
+    (ranking, Lipschitz verdicts, dual) are written through this."""
+    paths = {k: os.path.join(os.fspath(out_dir), f"{stem}.{k}") for k in ("md", "csv")}
+    with open(paths["md"], "w", encoding="utf-8") as f:
+        if heading:
+            f.write(f"# {heading}\n\n")
+        f.write(markdown)
+    frame.to_csv(paths["csv"], index=False)
+    return paths
+
+
 def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None) -> Dict[str, str]:
     """Write table.md, table.csv and table.tex into ``out_dir`` (md and tex with the footer
     of :func:`table_notes`); returns {kind: path}."""
