@@ -10,15 +10,28 @@ from lipbench.report import report
 from lipbench.train import dual
 
 NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
-TINY = ["task=dual", "model.hidden=16", "train.batch_size=32", "train.iterations=20", "train.progress=false",
-        "train.threads=1", "train.tensorboard=false", "eval.every=10", "eval.grad_samples=32",
-        "eval.surface_resolution=12", "pair.n_heldout=200"]
+TINY = [
+    "task=dual",
+    "model.hidden=16",
+    "train.batch_size=32",
+    "train.iterations=20",
+    "train.progress=false",
+    "train.threads=1",
+    "train.tensorboard=false",
+    "eval.every=10",
+    "eval.grad_samples=32",
+    "eval.surface_resolution=12",
+    "pair.n_heldout=200",
+]
 
 
 def test_the_dual_notebook_redraws_the_table_and_figures(cfg_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
-    for name, extra in [("g2", ["pair=gaussian", "pair.dim=2"]), ("g4", ["pair=gaussian", "pair.dim=4"]),
-                        ("e8", ["pair=eight_gaussians", "pair.n_ot=100", "pair.ot_repeats=2"])]:
+    for name, extra in [
+        ("g2", ["pair=gaussian", "pair.dim=2"]),
+        ("g4", ["pair=gaussian", "pair.dim=4"]),
+        ("e8", ["pair=eight_gaussians", "pair.n_ot=100", "pair.ot_repeats=2"]),
+    ]:
         cfg = cfg_factory(*TINY, *extra, "constraint=sn_exact")
         assert dual.train(cfg, tmp_path / "sweep" / name, raise_errors=True)["status"] == "completed"
     results = tmp_path / "results" / "dual"

@@ -1,7 +1,11 @@
-"""The notebooks run top to bottom (nbclient) against a small results folder made by report()."""
+"""The notebooks: each .ipynb agrees with its jupytext source (notebooks/NAME.py, percent
+format), and runs top to bottom (nbclient) against a small results folder made by report().
+tests/test_dual_notebook.py runs dual.ipynb."""
 
+import glob
 import os
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -10,19 +14,57 @@ from lipbench.report import report
 from report_fixtures import make_sweep
 
 NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+PAIRED = ["dual", "images", "toy2d"]  # notebooks/NAME.py + notebooks/NAME.ipynb
+SYNC = "edit notebooks/NAME.py (or the .ipynb), then run: jupytext --sync notebooks/*.ipynb"
+
+
+def _is_jupytext_source(path):
+    with open(path, encoding="utf-8") as f:
+        return "# %%" in f.read()
+
+
+def test_every_notebook_is_a_pair_of_ipynb_and_percent_source():
+    ipynbs = {os.path.basename(p)[: -len(".ipynb")] for p in glob.glob(os.path.join(NOTEBOOKS, "*.ipynb"))}
+    sources = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(NOTEBOOKS, "*.py")) if _is_jupytext_source(p)}
+    assert ipynbs == sources == set(PAIRED), f"unpaired notebooks: {sorted(ipynbs ^ sources)}; {SYNC}"
+
+
+def _cells(nb):
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+@pytest.mark.parametrize("name", PAIRED)
+def test_the_ipynb_has_the_cells_of_its_source(name):
+    source = jupytext.read(os.path.join(NOTEBOOKS, f"{name}.py"))  # jupytext's conversion of the percent file
+    committed = nbformat.read(os.path.join(NOTEBOOKS, f"{name}.ipynb"), as_version=4)
+    want, have = _cells(source), _cells(committed)
+    differ = [i for i, (a, b) in enumerate(zip(want, have)) if a != b]
+    assert len(want) == len(have) and not differ, (
+        f"notebooks/{name}.ipynb differs from notebooks/{name}.py: {len(have)} vs {len(want)} cells"
+        + (f", first at cell {differ[0]}:\n{have[differ[0]]!r}\n!=\n{want[differ[0]]!r}" if differ else "")
+        + f"\n{SYNC}"
+    )
 
 
 def _outputs(nb, output_type):
-    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-            if o.get("output_type") == output_type]
+    return [
+        o
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == output_type
+    ]
 
 
-@pytest.mark.parametrize("name,sweep,n_figures", [
-    # histories, final, samples_2d, grad norms, layer norms, settings, budget, lipschitz
-    ("toy2d.ipynb", dict(methods=("gp", "sn"), seeds=(0, 1), presets=("A", "B")), 8),
-    # no 2-D samples and no swept hyper-parameter: histories, final, grad/layer norms, lipschitz
-    ("images.ipynb", dict(methods=("clip", "sn"), seeds=(0,), datas=("digits",)), 5),
-])
+@pytest.mark.parametrize(
+    "name,sweep,n_figures",
+    [
+        # histories, final, samples_2d, grad norms, layer norms, settings, budget, lipschitz
+        ("toy2d.ipynb", dict(methods=("gp", "sn"), seeds=(0, 1), presets=("A", "B")), 8),
+        # no 2-D samples and no swept hyper-parameter: histories, final, grad/layer norms, lipschitz
+        ("images.ipynb", dict(methods=("clip", "sn"), seeds=(0,), datas=("digits",)), 5),
+    ],
+)
 def test_notebook_runs_clean(tmp_path, monkeypatch, name, sweep, n_figures):
     results = tmp_path / "results" / name.split(".")[0]
     make_sweep(tmp_path / "sweep", **sweep)
@@ -30,8 +72,7 @@ def test_notebook_runs_clean(tmp_path, monkeypatch, name, sweep, n_figures):
     monkeypatch.setenv("LIPBENCH_RESULTS", str(results))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": NOTEBOOKS}}).execute()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}).execute()
     assert not _outputs(nb, "error")
     images = [o for o in _outputs(nb, "display_data") if "image/png" in o.get("data", {})]
     text = "".join(o.get("text", "") for o in _outputs(nb, "stream"))
