@@ -39,7 +39,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import torch
 from hydra import compose, initialize_config_dir
@@ -48,8 +47,7 @@ from omegaconf import DictConfig, OmegaConf
 import lipbench.cli  # noqa: F401  (resolvers)
 from lipbench.config import validate
 from lipbench.data import build_data
-from lipbench.train import loop
-from lipbench.train.loop import build_gan
+from lipbench.train.build import build_gan
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step, train_iteration
 
@@ -128,8 +126,7 @@ def build(case: Case, device: torch.device, cfg=None) -> Built:
     """The case's GAN through lipbench's own code, and its timed calls."""
     cfg = cfg if cfg is not None else compose_cfg(case, device.type)
     data_gen = seed_everything(0)
-    with mock.patch.object(loop, "build_data", _shared_data):  # the rest is built as a training run builds it
-        data, gan = build_gan(cfg, device)
+    data, gan = build_gan(cfg, device, data=_shared_data(cfg.data))  # the rest as a training run builds it
     n_critic, batch = int(cfg.optim.n_critic), case.batch
 
     def sample_real(n):

@@ -13,7 +13,8 @@ repeats the experiment with lipbench's own pieces:
 * constraints: ``clip`` (c = 0.1, 0.01, 0.001) and ``gp`` (λ = 10) built by
   :func:`lipbench.constraints.build_constraints`, each with the optimizer of the
   ``paper`` block of its conf/constraint yaml (clip: RMSProp 5e-5; gp: Adam 1e-4
-  (0.5, 0.9)), trained with :func:`lipbench.train.steps.critic_step`;
+  (0.5, 0.9)), assembled by :func:`lipbench.train.build.gan_from_parts` and trained with
+  :func:`lipbench.train.steps.critic_step`;
 * measurement: ‖∂L/∂W_l‖ for each layer's weight, where L is the critic's training
   objective (Wasserstein loss plus penalty), averaged over the last ``--average`` steps.
 
@@ -37,10 +38,10 @@ from torch import nn
 
 from lipbench.constraints import build_constraints
 from lipbench.data import build_data
-from lipbench.losses import build_loss
 from lipbench.models.mlp import MLPCritic
-from lipbench.train.setup import build_optimizer, seed_everything
-from lipbench.train.steps import GAN, critic_step
+from lipbench.train.build import gan_from_parts
+from lipbench.train.setup import seed_everything
+from lipbench.train.steps import critic_step
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 METHODS = [("clip", {"c": 0.1}, "weight clipping c=0.1"), ("clip", {"c": 0.01}, "weight clipping c=0.01"),
@@ -71,8 +72,7 @@ def run_method(name, params, args, data):
     critic = constraints.wrap(critic)
     paper = OmegaConf.to_container(OmegaConf.load(CONF / "constraint" / f"{name}.yaml").paper)
     fake_source = NoisyData(data, torch.Generator().manual_seed(args.seed + 1))
-    gan = GAN(fake_source, critic, None, build_optimizer(critic.parameters(), paper),
-              build_loss({"name": "wasserstein"}), constraints, 2, torch.device("cpu"))
+    gan = gan_from_parts(fake_source, critic, constraints, paper, {"name": "wasserstein"}, torch.device("cpu"))
     history = []
     for step in range(args.steps):
         critic_step(gan, data.sample(args.batch_size, data_gen))

@@ -15,7 +15,6 @@ This is a benchmark, not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
@@ -28,12 +27,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 import lipbench.cli  # noqa: F401  (resolvers)
 from lipbench.config import validate
-from lipbench.constraints import build_constraints
 from lipbench.data import build_data
-from lipbench.losses import build_loss
 from lipbench.models import build_models
-from lipbench.train.setup import build_optimizer, seed_everything
-from lipbench.train.steps import GAN, train_iteration
+from lipbench.train.build import build_gan
+from lipbench.train.setup import seed_everything
+from lipbench.train.steps import train_iteration
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -95,13 +93,12 @@ def build_pair(name, overrides, device):
         cfg = validate(compose("config", overrides=[f"constraint={name}", *overrides]))
     data_gen = seed_everything(0)
     data = build_data(cfg.data)
-    G, D = build_models(cfg.model, data.shape)
-    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
-    constraints = build_constraints(cfg.constraint)
-    D = constraints.wrap(D).to(device)
-    G = G.to(device)
-    gan = GAN(G, D, build_optimizer(G.parameters(), cfg.optim), build_optimizer(D.parameters(), cfg.optim),
-              build_loss(cfg.loss), constraints, G.z_dim, device)
+    before = torch.get_rng_state()
+    _, gan = build_gan(cfg, device, data=data)  # as a training run builds it
+    after = torch.get_rng_state()
+    torch.set_rng_state(before)
+    G2, D2 = build_models(cfg.model, data.shape)  # the same initial weights, unconstrained
+    torch.set_rng_state(after)
     batch, n_critic = int(cfg.train.batch_size), int(cfg.optim.n_critic)
 
     def lipbench_iteration():

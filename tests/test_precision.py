@@ -20,7 +20,8 @@ import lipbench.train.loop as loop
 from conftest import FAST_2D, compose_cfg, run_cli
 from lipbench.config import run_identity
 from lipbench.errors import ConfigError
-from lipbench.train.loop import Interrupted, build_gan, train
+from lipbench.train.build import build_gan
+from lipbench.train.loop import Interrupted, train
 from lipbench.train.record import load_checkpoint, read_jsonl
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step

@@ -149,3 +149,41 @@ def test_a_signal_at_the_last_step_resumes_into_the_final_evaluation_only(tmp_pa
     reference = train(compose_cfg(*FAST_2D), tmp_path / "reference")
     assert s["status"] == "completed" and untimed(s["final"]) == untimed(reference["final"])
     assert _rows(tmp_path / "run") == _rows(tmp_path / "reference")  # no duplicated final row
+
+
+def test_the_flag_records_a_stop_signal_and_puts_the_handlers_back(handler_slot):
+    from lipbench.train.signals import SignalFlag
+
+    before = signal.getsignal(signal.SIGTERM)
+    with SignalFlag() as stop:
+        assert stop.signum is None
+        os.kill(os.getpid(), signal.SIGTERM)  # caught: the process goes on
+        assert stop.signum == signal.SIGTERM and stop.name == "SIGTERM" and not stop.chained()
+        with pytest.raises(Interrupted) as info:
+            stop.hand_over()
+        assert info.value.code == 0 and stop.signum is None
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_during_the_final_evaluation_completes_the_run_then_stops(tmp_path, monkeypatch):
+    real = loop.build_evaluator
+
+    def build(*args, **kwargs):
+        evaluator = real(*args, **kwargs)
+        evaluate = evaluator.evaluate
+
+        def signalling(generator, critic, step, final=False):
+            if final:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return evaluate(generator, critic, step, final=final)
+
+        evaluator.evaluate = signalling
+        return evaluator
+
+    monkeypatch.setattr(loop, "build_evaluator", build)
+    with pytest.raises(Interrupted) as info:
+        train(compose_cfg(*FAST_2D), tmp_path)
+    assert info.value.code == 0
+    s = _summary(tmp_path)
+    assert s["status"] == "completed" and s["step"] == 20 and "interrupted" not in s
+    assert "SIGTERM received; the run completed, stopping" in (tmp_path / "train.log").read_text()

@@ -97,3 +97,17 @@ def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
     redo = train(compose_cfg(*FAST_2D, "seed=9", "train.overwrite=true"), tmp_path)
     assert redo["status"] == "completed" and redo["seed"] == 9
     assert math.isfinite(redo["final"]["w1"])
+
+
+@pytest.mark.parametrize("iterations,every,ckpt", [(20, 10, 0), (25, 10, 7), (20, 0, 20), (9, 3, 1)])
+def test_the_schedule_evaluates_and_checkpoints_at_multiples_before_the_end(iterations, every, ckpt):
+    from lipbench.train.driver import Schedule
+
+    cfg = compose_cfg(*FAST_2D, f"train.iterations={iterations}", f"eval.every={every}",
+                      f"train.checkpoint_every={ckpt}")
+    s = Schedule.of(cfg)
+    assert (s.iterations, s.every, s.checkpoint_every, s.batch_size) == (iterations, every, ckpt, 64)
+    # the final evaluation and checkpoint always run; these are the ones before it
+    steps = range(1, iterations + 1)
+    assert [t for t in steps if s.eval_due(t)] == (list(range(every, iterations, every)) if every else [])
+    assert [t for t in steps if s.checkpoint_due(t)] == (list(range(ckpt, iterations, ckpt)) if ckpt else [])

@@ -7,8 +7,8 @@ permutation matrix almost everywhere: it preserves gradient norms, which ReLU (a
 projection that zeroes units) does not. ``group_size=2`` is MaxMin; a group as wide as
 the layer is FullSort.
 
-Registered in the MLP's activation registry (``model.activation`` /
-``model.critic_activation``) as:
+This module holds the MLP's activation registry :data:`ACTIVATIONS` (``model.activation``
+/ ``model.critic_activation``): ``relu``, ``leaky_relu`` (slope 0.2), ``tanh``, and
 
 * ``groupsort``: GroupSort with groups of 2 (= MaxMin, Anil et al.'s default);
 * ``maxmin``: the same operation under its own name;
@@ -21,7 +21,12 @@ import torch
 from torch import nn
 
 from lipbench.errors import ConfigError
-from lipbench.models.mlp import ACTIVATIONS
+from lipbench.registry import Registry
+
+ACTIVATIONS = Registry("model.activation")
+ACTIVATIONS.register("relu")(lambda: nn.ReLU())
+ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2))
+ACTIVATIONS.register("tanh")(lambda: nn.Tanh())
 
 
 class GroupSort(nn.Module):

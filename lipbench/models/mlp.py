@@ -5,18 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
 from torch import nn
 
 from lipbench.errors import ConfigError
 from lipbench.models import MODELS
-from lipbench.registry import Registry
-
-ACTIVATIONS = Registry("model.activation")
-ACTIVATIONS.register("relu")(lambda: nn.ReLU())
-ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2))
-ACTIVATIONS.register("tanh")(lambda: nn.Tanh())
-import lipbench.models.activations  # noqa: E402,F401  (registers groupsort, maxmin, fullsort)
+from lipbench.models.activations import ACTIVATIONS
 
 
 def mlp(in_dim: int, hidden: int, depth: int, out_dim: int, activation: str) -> nn.Sequential:

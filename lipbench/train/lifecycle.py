@@ -1,0 +1,91 @@
+"""The summary's lifecycle around a task's training: the run directory made ready, the first
+``running`` summary, train.log, and the ``failed`` record of an exception.
+
+The task's own code (lipbench.train.driver) writes the rest: ``completed``, ``diverged``
+or, on a stop signal, ``running`` with ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import traceback
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+import lipbench
+from lipbench.train import record, rundir
+
+log = logging.getLogger("lipbench")
+
+
+def prepare(run_dir: Path, run_id: str, overwrite: bool):
+    """The plan for ``run_dir`` (see lipbench.train.rundir.plan), read again now that the run
+    holds the lock; a fresh run's directory is cleared, stale temporary files removed."""
+    plan = rundir.plan(run_dir, run_id, overwrite)
+    if plan.action == "skip":
+        return plan
+    if plan.action == "fresh":
+        rundir.clear(run_dir)
+    rundir.remove_stale_temporaries(run_dir)
+    return plan
+
+
+@contextlib.contextmanager
+def train_log(run_dir: Path):
+    """Copy every log record into ``run_dir/train.log`` while the run trains."""
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> dict:
+    """The summary of a run that starts (or resumes, keeping its start time and resumes)."""
+    resume = plan.action == "resume"
+    summary = {
+        "lipbench_version": lipbench.__version__,
+        "status": "running",
+        "run_id": run_id,
+        "method": None,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "overrides": list(overrides),
+        "step": 0,
+        "iterations": int(cfg.train.iterations),
+        "final": {},
+        "diagnostics": {},
+        "diverged": None,
+        "error": None,
+        "wall_time_s": 0.0,
+        "train_time_s": 0.0,
+        "it_per_s": None,
+        "seed": int(cfg.seed),
+        "device": str(device),
+        "torch_threads": threads,
+        "versions": record.versions(),
+        "git_commit": record.git_commit(),
+        "started_at": (plan.summary or {}).get("started_at") if resume else record.now(),
+        "finished_at": None,
+    }
+    if resume:
+        summary["resumes"] = list((plan.summary or {}).get("resumes") or []) + [
+            {"step": int(plan.checkpoint["step"]), "at": record.now()}]
+    return summary
+
+
+def record_failure(summary: dict, run_dir: Path, error: Exception) -> None:
+    """Mark the run ``failed`` with the error and its traceback (call it in the except block)."""
+    summary["status"] = "failed"
+    summary["error"] = f"{type(error).__name__}: {error}"
+    summary["traceback"] = traceback.format_exc()
+    summary["finished_at"] = record.now()
+    try:
+        record.write_json(run_dir / record.SUMMARY, summary)
+    except OSError:
+        log.error("could not write %s", run_dir / record.SUMMARY)
+    log.error("run failed: %s (details in %s)", summary["error"], run_dir / record.SUMMARY)
