@@ -28,11 +28,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from lipbench import record
 from lipbench.errors import RunDirError
-from lipbench.train import record
+from lipbench.record.checkpoint import load_checkpoint
 
 NOISE_BLOCK = 1024  # rows of noise drawn per generator call; fixes the noise stream
-LOADABLE = ("completed",)
+LOADABLE = (record.COMPLETED,)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def load_run(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu"
     run_dir = Path(run_dir)
     summary = _read_summary(run_dir)
     status = summary.get("status")
-    if status == "failed":
+    if status == record.FAILED:
         error = " ".join(str(summary.get("error")).split())[:300]
         raise RunDirError(f"{run_dir}: the run failed ({error}); it has no trained model to load")
     if status not in LOADABLE and not allow_incomplete:
@@ -151,7 +152,7 @@ def _read_checkpoint(run_dir: Path, summary: dict, device: torch.device) -> dict
     if not path.is_file():
         raise RunDirError(f"{run_dir}: no {record.CHECKPOINT}; the run left no weights to load")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
+        ckpt = load_checkpoint(path, map_location=device)
     except Exception as e:  # torch raises many kinds on a corrupt file
         raise RunDirError(f"{path} is unreadable ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or "step" not in ckpt:

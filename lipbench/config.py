@@ -32,7 +32,7 @@ TASKS = ("gan", "dual")
 # keys that do not change what a run computes, left out of its identity
 NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
 # keys left out of a run's identity while at these defaults, so that older runs keep theirs
-IDENTITY_DEFAULTS = {"train.precision": "fp32", "train.compile": False}
+IDENTITY_DEFAULTS = {"train.precision": "fp32", "train.compile": False, "eval.metrics": None}
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -81,6 +81,7 @@ class EvalSchema:
     plateau_cv: float = CONVERGENCE_DEFAULTS["plateau_cv"]
     quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
     alpha: float = 0.05
+    metrics: Optional[List[str]] = None  # null: the data kind's defaults (lipbench.metrics.catalog)
 
 
 @dataclass
@@ -219,6 +220,9 @@ def _check_convergence_keys(e: DictConfig) -> None:
     _at_least(e.quality_factor, "eval.quality_factor", 1, "times the sampling floor")
     if not 0 < e.alpha < 1:
         raise ConfigError(f"eval.alpha={e.alpha}: must be in (0, 1) (the significance level)")
+    from lipbench.metrics.catalog import check_selection
+
+    check_selection(None if e.metrics is None else list(e.metrics))  # eval.metrics=foo: unknown; allowed: ...
 
 
 def _check_components(cfg: DictConfig) -> None:

@@ -6,6 +6,9 @@ for 2-D data, a final_samples.npz. By default the record has the convergence fie
 (sampling floor and excess, ``converged``, time to quality, the eval.alpha / plateau /
 quality_factor config keys and the top-level "convergence" dict); ``legacy=True`` writes
 the older record without them (as in the 300-iteration results committed before them).
+``metric_info={name: "lower" | "higher" | None | entry}`` records the metrics' directions the way an
+evaluator does (summary.json's ``diagnostics.metric_info``); without it the record is one of
+those written before that field, which the report reads with the declarations of that time.
 """
 
 from __future__ import annotations
@@ -88,11 +91,41 @@ def default_final(method: str, seed: int, image: bool = False) -> Dict[str, floa
     return final
 
 
+def _write_history(run_dir: str, fin: Dict[str, float], steps: Sequence[int]) -> None:
+    """metrics.jsonl: one evaluation per step, improving towards the final values."""
+    with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
+        for i, step in enumerate(steps):
+            scale = 1.0 + (len(steps) - 1 - i)  # metrics improve towards the final values
+            rec = {"step": step, "time_s": 0.5 * i, "loss_d": -0.1 * i, "loss_g": 0.1 * i, "penalty": 0.01}
+            for k in ("w1", "critic_gap", "hq_pct", "fid_domain", "lip_lower", "w1_excess", "fid_excess_domain"):
+                if k in fin and fin[k] is not None:
+                    rec[k] = fin[k] * scale
+            for k in ("w1_floor", "fid_floor_domain"):
+                if k in fin:
+                    rec[k] = fin[k]
+            f.write(json.dumps(rec) + "\n")
+
+
+def _diagnostics(method: str, image: bool, rng, n_layers: int, metric_info) -> dict:
+    """Per-layer norms, gradient norms and (when given) the metric infos an evaluator records."""
+    sigma = {"none": 3.0, "clip": 0.05, "gp": 1.2, "sn": 1.0}.get(method.split("+")[0], 1.0)
+    layers = [{"name": f"net.{i}", "kind": "conv" if image and i < n_layers - 1 else "linear",
+               "sigma": sigma * (1 + 0.1 * i), "sigma_op": sigma * (1 + 0.1 * i) * (0.8 if image else 1.0)}
+              for i in range(n_layers)]
+    grads = {k: (rng.normal(1.0 if method != "none" else 3.0, 0.1, 50)).tolist()
+             for k in ("real", "fake", "interp")}
+    out = {"layers": layers, "grad_norms": grads}
+    if metric_info is not None:  # a value is a direction, or the whole entry
+        out["metric_info"] = {name: v if isinstance(v, dict) else {"better": v, "target": None, "table": False}
+                              for name, v in metric_info.items()}
+    return out
+
+
 def make_run(root, method: str = "gp", seed: int = 0, status: str = "completed",
              data: str = "eight_gaussians", preset: str = "A", loss: str = "wasserstein",
              final: Optional[Dict[str, float]] = None, steps: Sequence[int] = (0, 100, 200),
              dirname: Optional[str] = None, npz: Optional[bool] = None, n_layers: int = 4,
-             legacy: bool = False) -> str:
+             legacy: bool = False, metric_info: Optional[Dict[str, Optional[str]]] = None) -> str:
     """Write one contract-conforming run directory under ``root`` and return its path.
 
     ``final=None``: made-up final metrics (:func:`default_final`, plus
@@ -109,29 +142,13 @@ def make_run(root, method: str = "gp", seed: int = 0, status: str = "completed",
     if final is None and not legacy:
         fin.update(convergence_fields(method, seed, fin, image))
     rng = np.random.default_rng(seed)
-    with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
-        for i, step in enumerate(steps):
-            scale = 1.0 + (len(steps) - 1 - i)  # metrics improve towards the final values
-            rec = {"step": step, "time_s": 0.5 * i, "loss_d": -0.1 * i, "loss_g": 0.1 * i, "penalty": 0.01}
-            for k in ("w1", "critic_gap", "hq_pct", "fid_domain", "lip_lower", "w1_excess", "fid_excess_domain"):
-                if k in fin and fin[k] is not None:
-                    rec[k] = fin[k] * scale
-            for k in ("w1_floor", "fid_floor_domain"):
-                if k in fin:
-                    rec[k] = fin[k]
-            f.write(json.dumps(rec) + "\n")
-    sigma = {"none": 3.0, "clip": 0.05, "gp": 1.2, "sn": 1.0}.get(method.split("+")[0], 1.0)
-    layers = [{"name": f"net.{i}", "kind": "conv" if image and i < n_layers - 1 else "linear",
-               "sigma": sigma * (1 + 0.1 * i), "sigma_op": sigma * (1 + 0.1 * i) * (0.8 if image else 1.0)}
-              for i in range(n_layers)]
-    grads = {k: (rng.normal(1.0 if method != "none" else 3.0, 0.1, 50)).tolist()
-             for k in ("real", "fake", "interp")}
+    _write_history(run_dir, fin, steps)
     summary = {
         "lipbench_version": "0.1.0", "status": status, "run_id": run_id, "method": method,
         "config": config, "overrides": [f"constraint={method}", f"seed={seed}"],
         "step": steps[-1] if status == "completed" else steps[len(steps) // 2],
         "iterations": config["train"]["iterations"], "final": fin,
-        "diagnostics": {"layers": layers, "grad_norms": grads},
+        "diagnostics": _diagnostics(method, image, rng, n_layers, metric_info),
         "diverged": {"step": 100, "quantity": "loss_d", "value": "nan"} if status == "diverged" else None,
         "error": "RuntimeError: boom" if status == "failed" else None,
         "wall_time_s": 10.0 + seed, "it_per_s": 20.0 - seed, "seed": seed, "device": "cpu",

@@ -74,7 +74,7 @@ def _mixture():
 
 
 def test_floor_of_two_samples_of_one_mixture_and_of_a_shifted_one():
-    from lipbench.evaluate.toy2d import sampling_floor
+    from lipbench.metrics.toy2d import sampling_floor
     from lipbench.metrics.toy2d import exact_w1
 
     data = _mixture()
@@ -92,7 +92,7 @@ def test_floor_of_two_samples_of_one_mixture_and_of_a_shifted_one():
 
 
 def test_floor_is_deterministic_per_seed():
-    from lipbench.evaluate.toy2d import sampling_floor
+    from lipbench.metrics.toy2d import sampling_floor
 
     data = _mixture()
     assert sampling_floor(data, 200, 2, seed=3) == sampling_floor(data, 200, 2, seed=3)

@@ -7,43 +7,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lipbench.metrics import catalog
 from lipbench.report.aggregate import load_runs
-from lipbench.report.tables import comparison_table, default_metrics, format_table, write_tables
+from lipbench.report.tables import comparison_table, default_metrics, format_table
+from lipbench.report.writers import write_tables
 from report_fixtures import W1_FLOOR, make_run, make_sweep
 
-
-@pytest.fixture
-def declared(monkeypatch):
-    """Two test metrics declared in the real catalog (removed again after the test)."""
-    catalog._load_all()
-    monkeypatch.setitem(catalog._CATALOG, "tst_lo", catalog.MetricInfo("tst_lo", "lower", "test"))
-    monkeypatch.setitem(catalog._CATALOG, "tst_hi", catalog.MetricInfo("tst_hi", "higher", "test"))
-    monkeypatch.setitem(catalog._CATALOG, "tst_diag", catalog.MetricInfo("tst_diag", None, "test"))
+# Three test metrics, with the directions their runs record (no code declares them).
+DECLARED = {"tst_lo": "lower", "tst_hi": "higher", "tst_diag": None}
 
 
-@pytest.fixture
-def convergence_declared(monkeypatch):
-    """The convergence fields with the directions the run record gives them (kept if the
-    catalog already declares them)."""
-    catalog._load_all()
-    for name, better in (("w1_excess", "lower"), ("w1_floor", None), ("converged", None),
-                         ("ttq_steps", None), ("ttq_s", None)):
-        if name not in catalog._CATALOG:
-            monkeypatch.setitem(catalog._CATALOG, name, catalog.MetricInfo(name, better, "test"))
-
-
-def _runs(tmp_path, spec):
-    """spec: list of (method, seed, status, {metric: value}[, data])."""
+def _runs(tmp_path, spec, metric_info=DECLARED):
+    """spec: list of (method, seed, status, {metric: value}[, data]); each run records
+    ``metric_info`` (None: a record written before runs recorded it)."""
     for i, (method, seed, status, final, *data) in enumerate(spec):
         make_run(tmp_path, method, seed, status=status, final=final, dirname=f"r{i}",
-                 data=data[0] if data else "eight_gaussians", npz=False)
+                 data=data[0] if data else "eight_gaussians", npz=False, metric_info=metric_info)
     runs, incomplete = load_runs(tmp_path)
     assert incomplete == []
     return runs
 
 
-def test_mean_std_match_hand_computation_and_bad_runs_counted(tmp_path, declared):
+def test_mean_std_match_hand_computation_and_bad_runs_counted(tmp_path):
     runs = _runs(tmp_path, [
         ("gp", 0, "completed", {"tst_lo": 1.0, "tst_hi": 5.0}),
         ("gp", 1, "completed", {"tst_lo": 2.0, "tst_hi": 6.0}),
@@ -73,7 +57,7 @@ def test_mean_std_match_hand_computation_and_bad_runs_counted(tmp_path, declared
     assert "converged" not in shown and "ttq" not in shown  # these runs record no convergence fields
 
 
-def test_no_direction_means_no_bold_and_partial_n_shown(tmp_path, declared):
+def test_no_direction_means_no_bold_and_partial_n_shown(tmp_path):
     runs = _runs(tmp_path, [
         ("gp", 0, "completed", {"tst_diag": 1.0, "tst_lo": 1.0}),
         ("gp", 1, "completed", {"tst_diag": 2.0, "tst_lo": None}),
@@ -86,7 +70,7 @@ def test_no_direction_means_no_bold_and_partial_n_shown(tmp_path, declared):
     assert md.loc["sn", "tst_diag"] == "0.5 ± —"
 
 
-def test_bold_is_tested_within_each_data_set(tmp_path, declared):
+def test_bold_is_tested_within_each_data_set(tmp_path):
     # eight_gaussians: gp far better than sn; swiss_roll: gp's mean is lower, but the seeds overlap.
     spec = []
     for seed, (g8, s8, gr, sr) in enumerate([(1.0, 5.0, 4.0, 4.3), (1.1, 5.1, 4.4, 4.1), (0.9, 4.9, 4.2, 4.5)]):
@@ -106,7 +90,7 @@ def test_bold_is_tested_within_each_data_set(tmp_path, declared):
     assert table.set_index(["method", "cfg.data.name"]).loc[("sn", "swiss_roll"), "n_diverged"] == 1
 
 
-def test_alpha_from_the_runs_or_given(tmp_path, declared):
+def test_alpha_from_the_runs_or_given(tmp_path):
     # p of the one-sided Welch test here is about 0.03: significant at 0.05, not at 0.01.
     spec = [("gp", s, "completed", {"tst_lo": v}) for s, v in enumerate((1.0, 1.2, 1.4))]
     spec += [("sn", s, "completed", {"tst_lo": v}) for s, v in enumerate((1.4, 1.6, 1.8))]
@@ -122,7 +106,7 @@ def test_alpha_from_the_runs_or_given(tmp_path, declared):
         comparison_table(runs, metrics=["tst_lo"], alpha=1.5)
 
 
-def test_write_tables_md_csv_tex(tmp_path, declared):
+def test_write_tables_md_csv_tex(tmp_path):
     runs = _runs(tmp_path / "runs", [
         ("none", 0, "completed", {"tst_lo": 3.0}),
         ("sn+gp", 0, "completed", {"tst_lo": 1.0}),
@@ -149,7 +133,7 @@ def test_write_tables_md_csv_tex(tmp_path, declared):
     assert "Welch" in tex and "$\\alpha$ = 0.05" in tex and "α" not in tex
 
 
-def test_converged_floor_and_time_to_quality_columns(tmp_path, convergence_declared):
+def test_converged_floor_and_time_to_quality_columns(tmp_path):
     # none: 0/3 converged and never reaches quality; gp: 3/3, ttq 100/200/100 steps.
     make_sweep(tmp_path / "runs", methods=("none", "gp"), seeds=(0, 1, 2), npz=False)
     make_run(tmp_path / "runs", "gp", 7, status="diverged", dirname="div", npz=False)
@@ -194,7 +178,7 @@ def test_runs_without_the_convergence_fields_still_render(tmp_path):
 def test_default_metric_order_and_empty_table(tmp_path):
     runs = _runs(tmp_path, [("gp", 0, "completed", {"lip_upper": 2.0, "hq_pct": 80.0, "w1": 0.1,
                                                    "loss_d": 0.3, "kid_domain_std": 0.1, "w1_floor": 0.05,
-                                                   "converged": 1.0, "ttq_steps": 10.0})])
+                                                   "converged": 1.0, "ttq_steps": 10.0})], metric_info=None)
     metrics = default_metrics(runs)
     assert metrics[:3] == ["w1", "w1_floor", "hq_pct"]
     assert metrics.index("lip_upper") < metrics.index("it_per_s")
@@ -203,3 +187,25 @@ def test_default_metric_order_and_empty_table(tmp_path):
     assert empty.empty
     paths = write_tables(empty, tmp_path / "out")
     assert "No readable runs" in open(paths["md"]).read()
+
+
+def test_directions_and_columns_come_from_the_records(tmp_path):
+    """A run that records its metrics is reported by what it records (a diagnostic it marks
+    for the table is shown, in its order); a run of before is reported by the declarations of
+    that time; merged, each keeps its order."""
+    recorded = {"tst_b": {"better": None, "target": None, "table": True},
+                "tst_a": {"better": "higher", "target": None, "table": True}}
+    make_run(tmp_path, "gp", 0, final={"tst_b": 1.0, "tst_a": 2.0}, dirname="new", npz=False, metric_info=recorded)
+    make_run(tmp_path, "sn", 0, final={"w1": 0.3, "modes": 7.0}, dirname="old", npz=False)
+    runs, _ = load_runs(tmp_path)
+    assert default_metrics(runs) == ["tst_b", "tst_a", "w1", "modes", "it_per_s"]
+    shown = format_table(comparison_table(runs), "markdown")
+    assert [c for c in shown.columns if c.startswith(("tst", "w1", "modes"))] == ["tst_b", "tst_a ↑", "w1 ↓", "modes ↑"]
+
+
+def test_a_metric_its_records_do_not_describe_has_no_direction(tmp_path):
+    make_run(tmp_path, "gp", 0, final={"tst_lo": 1.0, "w1": 0.2}, dirname="a", npz=False,
+             metric_info={"tst_lo": "lower"})
+    runs, _ = load_runs(tmp_path)
+    shown = format_table(comparison_table(runs, metrics=["tst_lo", "w1"]), "markdown")
+    assert list(shown.columns[-2:]) == ["tst_lo ↓", "w1"]

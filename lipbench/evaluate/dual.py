@@ -8,9 +8,11 @@ pair's closed form, or exact OT on held-out samples drawn from streams seeded by
 alone (``pair_seed``), solved once per pair config and cached under
 ``$LIPBENCH_CACHE/dual_truth/`` (a file lock keeps parallel jobs from solving it twice).
 
-At every evaluation it computes the held-out estimate and its standard error; at the end,
-also the Lipschitz bounds (:func:`lipbench.metrics.lipschitz.lipschitz_report`) and, for
-2-D pairs, the critic's value surface (samples_final.png, final_samples.npz).
+At every evaluation it computes the critic's values on the held-out samples and runs the
+selected metrics (by default the held-out estimate with its standard error and ratio to
+W1, :mod:`lipbench.metrics.dual`); at the end, also the final-only ones (the Lipschitz
+bounds, :mod:`lipbench.metrics.lipschitz_metric`, and the normalized ratio) and, for 2-D
+pairs, the critic's value surface (samples_final.png, final_samples.npz).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from lipbench import record
 from lipbench.data.pairs import Pair, stream_seed
-from lipbench.metrics.dual import critic_values, dual_estimate, ot_truth, tightness
-from lipbench.metrics.lipschitz import lipschitz_report
-from lipbench.train import record
+from lipbench.evaluate.metric_set import MetricSet, params_from
+from lipbench.evaluate.options import DualOptions
+from lipbench.metrics.catalog import FINAL
+from lipbench.metrics.context import Evaluation, RunContext
+from lipbench.metrics.dual import ot_truth
 from lipbench.viz import draw_critic_panel
 
 TRUTH_VERSION = 1  # bump when the truth's sampling changes, to invalidate cached solves
@@ -46,6 +51,13 @@ class _EvalMode:
     def __exit__(self, *exc):
         for m, flag in self.flags:
             m.training = flag
+
+
+@torch.no_grad()
+def critic_values(critic: torch.nn.Module, x: torch.Tensor, device, chunk: int = 4096) -> torch.Tensor:
+    """f(x) for every row of ``x`` as a float64 CPU tensor (the caller sets eval mode)."""
+    out = [critic(x[i:i + chunk].to(device)).reshape(-1).double().cpu() for i in range(0, len(x), chunk)]
+    return torch.cat(out)
 
 
 def _cache_dir() -> Path:
@@ -86,38 +98,33 @@ class DualEvaluator:
 
     def __init__(self, cfg, pair: Pair, run_dir, device):
         self.pair, self.run_dir, self.device = pair, Path(run_dir), device
-        self.seed, self.grad_samples = int(cfg.seed), int(cfg.eval.grad_samples)
-        self.resolution = int(cfg.eval.surface_resolution)
+        self.seed = int(cfg.seed)
+        self.opt = params_from(cfg.eval, DualOptions)
+        self.grad_samples, self.resolution = int(self.opt.grad_samples), int(self.opt.surface_resolution)
         pair_cfg = OmegaConf.to_container(cfg.pair, resolve=True)
         gen = torch.Generator().manual_seed(stream_seed(self.seed, "dual-heldout"))
         self.p, self.q = pair.sample("heldout", int(pair_cfg["n_heldout"]), gen, coupled=True)
         self.truth = exact_truth(pair, pair_cfg)
+        self.run = RunContext("dual", pair, (pair.dim,), self.seed, device, self.run_dir, self.opt, cfg)
+        self.metric_set = MetricSet(self.run, cfg.eval)
+        self.metric_set.require("dual_estimate", "the held-out estimate: divergence check, time to 95%")
 
     def evaluate(self, critic, step: int, final: bool):
-        """``(metrics, diagnostics)``; the Lipschitz report and pictures only when ``final``."""
+        """``(metrics, diagnostics)``; the final-only metrics (Lipschitz report) and pictures
+        only when ``final`` and the critic's values are finite."""
         with _EvalMode(critic):
-            f_p = critic_values(critic, self.p, self.device)
-            f_q = critic_values(critic, self.q, self.device)
-        est, se = dual_estimate(f_p, f_q)
-        w1, w1_se = float(self.truth["w1_true"]), float(self.truth["w1_true_se"])
-        metrics = {"dual_estimate": est, "dual_estimate_se": se, "w1_true": w1, "w1_true_se": w1_se}
-        if self.truth.get("w1_bias_gauge") is not None:
-            metrics["w1_bias_gauge"] = float(self.truth["w1_bias_gauge"])
-        metrics.update(tightness(est, se, w1, w1_se) if math.isfinite(est) else {"dual_tightness": math.nan})
-        diagnostics = {}
-        if final and math.isfinite(est):
-            g = self.grad_samples
-            gen = torch.Generator().manual_seed(stream_seed(self.seed, "dual-lipschitz"))
-            lip, diagnostics = lipschitz_report(critic, self.p[:g].to(self.device), self.q[:g].to(self.device),
-                                                (self.pair.dim,), generator=gen)
-            metrics.update(lip)
-            upper = lip.get("lip_upper")
-            if isinstance(upper, float) and math.isfinite(upper) and upper > 0:
-                metrics["dual_tightness_normalized"] = est / (upper * w1)
+            values = (critic_values(critic, self.p, self.device), critic_values(critic, self.q, self.device))
+        rng = torch.Generator().manual_seed(stream_seed(self.seed, "dual-lipschitz"))
+        ev = Evaluation(self.run, step, final, critic, self.p, self.q, rng, critic_values=values, truth=self.truth)
+        diagnostics = self.metric_set.run(ev)
+        if final and math.isfinite(ev.metrics["dual_estimate"]):
+            diagnostics.update(self.metric_set.run(ev, FINAL))
             diagnostics["truth"] = self.truth
             if self.pair.is_2d:
                 self._picture(critic)
-        return metrics, diagnostics
+        if final:
+            diagnostics.update(self.metric_set.info())
+        return ev.metrics, diagnostics
 
     @torch.no_grad()
     def _surface(self, critic, points):
@@ -133,9 +140,9 @@ class DualEvaluator:
     def _picture(self, critic, n: int = 2000):
         p, q = self.p[:n], self.q[:n]
         sx, sy, values = self._surface(critic, torch.cat([p, q]))
-        save_pair_surface(self.run_dir / "samples_final.png", p.numpy(), q.numpy(), sx, sy, values,
+        save_pair_surface(self.run_dir / record.SURFACE, p.numpy(), q.numpy(), sx, sy, values,
                           f"{self.pair.label}, critic value")
-        np.savez_compressed(self.run_dir / "final_samples.npz", real=p.numpy(), fake=q.numpy(),
+        np.savez_compressed(self.run_dir / record.SAMPLES, real=p.numpy(), fake=q.numpy(),
                             surface_x=sx, surface_y=sy, surface_values=values)
 
 

@@ -1,1 +1,2 @@
-"""Metrics. Each metric module declares its metrics in :mod:`lipbench.metrics.catalog`."""
+"""Metrics. Each metric is a plug-in registered in :mod:`lipbench.metrics.catalog` by the
+module that computes it; evaluators run the selected ones (``eval.metrics``)."""

@@ -27,13 +27,16 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from lipbench.metrics.catalog import HIGHER, LOWER, declare
+from lipbench.metrics.catalog import HIGHER, LOWER, declare_history, output
 
-declare("converged", HIGHER, "1 when the primary metric stopped improving over the last eval.plateau_window "
-                             "evaluations (plateau rule, lipbench.metrics.convergence), else 0")
-declare("ttq_steps", LOWER, "generator iterations until the primary metric first came within "
-                            "eval.quality_factor x its sampling floor (NaN: never)")
-declare("ttq_s", LOWER, "training seconds until the primary metric first came within eval.quality_factor x its floor")
+declare_history("convergence", kinds=("toy2d", "image"), outputs=(
+    output("converged", HIGHER, "1 when the primary metric stopped improving over the last eval.plateau_window "
+                                "evaluations (plateau rule, lipbench.metrics.convergence), else 0"),
+    output("ttq_steps", LOWER, "generator iterations until the primary metric first came within "
+                               "eval.quality_factor x its sampling floor (NaN: never)"),
+    output("ttq_s", LOWER, "training seconds until the primary metric first came within eval.quality_factor x "
+                           "its floor"),
+), doc="computed by the training loop from metrics.jsonl (assess)")
 
 # Bumped whenever the rule changes; a record made by an older rule is re-assessed by the report.
 RULE_VERSION = 2

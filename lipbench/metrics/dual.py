@@ -1,5 +1,6 @@
 """Metrics of the dual task: the critic's held-out W1 estimate, the exact W1, and how fast
-the estimate got there.
+the estimate got there. No torch import: the report reads :func:`exceeds_bound` from here
+(the values are torch tensors, used through their methods).
 
 * :func:`dual_estimate` -- E_P[f] - E_Q[f] over n coupled held-out pairs (p_i, q_i), with
   its standard error std(f(p_i) - f(q_i)) / sqrt(n).
@@ -27,40 +28,16 @@ import math
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import torch
 
-from lipbench.metrics.catalog import LOWER, declare
+from lipbench.metrics.catalog import FINAL, LOWER, declare_history, output, register_metric
 
 BOUND_SIGMAS = 3.0
 FLOAT_RTOL = 1e-5  # float32 critic values: rounding of the order of 1e-7 per term
 FRACTION = 0.95
 LATE = 0.7  # dual_late_gain: the gain after this share of the steps
 
-declare("dual_estimate", None, "critic's held-out E_P[f] - E_Q[f] (fresh samples never used in training)")
-declare("dual_estimate_se", None, "standard error of dual_estimate: std(f(p_i) - f(q_i)) / sqrt(n), coupled pairs")
-declare("w1_true", None, "exact W1(P, Q): closed form, or the mean of several exact OT solves on held-out samples")
-declare("w1_true_se", None, "standard error of w1_true (0 for a closed form; std of the OT solves / sqrt(repeats))")
-declare("w1_bias_gauge", None, "upward bias left in an OT w1_true if it falls like n^(-1/2): "
-        "(W1 on n/2 samples - W1 on n) / (sqrt 2 - 1)")
-declare("dual_tightness", None, "dual_estimate / w1_true: 1 = the critic attains W1; > 1 is impossible when "
-        "1-Lipschitz", target=1.0)
-declare("dual_tightness_se", None, "standard error of dual_tightness (estimate and truth errors combined)")
-declare("dual_excess_z", None, "(dual_estimate - w1_true) / combined standard error; > 3 with a certified "
-        "critic is a bug")
-declare("steps_to_95", LOWER, "critic steps until the held-out estimate first reached 95% of its final value")
-declare("dual_late_gain", None, "share of the final estimate gained over the last 30% of the critic steps "
-        "(near 0: levelled off; large: still rising when the budget ended)")
-declare("seconds_to_95", LOWER, "training seconds until the held-out estimate first reached 95% of its final value")
 
-
-@torch.no_grad()
-def critic_values(critic: torch.nn.Module, x: torch.Tensor, device, chunk: int = 4096) -> torch.Tensor:
-    """f(x) for every row of ``x`` as a float64 CPU tensor (the caller sets eval mode)."""
-    out = [critic(x[i:i + chunk].to(device)).reshape(-1).double().cpu() for i in range(0, len(x), chunk)]
-    return torch.cat(out)
-
-
-def dual_estimate(f_p: torch.Tensor, f_q: torch.Tensor) -> tuple:
+def dual_estimate(f_p, f_q) -> tuple:
     """(E f(P) - E f(Q), its standard error) from critic values on n pairs (p_i, q_i).
 
     The terms f(p_i) - f(q_i) are i.i.d. over i (each pair is drawn independently of the
@@ -140,3 +117,50 @@ def time_to_fraction(rows: Sequence[dict], fraction: float = FRACTION, key: str 
     late = next(r for r in rows if r["step"] >= LATE * rows[-1]["step"])
     return {"steps_to_95": int(first["step"]), "seconds_to_95": float(first.get("train_s", math.nan)),
             "dual_late_gain": (final - late[key]) / final}
+
+
+# ----------------------------------------------------------------------------- plug-ins
+@register_metric("dual", kinds=("dual",), order=10, outputs=(
+    output("dual_estimate", None, "critic's held-out E_P[f] - E_Q[f] (fresh samples never used in training)"),
+    output("dual_estimate_se", None, "standard error of dual_estimate: std(f(p_i) - f(q_i)) / sqrt(n), coupled pairs"),
+    output("w1_true", None, "exact W1(P, Q): closed form, or the mean of several exact OT solves on held-out samples"),
+    output("w1_true_se", None, "standard error of w1_true (0 for a closed form; std of the OT solves / sqrt(repeats))"),
+    output("w1_bias_gauge", None, "upward bias left in an OT w1_true if it falls like n^(-1/2): "
+                                  "(W1 on n/2 samples - W1 on n) / (sqrt 2 - 1)"),
+    output("dual_tightness", None, "dual_estimate / w1_true: 1 = the critic attains W1; > 1 is impossible when "
+                                   "1-Lipschitz", target=1.0),
+    output("dual_tightness_se", None, "standard error of dual_tightness (estimate and truth errors combined)"),
+    output("dual_excess_z", None, "(dual_estimate - w1_true) / combined standard error; > 3 with a certified "
+                                  "critic is a bug"),
+))
+def dual(ev, params) -> dict:
+    """The held-out estimate with its standard error, the exact W1 and their ratio."""
+    est, se = dual_estimate(*ev.critic_values)
+    truth = ev.truth
+    w1, w1_se = float(truth["w1_true"]), float(truth["w1_true_se"])
+    metrics = {"dual_estimate": est, "dual_estimate_se": se, "w1_true": w1, "w1_true_se": w1_se}
+    if truth.get("w1_bias_gauge") is not None:
+        metrics["w1_bias_gauge"] = float(truth["w1_bias_gauge"])
+    metrics.update(tightness(est, se, w1, w1_se) if math.isfinite(est) else {"dual_tightness": math.nan})
+    return metrics
+
+
+@register_metric("dual_normalized", kinds={"dual": FINAL}, order=90, outputs=(
+    output("dual_tightness_normalized", None, "dual_estimate / (lip_upper x w1_true): the estimate of the critic "
+                                              "divided by its certified constant, against W1"),
+))
+def dual_normalized(ev, params) -> dict:
+    """The ratio of f / lip_upper to W1 (needs the ``lipschitz`` metric before it)."""
+    upper, est = ev.metrics.get("lip_upper"), ev.metrics.get("dual_estimate")
+    if isinstance(upper, float) and math.isfinite(upper) and upper > 0 and est is not None:
+        return {"dual_tightness_normalized": est / (upper * ev.metrics["w1_true"])}
+    return {}
+
+
+declare_history("time_to_95", kinds=("dual",), outputs=(
+    output("steps_to_95", LOWER, "critic steps until the held-out estimate first reached 95% of its final value"),
+    output("dual_late_gain", None, "share of the final estimate gained over the last 30% of the critic steps "
+                                   "(near 0: levelled off; large: still rising when the budget ended)"),
+    output("seconds_to_95", LOWER, "training seconds until the held-out estimate first reached 95% of its final "
+                                   "value"),
+), doc="computed by lipbench.train.dual from metrics.jsonl (time_to_fraction)")

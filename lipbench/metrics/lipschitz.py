@@ -7,7 +7,8 @@
 * :func:`lipschitz_lower_bound` -- a certified lower bound (largest gradient norm or
   difference quotient found by a short gradient ascent over point pairs).
 * :func:`lipschitz_report` -- all of the above as (metrics, diagnostics) for evaluators,
-  with ``lip_upper``, the guaranteed bound of :mod:`lipbench.metrics.lipschitz_bounds`.
+  with ``lip_upper``, the guaranteed bound of :mod:`lipbench.metrics.lipschitz_bounds`
+  (the ``lipschitz`` metric plug-in of :mod:`lipbench.metrics.lipschitz_metric`).
 
 Every function here leaves the critic as it found it: no ``.grad`` on parameters, the same
 ``train()``/``eval()`` flags, and (because forward passes run in eval mode) no update of
@@ -23,21 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lipbench.errors import DataError
-from lipbench.metrics.catalog import LOWER, declare
 from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, frozen as _frozen
-from lipbench.metrics.lipschitz_ops import fft_circular_conv_norm, matrix_sigma  # noqa: F401 (re-export)
-from lipbench.metrics.lipschitz_ops import pad_amounts as _pad_amounts
-
-for _where in ("real", "fake", "interp"):
-    _target = 1.0 if _where == "interp" else None
-    declare(f"grad_{_where}_mean", None, f"mean ||grad_x D|| at {_where} points", target=_target)
-    declare(f"grad_{_where}_max", None, f"max ||grad_x D|| at {_where} points", target=_target)
-declare("sigma_max", None, "largest per-layer sigma (conv: reshaped kernel, what SN normalizes)")
-declare("sigma_prod", None, "product of per-layer operator norm estimates (= lip_upper_est)")
-declare("lip_lower", None, "lower bound on the critic's Lipschitz constant (max grad norm / pair ascent)")
-declare("lip_upper", None, "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)")
-declare("lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); not a bound")
-declare("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the guaranteed bound is (>= 1)")
+from lipbench.metrics.lipschitz_ops import fft_circular_conv_norm, matrix_sigma, pad_amounts as _pad_amounts  # noqa: F401 (re-export)
 
 CHUNK = 256
 
@@ -297,3 +285,4 @@ def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
                    "lip_upper": {"certified": not bound["unsupported"], "unsupported": bound["unsupported"],
                                  "ops": bound["layers"]}}
     return metrics, diagnostics
+

@@ -7,22 +7,22 @@
   samples fall on it.
 * :func:`exact_w1` -- the exact Wasserstein-1 distance between two equal-weight point
   clouds, solved as a linear program by POT's network simplex (``ot.emd2``).
+* :func:`sampling_floor` -- the exact W1 between two independent samples of the true
+  distribution: what a perfect generator scores.
 
-``critic_gap`` (the critic's own estimate E[D(real)] - E[D(fake)]) is declared here so
-that all 2-D metric names live together; the evaluator computes it from the critic.
+The 2-D metric plug-ins (:mod:`lipbench.metrics.catalog`) live here too: ``w1`` (exact W1,
+its floor and ``w1_excess = w1 / w1_floor``), ``modes`` (modes and high-quality share) and
+``critic_gap`` (the critic's own estimate E[D(real)] - E[D(fake)] of W1).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lipbench.errors import DataError
-from lipbench.metrics.catalog import HIGHER, LOWER, declare
-
-declare("w1", LOWER, "exact Wasserstein-1 between generated and true samples (POT ot.emd2, Euclidean cost)")
-declare("modes", HIGHER, "number of mixture modes with at least eval.mode_min_count high-quality samples")
-declare("hq_pct", HIGHER, "percentage of samples within 3 std (Euclidean) of their nearest mode")
-declare("critic_gap", None, "critic's estimate E[D(real)]-E[D(fake)] of W1")
+from lipbench.metrics.catalog import HIGHER, LOWER, at_least, output, register_metric
 
 
 def _as_points(a, what: str, dim: int | None = None) -> np.ndarray:
@@ -81,3 +81,86 @@ def exact_w1(x, y, num_iter_max: int = 1_000_000) -> float:
     a = np.full(len(a_pts), 1.0 / len(a_pts))
     b = np.full(len(b_pts), 1.0 / len(b_pts))
     return float(ot.emd2(a, b, cost, numItermax=int(num_iter_max)))
+
+
+def sampling_floor(data, n: int, pairs: int, seed: int):
+    """``(mean, std)`` of the exact W1 between two independent ``n``-point samples of ``data``,
+    over ``pairs`` pairs (std 0 for one pair), from streams no other part of a run uses."""
+    import torch
+
+    values = []
+    for k in range(pairs):
+        a = data.sample(n, torch.Generator().manual_seed(20_011 + 7_919 * seed + 2 * k))
+        b = data.sample(n, torch.Generator().manual_seed(20_011 + 7_919 * seed + 2 * k + 1))
+        values.append(exact_w1(a.numpy(), b.numpy()))
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if pairs > 1 else 0.0
+
+
+# ----------------------------------------------------------------------------- plug-ins
+@dataclass
+class W1Params:
+    floor_pairs: int = 3  # pairs of true samples averaged for the floor
+
+    def __post_init__(self):
+        at_least("floor_pairs", self.floor_pairs, 1)
+
+
+@register_metric("w1", kinds=("toy2d",), params=W1Params, order=10, outputs=(
+    output("w1", LOWER, "exact Wasserstein-1 between generated and true samples (POT ot.emd2, Euclidean cost)",
+           table=True),
+    output("w1_floor", None, "sampling floor: exact W1 between two independent true samples of eval.w1_samples "
+                             "points (mean over eval.floor_pairs pairs)", table=True),
+    output("w1_floor_std", None, "standard deviation of the W1 floor over its eval.floor_pairs pairs"),
+    output("w1_excess", LOWER, "w1 / w1_floor: 1 = as close as two samples of the true distribution", table=True),
+))
+class W1:
+    """Exact W1 of ``eval.w1_samples`` generated against as many true points, and its floor."""
+
+    def __init__(self, run, params: W1Params):
+        self.n = int(run.options.w1_samples)
+        self.floor, self.floor_std = sampling_floor(run.data, self.n, int(params.floor_pairs), run.seed)
+
+    def __call__(self, ev) -> dict:
+        fake = ev.fake.numpy()
+        w1 = exact_w1(fake[: self.n], ev.real[: self.n].numpy()) if np.isfinite(fake).all() else float("nan")
+        return {"w1": w1, "w1_floor": self.floor, "w1_floor_std": self.floor_std,
+                "w1_excess": w1 / self.floor if self.floor > 0 else float("nan")}
+
+
+@dataclass
+class ModesParams:
+    mode_min_count: int = 20  # high-quality samples a mode needs to count as captured
+
+    def __post_init__(self):
+        at_least("mode_min_count", self.mode_min_count, 0)
+
+
+@register_metric("modes", kinds=("toy2d",), params=ModesParams, order=20, outputs=(
+    output("modes", HIGHER, "number of mixture modes with at least eval.mode_min_count high-quality samples",
+           table=True),
+    output("hq_pct", HIGHER, "percentage of samples within 3 std (Euclidean) of their nearest mode", table=True),
+))
+def modes(ev, params: ModesParams) -> dict:
+    """:func:`mode_stats` of ``eval.n_samples`` generated points (data with mode centres only)."""
+    data = ev.run.data
+    if data.centers is None:
+        return {}
+    fake = ev.fake[: int(ev.run.options.n_samples)].numpy()
+    return mode_stats(fake, data.centers, data.std, min_count=params.mode_min_count)
+
+
+@register_metric("critic_gap", kinds=("toy2d",), order=30, outputs=(
+    output("critic_gap", None, "critic's estimate E[D(real)]-E[D(fake)] of W1", table=True),
+    output("dual_ratio", None, "critic_gap / w1: how tight the critic's dual estimate of W1 is (1 = exact)",
+           target=1.0, table=True),
+))
+def critic_gap(ev, params) -> dict:
+    """E[D(real)] - E[D(fake)] over ``eval.w1_samples`` points each, and its ratio to ``w1``."""
+    import torch
+
+    n, device = int(ev.run.options.w1_samples), ev.run.device
+    with torch.no_grad():
+        d_real = ev.critic(ev.real[:n].to(device)).float().mean().item()
+        d_fake = ev.critic(ev.fake[:n].to(device)).float().mean().item()
+    gap, w1 = d_real - d_fake, ev.metrics.get("w1")
+    return {"critic_gap": gap, "dual_ratio": gap / w1 if isinstance(w1, float) and w1 > 0 else None}

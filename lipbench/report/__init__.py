@@ -24,20 +24,18 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 import pandas as pd
 
+from lipbench import record
 from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
+from lipbench.report.convergence import convergence_warning, unknown_convergence_note
 from lipbench.report.dual_table import dual_report
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
-from lipbench.report.plots_critic import GRID, NPZ
 from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
-from lipbench.report.tables import comparison_table, format_table, table_notes, to_markdown, write_tables
-from lipbench.report.convergence import convergence_warning, unknown_convergence_note
+from lipbench.report.tables import comparison_table, format_table, table_notes, to_markdown
+from lipbench.report.writers import write_tables
 
 __all__ = ["report", "load_runs", "load_histories", "swept_factors", "comparison_table", "format_table",
            "write_tables", "copy_runs", "ranking_table", "table_warnings"]
-
-_RECORD_FILES = ("summary.json", "metrics.jsonl", "config.yaml")
-
 
 def _same(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
@@ -63,7 +61,7 @@ def copy_runs(df: pd.DataFrame, out_dir: str) -> List[str]:
         if _same(src, dst):
             continue
         os.makedirs(dst, exist_ok=True)
-        for fname in _RECORD_FILES + ((NPZ, GRID) if idx in with_npz else ()):
+        for fname in record.COMPACT + ((record.SAMPLES, record.GRID) if idx in with_npz else ()):
             if os.path.isfile(os.path.join(src, fname)):
                 shutil.copy2(os.path.join(src, fname), os.path.join(dst, fname))
     for entry in os.listdir(runs_dir):  # stale copies of runs no longer reported

@@ -1,9 +1,11 @@
 """Read run directories into one pandas DataFrame (one row per run).
 
-The input is the run record of the contract: ``summary.json`` (status, config, final
-metrics, timings) and ``metrics.jsonl`` (one evaluation per line). Nothing here raises on
-a bad run directory: a run that cannot be read is returned in the ``incomplete`` list as
-``(path, reason)`` so the report can name it.
+The input is the run record (:mod:`lipbench.record`): ``summary.json`` (status, config,
+final metrics, timings, what the metrics are) and ``metrics.jsonl`` (one evaluation per
+line). Nothing here raises on a bad run directory: a run that cannot be read is returned in
+the ``incomplete`` list as ``(path, reason)`` so the report can name it. The runs' metric
+infos (directions, table columns) are merged into the frame's ``attrs["metric_info"]``
+(:mod:`lipbench.report.directions`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-RUN_MARKERS = ("summary.json", "checkpoint.pt", "metrics.jsonl", "config.yaml")
+from lipbench import record
+from lipbench.record import FINISHED, RUN_MARKERS, STATUSES  # noqa: F401  (re-exported names)
+from lipbench.report.directions import ATTR
+
 REPORT_MARKER = ".lipbench-report"  # written into every report out_dir; skipped when found below an input
-STATUSES = ("completed", "diverged", "failed", "running")
-FINISHED = ("completed", "diverged", "failed")
 
 # Columns taken from the top level of summary.json (final metrics never overwrite them).
 BASE_COLUMNS = ("run_dir", "run_id", "method", "status", "seed", "step", "iterations",
@@ -102,47 +105,48 @@ def _float(value) -> float:
 
 def read_run(run_dir: str) -> Tuple[Optional[dict], Optional[str]]:
     """One run as a flat row dict, or ``(None, reason)`` when it cannot be read."""
-    path = os.path.join(run_dir, "summary.json")
-    if not os.path.isfile(path):
-        what = [m for m in RUN_MARKERS if os.path.isfile(os.path.join(run_dir, m))]
-        return None, f"no summary.json (found {', '.join(what)}); the run was interrupted or is still starting"
+    row, _, reason = _read(run_dir)
+    return row, reason
+
+
+def _read(run_dir: str):
+    """``(row, metric infos, None)``, or ``(None, None, reason)``."""
     try:
-        with open(path, encoding="utf-8") as f:
-            summary = json.load(f)
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"summary.json cannot be read: {exc}"
-    except json.JSONDecodeError as exc:
-        return None, f"summary.json is not valid JSON: {exc}"
-    if not isinstance(summary, dict):
-        return None, f"summary.json is not valid JSON: expected an object, got {type(summary).__name__}"
-    status = summary.get("status")
-    if status not in STATUSES:
-        return None, f"summary.json has status={status!r}; expected one of {', '.join(STATUSES)}"
-    cfg = summary.get("config") if isinstance(summary.get("config"), dict) else {}
-    diverged = summary.get("diverged") if isinstance(summary.get("diverged"), dict) else {}
+        raw = record.read_summary_dict(run_dir)
+    except record.RecordError as exc:
+        return None, None, str(exc)
+    s = record.Summary.from_dict(raw)
+    diverged = s.diverged or {}
     row = {
         "run_dir": run_dir,
-        "run_id": str(summary.get("run_id") or os.path.basename(os.path.normpath(run_dir))),
-        "method": str(summary.get("method") or _method_from_config(cfg)),
-        "status": status,
-        "seed": summary.get("seed", cfg.get("seed")),
-        "step": summary.get("step"),
-        "iterations": summary.get("iterations"),
-        "wall_time_s": _float(summary.get("wall_time_s")),
-        "it_per_s": _float(summary.get("it_per_s")),
-        "device": summary.get("device"),
+        "run_id": str(s.run_id or os.path.basename(os.path.normpath(run_dir))),
+        "method": str(s.method or _method_from_config(s.config)),
+        "status": s.status,
+        "seed": s.seed,
+        "step": s.step,
+        "iterations": s.iterations,
+        "wall_time_s": _float(s.wall_time_s),
+        "it_per_s": _float(s.it_per_s),
+        "device": s.device,
         "diverged_step": diverged.get("step"),
         "diverged_quantity": diverged.get("quantity"),
-        "error": summary.get("error"),
-        "finished_at": summary.get("finished_at"),
+        "error": s.error,
+        "finished_at": s.finished_at,
     }
-    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
-    for name, value in final.items():
+    for name, value in s.final.items():
         if name not in row and not isinstance(value, (dict, list)):
             row[name] = _float(value)
-    row.update(_convergence_now(summary, run_dir))
-    row.update(flatten(cfg))
-    return row, None
+    row.update(_convergence_now(raw, run_dir))
+    row.update(flatten(s.config))
+    return row, record.metric_info_of(raw), None
+
+
+def _history(run_dir) -> List[dict]:
+    """The run's metrics.jsonl rows (none when the file cannot be read)."""
+    try:
+        return record.read_jsonl(os.path.join(str(run_dir), record.METRICS))
+    except OSError:
+        return []
 
 
 def _convergence_now(summary: dict, run_dir: str) -> dict:
@@ -152,7 +156,7 @@ def _convergence_now(summary: dict, run_dir: str) -> dict:
     table never mixes rules; empty otherwise (the run's own values stand)."""
     from lipbench.metrics.convergence import reassess
 
-    again = reassess(summary, _read_jsonl(os.path.join(run_dir, "metrics.jsonl")))
+    again = reassess(summary, _history(run_dir))
     return {} if again is None else {k: _float(v) for k, v in again[0].items()}
 
 
@@ -161,7 +165,7 @@ def _dedupe(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     rank = df["status"].map(lambda s: 1 if s in FINISHED else 0)
-    mtime = df["run_dir"].map(lambda d: _mtime(os.path.join(d, "summary.json")))
+    mtime = df["run_dir"].map(lambda d: _mtime(os.path.join(d, record.SUMMARY)))
     order = df.assign(_rank=rank, _mtime=mtime, _seed=df["seed"].astype(str))
     order = order.sort_values(["_rank", "_mtime"], kind="stable")
     order = order.drop_duplicates(["run_id", "_seed"], keep="last")
@@ -186,22 +190,24 @@ def load_runs(paths: Union[PathLike, Iterable[PathLike]]) -> Tuple[pd.DataFrame,
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    rows, incomplete = [], []
+    rows, infos, incomplete = [], [], []
     for p in paths:
         p = os.fspath(p)
         if not os.path.isdir(p):
             incomplete.append((p, "no such directory"))
             continue
         for run_dir in find_run_dirs(p):
-            row, reason = read_run(run_dir)
+            row, info, reason = _read(run_dir)
             if row is None:
                 incomplete.append((run_dir, reason))
             else:
                 rows.append(row)
+                infos.append(info)
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=list(BASE_COLUMNS))
     df = _dedupe(df).reset_index(drop=True)
+    df.attrs[ATTR] = record.merge(infos)
     return df, incomplete
 
 
@@ -242,22 +248,6 @@ def swept_factors(df: pd.DataFrame) -> List[str]:
     return chosen
 
 
-def _read_jsonl(path: str) -> List[dict]:
-    out = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a half-written last line of a killed run
-                if isinstance(rec, dict) and "step" in rec:
-                    out.append(rec)
-    except (OSError, UnicodeDecodeError):
-        pass
-    return out
-
-
 def load_histories(df: pd.DataFrame, factors: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """Every run's metrics.jsonl in long format.
 
@@ -268,7 +258,7 @@ def load_histories(df: pd.DataFrame, factors: Optional[Sequence[str]] = None) ->
     keep = ["run_dir", "run_id", "method", "seed", "status"] + factors
     frames = []
     for _, run in df.iterrows():
-        recs = _read_jsonl(os.path.join(str(run["run_dir"]), "metrics.jsonl"))
+        recs = _history(run["run_dir"])
         rows = []
         for rec in recs:
             step = _float(rec.get("step"))

@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from lipbench import record
+
 
 def budget_curve(values: Sequence[float], better: str = "lower", n_draws: int = 1000,
                  seed: int = 0, exact: bool = False) -> pd.DataFrame:
@@ -57,7 +59,7 @@ def setting_scores(df: pd.DataFrame, metric: str, factor: str) -> pd.DataFrame:
     """
     rows = []
     for (method, setting), g in df.groupby(["method", factor], sort=True, dropna=False):
-        ok = g[g["status"].astype(str) == "completed"]
+        ok = g[g["status"].astype(str) == record.COMPLETED]
         vals = pd.to_numeric(ok[metric], errors="coerce").dropna() if metric in ok else pd.Series([], dtype=float)
         rows.append({"method": method, "setting": setting, "score": vals.mean() if len(vals) else np.nan,
                      "n": int(len(vals)), "n_runs": int(len(g))})

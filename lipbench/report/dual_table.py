@@ -17,7 +17,6 @@ cannot happen; a non-zero count means a bug in the estimate, the truth or the bo
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Dict, List
@@ -25,61 +24,14 @@ from typing import Dict, List
 import numpy as np
 import pandas as pd
 
-from lipbench.metrics.dual import BOUND_SIGMAS, exceeds_bound
-from lipbench.report.lipschitz_table import TOLERANCE, run_verdict
-from lipbench.report.tables import fmt_number, write_md_and_csv
+from lipbench import record
+from lipbench.metrics.dual import BOUND_SIGMAS
+from lipbench.report.dual_select import critic_label, dual_runs  # noqa: F401  (re-exported)
+from lipbench.report.lipschitz_table import TOLERANCE
+from lipbench.report.tables import fmt_number
+from lipbench.report.writers import write_md_and_csv
 
 KEYS = ("pair", "dim", "critic")
-
-
-def dual_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The dual-task rows of ``df`` with columns pair, dim, critic and violation added."""
-    if df.empty or "cfg.task" not in df:
-        return df.iloc[0:0]
-    runs = df[df["cfg.task"].astype(str) == "dual"].copy()
-    if runs.empty:
-        return runs
-    info = runs["run_dir"].map(_pair_info)
-    runs["pair"] = [i[0] for i in info]
-    runs["dim"] = [i[1] for i in info]
-    runs["critic"] = [critic_label(r) for _, r in runs.iterrows()]
-    runs["violation"] = [_violation(r) for _, r in runs.iterrows()]
-    runs["verdict"] = [run_verdict(r.get("lip_lower"), r.get("lip_upper")) for _, r in runs.iterrows()]
-    return runs
-
-
-def _pair_info(run_dir) -> tuple:
-    """(pair label, dimension) from a run's summary.json (``pair`` block)."""
-    try:
-        with open(os.path.join(str(run_dir), "summary.json"), encoding="utf-8") as f:
-            pair = json.load(f).get("pair") or {}
-        return str(pair.get("label", "?")), int(pair.get("dim", 0))
-    except (OSError, ValueError, TypeError):
-        return "?", 0
-
-
-def critic_label(row) -> str:
-    """``constraint · activation`` (the critic's activation: critic_activation, else activation)."""
-    act = row.get("cfg.model.critic_activation")
-    if act is None or (isinstance(act, float) and math.isnan(act)):
-        act = row.get("cfg.model.activation", "?")
-    return f"{row['method']} · {act}"
-
-
-def _num(row, key) -> float:
-    try:
-        v = float(row.get(key))
-    except (TypeError, ValueError):
-        return math.nan
-    return v
-
-
-def _violation(row) -> bool:
-    est, se, w1, w1_se, lip = (_num(row, k) for k in ("dual_estimate", "dual_estimate_se", "w1_true",
-                                                         "w1_true_se", "lip_upper"))
-    if not all(math.isfinite(v) for v in (est, se, w1, w1_se, lip)):
-        return False
-    return exceeds_bound(est, se, w1, w1_se, lip=lip)
 
 
 def _stats(values: pd.Series) -> tuple:
@@ -94,9 +46,10 @@ def dual_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for (pair, dim, critic), g in runs.groupby(list(KEYS), sort=True):
-        done = g[g["status"] == "completed"]
+        done = g[g["status"] == record.COMPLETED]
         row = {"pair": pair, "dim": int(dim), "critic": critic, "n_runs": len(g), "n_completed": len(done),
-               "n_diverged": int((g["status"] == "diverged").sum()), "n_failed": int((g["status"] == "failed").sum())}
+               "n_diverged": int((g["status"] == record.DIVERGED).sum()),
+               "n_failed": int((g["status"] == record.FAILED).sum())}
         for m in ("dual_tightness", "dual_tightness_normalized", "dual_estimate", "lip_upper", "lip_lower",
                   "steps_to_95", "seconds_to_95", "dual_late_gain"):
             mean, std, n = _stats(done[m]) if m in done else (math.nan, math.nan, 0)

@@ -33,8 +33,10 @@ from typing import Dict, Optional
 import numpy as np
 import pandas as pd
 
+from lipbench import record
 from lipbench.report.aggregate import swept_factors
-from lipbench.report.tables import fmt_number, readable_keys, sort_rows, write_md_and_csv
+from lipbench.report.tables import fmt_number, readable_keys, sort_rows
+from lipbench.report.writers import write_md_and_csv
 
 SLACK = 1e-4
 TOLERANCE = SLACK  # the name other reports import
@@ -91,7 +93,7 @@ def lipschitz_table(df: pd.DataFrame, tol: float = SLACK) -> pd.DataFrame:
         return pd.DataFrame()
     factors = swept_factors(df)
     keys = ["method"] + factors
-    done = df[df["status"].astype(str) == "completed"]
+    done = df[df["status"].astype(str) == record.COMPLETED]
     if done.empty:
         return pd.DataFrame()
     done = sound_bounds(done)

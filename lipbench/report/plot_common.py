@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lipbench import record
 from lipbench.report.aggregate import swept_factors
 
 FigureDict = Dict[str, Figure]  # file stem -> figure
@@ -159,7 +160,7 @@ def save_figures(figures: FigureDict, out_dir) -> List[str]:
 
 
 def completed(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["status"].astype(str) == "completed"] if "status" in df else df
+    return df[df["status"].astype(str) == record.COMPLETED] if "status" in df else df
 
 
 def has_values(df: pd.DataFrame, col: str) -> bool:

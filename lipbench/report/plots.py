@@ -13,10 +13,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from lipbench.report.plot_common import save_figures
-from lipbench.report.plots_critic import (figures_grad_norms, figures_layer_norms, figures_sample_grids,
-                                          figures_samples_2d, representative_runs)
-from lipbench.report.plots_runs import (figures_budget, figures_final, figures_histories, figures_lipschitz,
-                                        figures_settings)
+from lipbench.report.plots_critic import (
+    figures_grad_norms,
+    figures_layer_norms,
+    figures_sample_grids,
+    figures_samples_2d,
+    representative_runs,
+)
+from lipbench.report.plots_lipschitz import figures_lipschitz
+from lipbench.report.plots_runs import figures_budget, figures_final, figures_histories, figures_settings
 
 
 def plot_histories(df: pd.DataFrame, out_dir, histories: Optional[pd.DataFrame] = None,

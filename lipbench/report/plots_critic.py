@@ -7,7 +7,6 @@ Like :mod:`lipbench.report.plots_runs`, each ``figures_*`` function returns
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, List, Optional
 
@@ -16,25 +15,33 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lipbench.viz import draw_critic_panel
+from lipbench import record
 from lipbench.report.aggregate import swept_factors
+from lipbench.report.plot_common import (
+    MAX_PANELS_PER_ROW,
+    MAX_WIDTH,
+    FigureDict,
+    colours,
+    data_groups,
+    fitting_cols,
+    new_figure,
+    ordered,
+    series_labels,
+    spans_decades,
+    stem_with,
+    title_with,
+)
+from lipbench.viz import draw_critic_panel
 
-from lipbench.report.plot_common import (MAX_PANELS_PER_ROW, MAX_WIDTH, FigureDict, colours, data_groups, fitting_cols,
-                                         new_figure, ordered, series_labels, spans_decades, stem_with, title_with)
-
-NPZ = "final_samples.npz"  # written by lipbench.evaluate.toy2d
-GRID = "grid_final.png"  # written by lipbench.evaluate.images
+NPZ = record.SAMPLES  # written by the 2-D and dual evaluators
+GRID = record.GRID  # written by lipbench.evaluate.images
 _NPZ_KEYS = ("real", "fake", "surface_x", "surface_y", "surface_values")
 
 
 def read_diagnostics(run_dir: str) -> dict:
     """``summary.json["diagnostics"]`` of a run, or {} when unreadable."""
-    try:
-        with open(os.path.join(str(run_dir), "summary.json"), encoding="utf-8") as f:
-            diag = json.load(f).get("diagnostics")
-        return diag if isinstance(diag, dict) else {}
-    except Exception:
-        return {}
+    diag = record.read_summary_field(run_dir, "diagnostics")
+    return diag if isinstance(diag, dict) else {}
 
 
 def read_samples(run_dir: str) -> Optional[Dict[str, np.ndarray]]:
@@ -60,7 +67,7 @@ def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
         return cand
     factors = swept_factors(df)
     cand = cand.assign(_series=series_labels(cand, factors).to_numpy(),
-                       _done=(cand["status"].astype(str) != "completed").astype(int),
+                       _done=(cand["status"].astype(str) != record.COMPLETED).astype(int),
                        _seed=pd.to_numeric(cand["seed"], errors="coerce").fillna(np.inf))
     keys = ["_series"] + [f for f in factors if f.startswith("cfg.data.")]
     cand = cand.assign(**{k: cand[k].astype(str) for k in keys if k != "_series"})
@@ -122,7 +129,7 @@ def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000,
 
 
 def _diag_rows(df: pd.DataFrame) -> pd.DataFrame:
-    done = df[df["status"].astype(str) == "completed"] if not df.empty else df
+    done = df[df["status"].astype(str) == record.COMPLETED] if not df.empty else df
     return done.assign(_diag=done["run_dir"].map(read_diagnostics)) if not done.empty else done
 
 

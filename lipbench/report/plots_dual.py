@@ -21,7 +21,8 @@ from typing import List, Optional
 import numpy as np
 import pandas as pd
 
-from lipbench.report.dual_table import dual_runs
+from lipbench import record
+from lipbench.report.dual_select import dual_runs
 from lipbench.report.plot_common import FigureDict, colours, new_figure, save_figures
 from lipbench.report.plots_critic import NPZ, read_samples
 from lipbench.viz import draw_critic_panel
@@ -34,7 +35,7 @@ def _critics(runs: pd.DataFrame) -> List[str]:
 def figures_dual_dimension(df: pd.DataFrame, runs: Optional[pd.DataFrame] = None) -> FigureDict:
     """estimate / W1 vs dimension (log x), one line per critic, for each multi-dimension pair."""
     runs = dual_runs(df) if runs is None else runs
-    runs = runs[runs["status"] == "completed"] if not runs.empty else runs
+    runs = runs[runs["status"] == record.COMPLETED] if not runs.empty else runs
     figures = {}
     for pair, sub in (runs.groupby("pair") if not runs.empty else []):
         if sub["dim"].nunique() < 2:
@@ -56,9 +57,10 @@ def figures_dual_dimension(df: pd.DataFrame, runs: Optional[pd.DataFrame] = None
 
 
 def _curve(run_dir) -> pd.DataFrame:
-    from lipbench.train.record import read_jsonl
-
-    rows = read_jsonl(os.path.join(str(run_dir), "metrics.jsonl"))
+    try:
+        rows = record.read_jsonl(os.path.join(str(run_dir), record.METRICS))
+    except OSError:
+        rows = []
     return pd.DataFrame([(r["step"], r["dual_tightness"]) for r in rows
                          if isinstance(r.get("dual_tightness"), (int, float))], columns=["step", "ratio"])
 
@@ -96,7 +98,7 @@ def surface_runs(runs: pd.DataFrame) -> pd.DataFrame:
     flat = flat[flat["run_dir"].map(lambda d: os.path.isfile(os.path.join(str(d), NPZ)))]
     if flat.empty:
         return flat
-    flat = flat.assign(_done=(flat["status"] != "completed").astype(int),
+    flat = flat.assign(_done=(flat["status"] != record.COMPLETED).astype(int),
                        _seed=pd.to_numeric(flat["seed"], errors="coerce").fillna(np.inf))
     return flat.sort_values(["_done", "_seed"]).groupby(["pair", "critic"], sort=True).head(1)
 

@@ -1,7 +1,7 @@
-"""Plots of metrics across runs: histories, final values, settings sweeps, budget curves,
-Lipschitz bounds.
+"""Plots of metrics across runs: histories, final values, settings sweeps, budget curves.
 
-Every ``figures_*`` function takes the runs DataFrame of :func:`load_runs` and returns
+The Lipschitz bound plots are in :mod:`lipbench.report.plots_lipschitz`. Every
+``figures_*`` function takes the runs DataFrame of :func:`load_runs` and returns
 ``{file stem: Figure}``; it returns ``{}`` when the data it needs is absent. A panel whose
 values span decades (:func:`~lipbench.report.plot_common.spans_decades`) gets a log axis;
 the history of a metric with a sampling floor (w1, fid_domain) shows the floor as a band.
@@ -14,12 +14,27 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from lipbench import record
 from lipbench.report.aggregate import load_histories, swept_factors
 from lipbench.report.budget import budget_curves, hyper_factors, primary_metrics
-from lipbench.report.plot_common import (MAX_WIDTH, FigureDict, colours, completed, data_groups, finite,
-                                         fitting_cols, has_values, log_if_spanning, new_figure, ordered,
-                                         place_legend, series_labels, spans_decades, short, stem_with, title_with)
-from lipbench.report.tables import default_metrics, direction
+from lipbench.report.directions import MetricBook
+from lipbench.report.plot_common import (
+    FigureDict,
+    colours,
+    completed,
+    data_groups,
+    finite,
+    has_values,
+    log_if_spanning,
+    new_figure,
+    ordered,
+    place_legend,
+    series_labels,
+    short,
+    stem_with,
+    title_with,
+)
+from lipbench.report.tables import default_metrics
 
 HISTORY_EXTRA = ("loss_d", "loss_g", "penalty")
 # Diagnostics (no "better" direction) still worth a panel next to the scored metrics.
@@ -32,12 +47,13 @@ def panel_metrics(df: pd.DataFrame) -> list:
     """Default panels: the table's metrics that are scored (declared direction) or key
     diagnostics, in table order, at most :data:`MAX_PANELS`. Floors and excess ratios are
     left out: the floor is drawn inside its metric's history panel."""
+    book = MetricBook.of(df)
     return [m for m in default_metrics(df) if m != "it_per_s" and "_floor" not in m and "_excess" not in m
-            and (direction(m) is not None or m in SHOWN_DIAGNOSTICS)][:MAX_PANELS]
+            and (book.better(m) is not None or m in SHOWN_DIAGNOSTICS)][:MAX_PANELS]
 
 
-def _label(metric: str) -> str:
-    d = direction(metric)
+def _label(metric: str, book: MetricBook) -> str:
+    d = book.better(metric)
     return metric + {"lower": " (lower is better)", "higher": " (higher is better)"}.get(d, "")
 
 
@@ -45,7 +61,7 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
                       metrics: Optional[Sequence[str]] = None, band: str = "minmax") -> FigureDict:
     """Each metric against step: per series the mean over seeds, with a min–max band
     (``band="std"``: ± one std). One figure per data set."""
-    factors = swept_factors(df)
+    factors, book = swept_factors(df), MetricBook.of(df)
     hist = load_histories(df, factors) if histories is None else histories
     if hist.empty:
         return {}
@@ -74,7 +90,7 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
                 ax.fill_between(stats.index, lo, hi, color=col[s], alpha=0.2, linewidth=0)
             _draw_floor(ax, gdf, df, FLOOR_OF.get(metric))
             log = log_if_spanning(ax, part["value"])
-            ax.set_title(_label(metric))
+            ax.set_title(_label(metric, book))
             ax.set_xlabel("generator iteration")
             ax.set_ylabel(metric + (" (log scale)" if log else ""))
             ax.grid(alpha=0.3)
@@ -106,7 +122,7 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
     metrics = [m for m in (panel_metrics(df) if metrics is None else metrics) if has_values(df, m)][:MAX_PANELS]
     if df.empty or not metrics:
         return {}
-    factors = swept_factors(df)
+    factors, book = swept_factors(df), MetricBook.of(df)
     df = df.assign(series=series_labels(df, factors).to_numpy())
     figs = {}
     for group, gdf in data_groups(df, factors):
@@ -115,7 +131,7 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
         ticks = []
         for s in series:
             st = gdf[gdf["series"] == s]["status"].astype(str)
-            bad = [f"{int((st == k).sum())} {k}" for k in ("diverged", "failed") if (st == k).any()]
+            bad = [f"{int((st == k).sum())} {k}" for k in (record.DIVERGED, record.FAILED) if (st == k).any()]
             ticks.append(s + ("\n(" + ", ".join(bad) + ")" if bad else ""))
         width = max(3.8, 0.45 * len(series) + 1.5)
         fig, axes = new_figure(len(metrics), ncols=3 if width < 6 else 2 if width < 9 else 1, size=(width, 3.6))
@@ -133,7 +149,7 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
                           fontsize="small", ha="right" if len(series) > 4 else "center")
             ax.set_xlim(0.4, len(series) + 0.6)
             log = log_if_spanning(ax, np.concatenate(data) if data else [])
-            ax.set_title(_label(metric))
+            ax.set_title(_label(metric, book))
             ax.set_ylabel(metric + (" (log scale)" if log else ""))
             ax.grid(alpha=0.3, axis="y")
         fig.suptitle(title_with("Final metrics per method (completed runs; points = seeds)", group))
@@ -146,7 +162,7 @@ def _hyper_setup(df: pd.DataFrame, metrics: Optional[Sequence[str]]):
     settings and budget plots."""
     factors = swept_factors(df)
     metrics = primary_metrics([m for m in (default_metrics(df) if metrics is None else metrics)
-                               if has_values(df, m)], direction)[:MAX_PANELS]
+                               if has_values(df, m)], MetricBook.of(df).better)[:MAX_PANELS]
     return factors, hyper_factors(factors), metrics
 
 
@@ -156,7 +172,7 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
     factors, hyper, metrics = _hyper_setup(df, metrics)
     if df.empty or not hyper or not metrics:
         return {}
-    figs = {}
+    figs, book = {}, MetricBook.of(df)
     for factor in hyper:
         for group, gdf in data_groups(df, factors):
             settings = sorted(gdf[factor].astype(str).unique())
@@ -176,7 +192,7 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
                 ax.set_xlabel(short(factor))
                 log = log_if_spanning(ax, ok[metric])
                 ax.set_ylabel(metric + (" (log scale)" if log else ""))
-                ax.set_title(_label(metric))
+                ax.set_title(_label(metric, book))
                 ax.grid(alpha=0.3)
             place_legend(fig, axes[0], len(methods))
             fig.suptitle(title_with(f"Metrics across {short(factor)} settings (mean ± std over seeds)", group))
@@ -191,7 +207,7 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
     factors, hyper, metrics = _hyper_setup(df, metrics)
     if df.empty or not hyper or not metrics:
         return {}
-    figs = {}
+    figs, book = {}, MetricBook.of(df)
     for factor in hyper:
         for group, gdf in data_groups(df, factors):
             if gdf[factor].astype(str).nunique() < 2:
@@ -200,7 +216,7 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
             col = colours(methods)
             fig, axes = new_figure(len(metrics))
             for ax, metric in zip(axes, metrics):
-                curves = budget_curves(gdf, metric, factor, direction(metric), n_draws=n_draws, seed=seed)
+                curves = budget_curves(gdf, metric, factor, book.better(metric), n_draws=n_draws, seed=seed)
                 for m in methods:
                     c = curves[curves["method"].astype(str) == m]
                     if c.empty:
@@ -211,95 +227,9 @@ def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_
                     ax.fill_between(c["k"], c["q25"], c["q75"], color=col[m], alpha=0.2, linewidth=0)
                 ax.set_xlabel(f"number of {short(factor)} settings tried (k)")
                 ax.set_ylabel(f"expected best {metric}")
-                ax.set_title(_label(metric))
+                ax.set_title(_label(metric, book))
                 ax.grid(alpha=0.3)
             place_legend(fig, axes[0], len(methods))
             fig.suptitle(title_with(f"Budget curves over {short(factor)} ({n_draws} resamples, band 25–75%)", group))
             figs[stem_with(f"budget_{short(factor)}", group)] = fig
-    return figs
-
-
-def _bounds_panel(ax, ok: pd.DataFrame, series) -> None:
-    """Lower (a witness: max gradient norm), guaranteed upper (lip_upper; none where there is
-    no certificate) and estimated upper (lip_upper_est, product of layer norms) bounds, log scale."""
-    from lipbench.report.lipschitz_table import sound_bounds  # legacy records: lip_upper was an estimate
-
-    ok = sound_bounds(ok)
-    colours_of = {"lip_lower": "tab:blue", "lip_upper": "tab:red", "lip_upper_est": "tab:gray"}
-    for off, (metric, marker) in zip((-0.15, 0.0, 0.15), (("lip_lower", "v"), ("lip_upper", "^"),
-                                                         ("lip_upper_est", "x"))):
-        if metric not in ok:
-            continue
-        for i, s in enumerate(series):
-            vals = finite(ok[ok["series"] == s][metric])
-            vals = vals[vals > 0]
-            ax.scatter(np.full(len(vals), i + off), vals, marker=marker, alpha=0.6,
-                       color=colours_of[metric], label=metric if i == 0 else None)
-    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="K = 1")
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(series)), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
-    ax.set_ylabel("Lipschitz constant estimate (log scale)")
-    ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: guaranteed; est: layer-norm product)",
-                 fontsize="medium")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3, axis="y")
-
-
-def _gap_panel(ax, ok: pd.DataFrame, series) -> None:
-    """The critic gap against exact W1, with the diagonal. When the values span decades:
-    W1 on a log axis, the gap on a log axis too, or symlog (linear within ± the smallest
-    |gap|) when some gaps are ≤ 0, so every run stays visible."""
-    w1 = pd.to_numeric(ok["w1"], errors="coerce")
-    gap = pd.to_numeric(ok["critic_gap"], errors="coerce")
-    both = w1.notna() & gap.notna()
-    log = bool(both.any()) and spans_decades(pd.concat([w1[both & (w1 > 0)], gap[both & (gap > 0)].abs()]))
-    shown = both & (w1 > 0) if log else both
-    col = colours(series)
-    for s in series:
-        pick = shown & (ok["series"] == s).to_numpy()
-        ax.scatter(w1[pick], gap[pick], color=col[s], label=s)
-    xs = finite(w1[shown])
-    if len(xs):
-        lo, hi = (xs.min(), xs.max()) if log else (min(xs.min(), 0), xs.max())
-        line = np.geomspace(lo, hi, 50) if log and lo > 0 else np.linspace(lo, hi, 2)
-        ax.plot(line, line, "k--", lw=0.8, label="critic gap = W1")
-    yscale = ""
-    if log:
-        ax.set_xscale("log")
-        nonpos = bool((gap[shown] <= 0).any())
-        small = finite(gap[shown].abs())
-        small = small[small > 0]
-        if nonpos:
-            ax.set_yscale("symlog", linthresh=float(small.min()) if len(small) else 1e-3)
-        else:
-            ax.set_yscale("log")
-        yscale = " (symlog scale)" if nonpos else " (log scale)"
-    ax.set_xlabel("exact W1 (optimal transport)" + (" (log scale)" if log else ""))
-    ax.set_ylabel("critic gap E[D(real)] − E[D(fake)]" + yscale)
-    ax.set_title("Critic's W1 estimate vs exact W1", fontsize="medium")
-    ax.legend(fontsize="small", ncol=2 if len(series) > 6 else 1)
-    ax.grid(alpha=0.3)
-
-
-def figures_lipschitz(df: pd.DataFrame) -> FigureDict:
-    """Lower and upper Lipschitz estimates per series (log scale, line at 1), and the
-    critic's own W1 estimate against the exact W1 when both exist (log-log when spanning
-    decades). The panels wrap into rows when they do not fit side by side."""
-    if df.empty or not (has_values(df, "lip_lower") or has_values(df, "lip_upper")):
-        return {}
-    factors = swept_factors(df)
-    df = df.assign(series=series_labels(df, factors).to_numpy())
-    gap = has_values(df, "critic_gap") and has_values(df, "w1")
-    figs = {}
-    for group, gdf in data_groups(df, factors):
-        ok = completed(gdf)
-        series = ordered(gdf["series"])
-        width = min(MAX_WIDTH, max(5.0, 0.9 * len(series) + 2))
-        n = 2 if gap else 1
-        fig, axes = new_figure(n, ncols=fitting_cols(n, width), size=(width, 4.0 if n == 1 else 4.6))
-        _bounds_panel(axes[0], ok, series)
-        if gap:
-            _gap_panel(axes[1], ok, series)
-        fig.suptitle(title_with("Lipschitz diagnostics (completed runs, one point per seed)", group))
-        figs[stem_with("lipschitz", group)] = fig
     return figs

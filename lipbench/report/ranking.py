@@ -19,14 +19,17 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lipbench.report.tables import direction, fmt_number, table_factors, table_metrics, write_md_and_csv
+from lipbench.report.directions import MetricBook
+from lipbench.report.tables import fmt_number, table_factors, table_metrics
+from lipbench.report.writers import write_md_and_csv
 
 RANK_STATS = ("mean_rank", "std_rank", "min_rank", "max_rank", "n_datasets")
 
 
 def ranked_metrics(table: pd.DataFrame) -> List[str]:
     """The table's metrics ranked by default (declared direction; no excess ratio, no lip_*)."""
-    return [m for m in table_metrics(table) if direction(m) in ("lower", "higher")
+    book = MetricBook.of(table)
+    return [m for m in table_metrics(table) if book.better(m) in ("lower", "higher")
             and "_excess" not in m and not m.startswith("lip_")]
 
 
@@ -60,9 +63,9 @@ def ranking_table(table: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
                         _key=[tuple(k) for k in table[entity].itertuples(index=False)])
     blocks = list(dict.fromkeys(work["_block"]))
     keys = list(dict.fromkeys(work["_key"]))
-    records = []
+    records, book = [], MetricBook.of(table)
     for m in metrics:
-        ascending = direction(m) == "lower"
+        ascending = book.better(m) == "lower"
         per_key: Dict[tuple, Dict[str, float]] = {k: {} for k in keys}
         for block, g in work.groupby("_block", sort=False):
             ranks = pd.to_numeric(g[f"{m}_mean"], errors="coerce").rank(ascending=ascending, method="average")

@@ -3,73 +3,56 @@
 :func:`comparison_table` returns the numbers (``<metric>_mean``, ``<metric>_std``,
 ``<metric>_n``, ``<metric>_tied_best``, ``<metric>_p`` per metric, run counts by status, and
 the run-state columns of :mod:`lipbench.report.convergence`); :func:`format_table` renders
-them as ``mean ± std`` strings for markdown, LaTeX or plain text; :func:`write_tables` writes
-table.md, table.csv (the numbers) and table.tex, each with a footer that states the test.
+them as ``mean ± std`` strings for markdown, LaTeX or plain text;
+:func:`lipbench.report.writers.write_tables` writes table.md, table.csv (the numbers) and
+table.tex, each with a footer that states the test.
 
 Statistics use completed runs only; diverged, failed and running runs are counted in
 ``n_diverged``, ``n_failed`` and ``n_running``, never silently dropped. The std is the
 sample standard deviation (pandas, ddof=1); with a single completed run it is undefined:
 NaN in table.csv and ``—`` in table.md / table.tex. Bold (``<metric>_tied_best``) marks every
 row not significantly worse than the column's best mean, by the test of
-:mod:`lipbench.report.significance` (direction from :mod:`lipbench.metrics.catalog`; within
-each data set when several are in one table); ``<metric>_p`` is that test's p-value.
+:mod:`lipbench.report.significance` (direction from the run records,
+:mod:`lipbench.report.directions`; within each data set when several are in one table);
+``<metric>_p`` is that test's p-value.
 Sampling floors (``*_floor*``) describe the data, not the method: they are never bold.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from lipbench import record
 from lipbench.report import convergence as conv
 from lipbench.report.aggregate import metric_columns, swept_factors
+from lipbench.report.directions import ATTR, MetricBook, is_floor  # noqa: F401  (is_floor: re-export)
 from lipbench.report.significance import DEFAULT_ALPHA, check_alpha, rule_text, tied_with_best
 
-# Default metric order; only the metrics present in the runs are kept.
-METRIC_ORDER = (
-    "w1", "w1_floor", "w1_excess", "modes", "hq_pct", "critic_gap", "dual_ratio",
-    "fid_domain", "fid_floor_domain", "fid_excess_domain", "kid_domain", "is_domain",
-    "precision_domain", "recall_domain", "domain_clf_acc",
-    "fid_inception", "kid_inception", "is_inception",
-    "grad_real_mean", "grad_fake_mean", "grad_interp_mean",
-    "sigma_max", "sigma_prod", "lip_lower", "lip_upper", "lip_ratio", "it_per_s",
-)
 COUNT_COLUMNS = ("n_completed", "n_diverged", "n_failed", "n_running")
 _NOT_DEFAULT = ("loss_d", "loss_g", "penalty") + conv.STATE_METRICS
 STATS = ("mean", "std", "n", "tied_best", "p")
 
 
-def is_floor(metric: str) -> bool:
-    """A sampling floor (w1_floor, fid_floor_domain): a property of the data, never bold."""
-    return "_floor" in metric
-
-
-def direction(metric: str) -> Optional[str]:
-    """"lower", "higher" or None, from the metric catalog; None if the catalog cannot answer
-    and for sampling floors."""
-    if is_floor(metric):
-        return None
-    try:
-        from lipbench.metrics.catalog import direction as catalog_direction
-
-        return catalog_direction(metric)
-    except Exception:  # a half-written metric module must not break the report
-        return None
+def direction(metric: str, book: Optional[MetricBook] = None) -> Optional[str]:
+    """"lower", "higher" or None (a diagnostic, a sampling floor or an unknown name), from
+    ``book`` (the runs' records), else from the declarations of the records of before."""
+    return (book or MetricBook()).better(metric)
 
 
 def default_metrics(df: pd.DataFrame) -> List[str]:
-    """The metrics of :data:`METRIC_ORDER` present in ``df`` (with at least one value), then
-    any other metric whose direction is declared."""
+    """The table columns the runs' records name (:meth:`MetricBook.table_order`) present in
+    ``df`` (with at least one value), then any other metric with a direction, sorted."""
+    book = MetricBook.of(df)
     present = [c for c in metric_columns(df) if df[c].notna().any()]
     if "it_per_s" in df and df["it_per_s"].notna().any():
         present.append("it_per_s")
-    ordered = [m for m in METRIC_ORDER if m in present]
+    ordered = [m for m in book.table_order() if m in present]
     extra = sorted(m for m in present if m not in ordered and m not in _NOT_DEFAULT
-                   and not m.endswith("_std") and direction(m) is not None)
+                   and not m.endswith("_std") and book.better(m) is not None)
     return ordered + extra
 
 
@@ -87,8 +70,10 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
     ``<m>_std`` (ddof=1, NaN for n=1), ``<m>_n``, ``<m>_tied_best`` (bool: not significantly
     worse than the best at level ``alpha``) and ``<m>_p`` (that test's p-value). ``alpha``
     defaults to the runs' ``eval.alpha`` (else 0.05). The metric list, factors, alpha and
-    the runs' quality/plateau settings are stored in ``table.attrs``.
+    the runs' quality/plateau settings are stored in ``table.attrs`` (with the runs'
+    ``metric_info``).
     """
+    book = MetricBook.of(df)
     factors = list(swept_factors(df) if factors is None else factors)
     metrics = [m for m in (default_metrics(df) if metrics is None else metrics)
                if m in df.columns and m not in conv.STATE_METRICS]
@@ -96,7 +81,7 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
     keys = ["method"] + factors
     state = conv.state_columns(df)
     cols = keys + list(COUNT_COLUMNS) + state + [f"{m}_{s}" for m in metrics for s in STATS]
-    attrs = dict(metrics=metrics, factors=factors, alpha=alpha,
+    attrs = dict(metrics=metrics, factors=factors, alpha=alpha, **{ATTR: book.infos},
                  quality_factor=conv.config_value(df, "cfg.eval.quality_factor"),
                  plateau_window=conv.config_value(df, "cfg.eval.plateau_window"),
                  plateau_tol=conv.config_value(df, "cfg.eval.plateau_tol"))
@@ -110,7 +95,7 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
         status = group["status"].astype(str)
         for c in COUNT_COLUMNS:
             row[c] = int((status == c[2:]).sum())
-        done = group[status == "completed"]
+        done = group[status == record.COMPLETED]
         row.update(conv.row_state(done, state))
         values = {m: pd.to_numeric(done[m], errors="coerce").dropna().to_numpy(float) for m in metrics}
         for m, vals in values.items():
@@ -123,7 +108,7 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
     table = pd.DataFrame([rows[i] for i in order])
     samples = [samples[i] for i in order]
     for m in metrics:
-        _mark_tied_best(table, [s[m] for s in samples], m, _data_factors(factors), alpha)
+        _mark_tied_best(table, [s[m] for s in samples], m, _data_factors(factors), alpha, book.better(m))
     table = table[cols]
     table.attrs.update(attrs)
     return table
@@ -139,11 +124,10 @@ def runs_alpha(df: pd.DataFrame) -> float:
 
 
 def _mark_tied_best(table: pd.DataFrame, samples: List[np.ndarray], metric: str, within: List[str],
-                    alpha: float) -> None:
+                    alpha: float, better: Optional[str]) -> None:
     """Fill ``<metric>_tied_best`` and ``<metric>_p`` per block of rows (each data set)."""
     tied = pd.Series(False, index=table.index)
     pvals = pd.Series(np.nan, index=table.index)
-    better = direction(metric)
     blocks = table.groupby(within, dropna=False).groups.values() if within else [table.index]
     for idx in blocks:
         marking = tied_with_best([samples[i] for i in idx], better, alpha)
@@ -199,7 +183,7 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
     rows not significantly worse than the best in bold (``**`` for markdown, ``\\textbf``
     for latex, ``*`` suffix for plain), and the run-state columns ``converged`` (k/n) and
     ``ttq`` when the runs record them."""
-    metrics, factors = table_metrics(table), table_factors(table)
+    metrics, factors, book = table_metrics(table), table_factors(table), MetricBook.of(table)
     arrows = {"lower": {"latex": r" $\downarrow$", "markdown": " ↓", "plain": " (lower)"},
               "higher": {"latex": r" $\uparrow$", "markdown": " ↑", "plain": " (higher)"}}
     out = pd.DataFrame(index=table.index)
@@ -216,7 +200,7 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
         out["ttq"] = [conv.format_ttq(r) for _, r in table.iterrows()]
     for m in metrics:
         cells = [_cell(r, m, style) for _, r in table.iterrows()]
-        d = direction(m)
+        d = book.better(m)
         out[m + (arrows[d][style] if d in arrows else "")] = cells
     return out.reset_index(drop=True)
 
@@ -238,7 +222,8 @@ def _cell(r, m: str, style: str) -> str:
 
 def seeds_range(table: pd.DataFrame) -> Optional[tuple]:
     """(min, max) completed seeds behind the cells that carry a direction (None if none)."""
-    ns = [int(v) for m in table_metrics(table) if direction(m) for v in table[f"{m}_n"] if v]
+    book = MetricBook.of(table)
+    ns = [int(v) for m in table_metrics(table) if book.better(m) for v in table[f"{m}_n"] if v]
     return (min(ns), max(ns)) if ns else None
 
 
@@ -264,37 +249,3 @@ def to_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "_No readable runs._\n"
     return format_table(table, "markdown").to_markdown(index=False) + "\n"
-
-
-def write_md_and_csv(frame: pd.DataFrame, out_dir, stem: str, markdown: str,
-                     heading: Optional[str] = None) -> Dict[str, str]:
-    """Write ``<stem>.md`` (``# heading``, when given, then ``markdown``) and ``<stem>.csv``
-    (``frame``) into ``out_dir``; returns ``{"md": path, "csv": path}``. The side tables
-    (ranking, Lipschitz verdicts, dual) are written through this."""
-    paths = {k: os.path.join(os.fspath(out_dir), f"{stem}.{k}") for k in ("md", "csv")}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        if heading:
-            f.write(f"# {heading}\n\n")
-        f.write(markdown)
-    frame.to_csv(paths["csv"], index=False)
-    return paths
-
-
-def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None) -> Dict[str, str]:
-    """Write table.md, table.csv and table.tex into ``out_dir`` (md and tex with the footer
-    of :func:`table_notes`); returns {kind: path}."""
-    from lipbench.report.latex import to_latex
-
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {k: os.path.join(out_dir, f"table.{k}") for k in ("md", "csv", "tex")}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        if caption:
-            f.write(f"# {caption}\n\n")
-        f.write(to_markdown(table))
-        for note in table_notes(table):
-            f.write(f"\n{note}\n")
-    table.to_csv(paths["csv"], index=False)
-    with open(paths["tex"], "w", encoding="utf-8") as f:
-        f.write(to_latex(table, caption, notes=table_notes(table)))
-    return paths

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from lipbench import record
 from lipbench.errors import RunDirError
-from lipbench.train import record
+from lipbench.record.checkpoint import load_checkpoint
 
 
 @dataclass
@@ -54,11 +55,11 @@ def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
                 f"{run_dir} holds another config's run (run_id {other}, this config is {run_id}); "
                 "use another output directory or train.overwrite=true"
             )
-        if summary.get("status") in ("completed", "diverged"):
+        if summary.get("status") in record.DONE:
             return Plan("skip", summary=summary)
     if ckpt_path.exists():
         try:
-            ckpt = record.load_checkpoint(ckpt_path)
+            ckpt = load_checkpoint(ckpt_path)
         except Exception as e:  # torch raises many kinds on a corrupt file
             raise RunDirError(
                 f"checkpoint {ckpt_path} is corrupted ({type(e).__name__}); "
@@ -79,11 +80,10 @@ def clear(run_dir: Path) -> None:
         p = Path(run_dir) / name
         if p.exists():
             p.unlink()
-    for p in Path(run_dir).glob("samples_*.png"):
-        p.unlink()
-    for p in Path(run_dir).glob("grid_*.png"):
-        p.unlink()
-    tb = Path(run_dir) / "tb"
+    for pattern in record.PICTURES:
+        for p in Path(run_dir).glob(pattern):
+            p.unlink()
+    tb = Path(run_dir) / record.TENSORBOARD
     if tb.is_dir():
         for f in tb.iterdir():
             f.unlink()
@@ -127,7 +127,7 @@ class RunLock:
     """
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / ".lock"
+        self.path = Path(run_dir) / record.LOCK
         self._fd = None
 
     def __enter__(self):

@@ -1,0 +1,51 @@
+"""Which way each metric of a report is better, and which columns its table shows: read
+from the run records (:mod:`lipbench.record.metric_info`), never from the metric code, so a
+report needs neither torch nor the plug-in that computed a metric.
+
+:func:`lipbench.report.aggregate.load_runs` merges the records' ``metric_info`` into the
+runs frame's ``attrs["metric_info"]``; :class:`MetricBook` reads it back (a frame without
+it, e.g. one built by hand, gets the declarations of the records written before
+``metric_info`` existed).
+"""
+
+from __future__ import annotations
+
+from typing import List, Mapping, Optional
+
+from lipbench.record.legacy import LEGACY_METRIC_INFO
+from lipbench.record.metric_info import MetricInfo, lookup
+
+ATTR = "metric_info"  # the key in a frame's attrs
+RUN_COLUMNS = ("it_per_s",)  # run-level numbers shown after the metrics
+
+
+def is_floor(metric: str) -> bool:
+    """A sampling floor (w1_floor, fid_floor_domain): a property of the data, never bold."""
+    return "_floor" in metric
+
+
+class MetricBook:
+    """The metric infos of a set of runs."""
+
+    def __init__(self, infos: Optional[Mapping[str, MetricInfo]] = None):
+        self.infos = dict(infos) if infos else dict(LEGACY_METRIC_INFO)
+
+    @classmethod
+    def of(cls, frame) -> "MetricBook":
+        """The book of a runs frame or a table (from its ``attrs``)."""
+        return cls(getattr(frame, "attrs", {}).get(ATTR))
+
+    def info(self, metric: str) -> Optional[MetricInfo]:
+        return lookup(self.infos, metric)
+
+    def better(self, metric: str) -> Optional[str]:
+        """"lower", "higher" or None (a diagnostic, a sampling floor or an unknown name)."""
+        if is_floor(metric):
+            return None
+        i = self.info(metric)
+        return None if i is None else i.better
+
+    def table_order(self) -> List[str]:
+        """The columns the table shows first, in order, then the run-level ones."""
+        order = [n for n, i in self.infos.items() if i.table and not n.endswith("*")]
+        return order + [c for c in RUN_COLUMNS if c not in order]

@@ -1,0 +1,129 @@
+"""Metrics as plug-ins: one registration is enough for a metric to be selected with
+``eval.metrics``, computed by a training run, recorded with its direction, and reported by a
+report that never sees its code; the selection does not change the other metrics' numbers."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import FAST_2D, REPO, compose_cfg, run_cli, untimed
+from lipbench import record
+from lipbench.errors import ConfigError
+from lipbench.metrics import catalog
+from lipbench.record.metric_info import HIGHER
+from lipbench.train.loop import train
+
+TOY = "toy_x_mean"
+DEFAULTS_2D = ["w1", "modes", "critic_gap", "lipschitz"]
+
+
+def toy_x_mean(ev, params):
+    """The mean first coordinate of the generated points that the picture's samples hold."""
+    return {TOY: float(ev.fake[: len(ev.real), 0].mean())}
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric registered from this module (not a default), removed again after the test."""
+    catalog.register_metric("toy", kinds=("toy2d",), default=False, outputs=[
+        catalog.output(TOY, HIGHER, "mean x of the generated points", table=True)])(toy_x_mean)
+    yield "toy"
+    catalog.unregister("toy")
+
+
+def _rows(run_dir):
+    return [untimed(r) for r in record.read_jsonl(run_dir / record.METRICS)]
+
+
+def test_a_toy_metric_is_computed_recorded_and_reported_with_its_direction(tmp_path, toy_metric):
+    run_dir = tmp_path / "sweep" / "toy_run"
+    summary = train(compose_cfg(*FAST_2D, "constraint=gp", f"eval.metrics=[{','.join(DEFAULTS_2D)},toy]"), run_dir)
+    assert summary["status"] == "completed", summary.get("error")
+    # computed at every evaluation; the final value is the mean x of the points the run saved
+    assert [TOY in r for r in _rows(run_dir)] == [True, True]
+    saved = np.load(run_dir / record.SAMPLES)["fake"]
+    assert summary["final"][TOY] == pytest.approx(float(saved[:, 0].mean()), rel=1e-5, abs=1e-6)
+    info = summary["diagnostics"][record.METRIC_INFO]
+    assert info[TOY] == {"better": "higher", "target": None, "table": True}
+    assert info["w1"]["better"] == "lower" and info["converged"]["better"] == "higher"
+
+    # a report in a fresh process, where no code declares the toy metric, reads it from the record
+    out = tmp_path / "report"
+    code = ("import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
+            "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sweep"), "--out", str(out), "--no-plots",
+                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "loaded: []" in proc.stdout  # the report loaded neither torch, torch-fidelity nor training code
+    header = next(line for line in (out / "table.md").read_text().splitlines() if line.startswith("| method"))
+    assert f"{TOY} ↑" in header and "w1 ↓" in header and "modes ↑" in header
+    columns = (out / "table.csv").read_text().splitlines()[0].split(",")
+    assert f"{TOY}_mean" in columns and f"{TOY}_tied_best" in columns
+
+
+def test_the_selection_changes_no_other_metric_and_its_order_does_not_matter(tmp_path):
+    default = train(compose_cfg(*FAST_2D, "seed=3"), tmp_path / "default")
+    chosen = train(compose_cfg(*FAST_2D, "seed=3", "eval.metrics=[lipschitz,critic_gap,modes,w1]"), tmp_path / "chosen")
+    assert untimed(default["final"]) == untimed(chosen["final"])
+    assert _rows(tmp_path / "default") == _rows(tmp_path / "chosen")
+    fewer = train(compose_cfg(*FAST_2D, "seed=3", "eval.metrics=[w1]"), tmp_path / "fewer")
+    assert {"modes", "critic_gap", "lip_upper"}.isdisjoint(fewer["final"])
+    assert fewer["final"]["w1"] == default["final"]["w1"]  # the same generated points
+    assert list(fewer["diagnostics"][record.METRIC_INFO])[:4] == ["w1", "w1_floor", "w1_floor_std", "w1_excess"]
+
+
+def test_metrics_of_another_data_kind_are_skipped_and_the_primary_metric_is_required(tmp_path):
+    assert catalog.selection("toy2d", ["fidelity", "w1"]) == [catalog.get("w1")]
+    with pytest.raises(ConfigError, match=r"eval.metrics=\[lipschitz\]: a toy2d run needs w1"):
+        train(compose_cfg(*FAST_2D, "eval.metrics=[lipschitz]"), tmp_path / "run", raise_errors=True)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("[w1,foo]", "eval.metrics=foo: unknown; allowed: critic_gap, dual, dual_normalized, fidelity, lipschitz, "
+                 "modes, w1"),
+    ("[]", "eval.metrics=[]: expected a non-empty list"),
+])
+def test_a_bad_metric_selection_is_one_line(value, message):
+    with pytest.raises(ConfigError) as e:
+        compose_cfg(f"eval.metrics={value}")
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_a_bad_metric_name_exits_2_with_one_line(tmp_path):
+    proc = run_cli(["eval.metrics=[foo]", "train.iterations=1", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == ["lipbench: config error: eval.metrics=foo: unknown; allowed: critic_gap, dual, dual_normalized, "
+                     "fidelity, lipschitz, modes, w1"]
+
+
+def test_every_metric_declares_what_the_catalog_needs():
+    """Every registered metric applies to a known kind, names its columns once, and has
+    params that build from their defaults."""
+    seen = {}
+    for name in catalog.names(selectable=False):
+        metric = catalog._METRICS[name]
+        assert set(metric.kinds) <= set(catalog.KINDS) and metric.outputs, name
+        for out in metric.outputs:
+            assert out.name not in seen, f"{out.name} declared by {seen.get(out.name)} and {name}"
+            seen[out.name] = name
+        if metric.params is not None:
+            metric.params()  # the defaults pass the params' own checks
+
+
+def test_the_config_schema_declares_every_eval_key_with_the_same_default():
+    """The evaluators' and metrics' ``eval.*`` keys are the ones the config accepts, with the
+    same defaults (until the config builds its eval schema from them)."""
+    import dataclasses
+
+    from lipbench.config import EvalSchema
+    from lipbench.evaluate.metric_set import _default, eval_fields
+
+    schema = {f.name: f for f in dataclasses.fields(EvalSchema)}
+    for name, f in eval_fields().items():
+        assert name in schema, f"eval.{name} is not in lipbench.config.EvalSchema"
+        assert _default(schema[name]) == _default(f), name
