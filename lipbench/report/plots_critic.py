@@ -104,19 +104,23 @@ def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000,
         return {}
     factors = swept_factors(df)
     series_all = ordered(series_labels(reps, factors))
-    groups = [(g, sub) for g, sub in data_groups(reps, factors)]
     ncols = max(1, min(per_row, len(series_all)))
-    nrows = -(-len(series_all) // ncols)
-    fig = Figure(figsize=(3.2 * ncols, (3.2 * nrows + 0.4) * len(groups) + 0.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    blocks = fig.subfigures(len(groups), 1, squeeze=False).ravel()
-    drew, first_ax = False, None
-    for block, (group, sub) in zip(blocks, groups):
-        axes = block.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(series_all):]:
-            ax.set_visible(False)
+    # each data set's block holds only the methods that ran on it, in the common order
+    groups = []
+    for group, sub in data_groups(reps, factors):
         labels = series_labels(sub, factors).to_numpy()
-        for ax, s in zip(axes, series_all):
+        groups.append((group, sub, labels, [s for s in series_all if s in set(labels)]))
+    rows_of = [max(1, -(-len(present) // ncols)) for *_, present in groups]
+    heights = [3.2 * r + 0.4 for r in rows_of]
+    fig = Figure(figsize=(3.2 * ncols, sum(heights) + 0.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    blocks = fig.subfigures(len(groups), 1, squeeze=False, height_ratios=heights).ravel()
+    drew, first_ax = False, None
+    for block, nrows, (group, sub, labels, present) in zip(blocks, rows_of, groups):
+        axes = block.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(present):]:
+            ax.set_visible(False)
+        for ax, s in zip(axes, present):
             drew = _samples_panel(ax, sub[labels == s], s, max_points) or drew
         first_ax = first_ax or axes[0]
         if group:
