@@ -276,7 +276,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     info, t0 = machine(device, argv), time.perf_counter()
     say = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", flush=True)  # noqa: E731
-    say(f"{info['cpu'] or device} | torch {info['torch']} | {info['torch_threads']} thread(s) | load {info['load_before']}")
+    say(f"{info['cpu'] or device} | torch {info['torch']} | {info['torch_threads']} thread(s) "
+        f"| load {info['load_before']}")
     pools = plan(args)
     memory = [] if args.no_memory else measure_memory(pools, device, say)
     timings = [row for pool in pools for row in time_pool(pool, device, args, say)]

@@ -51,7 +51,8 @@ def cost_md(table, info) -> str:
                 lines.append(f"| {r['method']} | failed: {r['error']} |||||||")
                 continue
             lines.append(f"| {r['method']} | {fmt(r['n_critic'])} | {fmt(r['critic_step_ms'])} | "
-                         f"{ratio(r['critic_step_ratio'])} | {fmt(r['iteration_ms'])} | {ratio(r['iteration_ratio'])} | "
+                         f"{ratio(r['critic_step_ratio'])} | {fmt(r['iteration_ms'])} | "
+                         f"{ratio(r['iteration_ratio'])} | "
                          f"{fmt(r['peak_mib'])} | {ratio(r['peak_ratio'])} |")
         lines.append("")
     return "\n".join(lines)
@@ -97,8 +98,10 @@ def readme(info, table, scaling, exps, options) -> str:
         f"* torch {info.get('torch')}, {info.get('torch_threads')} torch thread(s), Python {info.get('python')}",
         f"* started {info.get('started_at')}, finished {info.get('finished_at')}; "
         f"measuring took {info.get('wall_time_s')} s of wall time"
-        + (f" and {info['cpu_time_s']} s of CPU time (this process and its children)" if info.get("cpu_time_s") else ""),
-        f"* load average (1, 5, 15 min) before: {_load(info.get('load_before'))}, after: {_load(info.get('load_after'))}"
+        + (f" and {info['cpu_time_s']} s of CPU time (this process and its children)"
+           if info.get("cpu_time_s") else ""),
+        f"* load average (1, 5, 15 min) before: {_load(info.get('load_before'))}, "
+        f"after: {_load(info.get('load_after'))}"
         " — the machine is shared with other jobs, so absolute times are noisy; the ratios are taken",
         "  between entries timed round-robin in one process, which a slowly changing load affects alike.",
         f"* models: MLP critic and generator of {s.get('width')} hidden units x 3 layers on 2-D data, batch "

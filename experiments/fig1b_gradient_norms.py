@@ -129,7 +129,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = build_data(OmegaConf.load(CONF / "data" / "swiss_roll.yaml"))
-    rows, optims, lines, start = {}, {}, [], time.time()
+    rows, optims, start = {}, {}, time.time()
     for name, params, label in METHODS:
         t = time.time()
         rows[label], optims[label] = run_method(name, params, args, data)

@@ -11,8 +11,6 @@ when it is built.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -21,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lipbench.errors import ConfigError
 from lipbench.metrics.convergence import DEFAULTS as CONVERGENCE_DEFAULTS
+from lipbench.record.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_identity  # noqa: F401 (re-export)
 from lipbench.typecheck import check_node, keys_of, show
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -29,10 +28,6 @@ TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss
 # set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
 OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
-# keys that do not change what a run computes, left out of its identity
-NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
-# keys left out of a run's identity while at these defaults, so that older runs keep theirs
-IDENTITY_DEFAULTS = {"train.precision": "fp32", "train.compile": False, "eval.metrics": None}
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -132,12 +127,13 @@ def resolve_optim(cfg: DictConfig) -> dict:
     o = cfg.optim
     chosen = {}
     if o.preset == "paper":
-        for name, node in (cfg.constraint or {}).items():
+        for node in (cfg.constraint or {}).values():
             if node is not None and node.get("paper") is not None:
                 chosen = OmegaConf.to_container(node.paper, resolve=True)
                 break
         if not chosen:
-            raise ConfigError("optim.preset=paper: no constraint in the list defines a `paper` setting; pick optim=A..F")
+            raise ConfigError("optim.preset=paper: no constraint in the list defines a `paper` setting; "
+                              "pick optim=A..F")
     for key in ("optimizer", "lr", "betas", "n_critic"):
         if o.get(key) is not None:
             chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
@@ -263,17 +259,3 @@ def _check_task(cfg: DictConfig) -> None:
     from lipbench.data.pairs import build_pair
 
     build_pair(cfg.pair)  # checks every pair key (dimension, shift, OT sample sizes, ...)
-
-
-def run_identity(cfg: DictConfig) -> str:
-    """A short hash of everything that determines what a run computes."""
-    data = OmegaConf.to_container(cfg, resolve=True)
-    for dotted in (*NON_IDENTITY_KEYS, *IDENTITY_DEFAULTS):
-        node = data
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node.get(p, {}) if isinstance(node, dict) else {}
-        if isinstance(node, dict) and (dotted not in IDENTITY_DEFAULTS or node.get(last) == IDENTITY_DEFAULTS[dotted]):
-            node.pop(last, None)
-    blob = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]

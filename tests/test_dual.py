@@ -140,10 +140,9 @@ def test_gan_configs_are_unchanged_by_the_task_group():
 
 
 def test_a_report_of_gan_runs_has_no_dual_part(tmp_path):
-    from report_fixtures import make_sweep
-
     from lipbench.report import load_runs
     from lipbench.report.dual_table import dual_report, dual_table
+    from report_fixtures import make_sweep
 
     make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0,))
     runs, _ = load_runs(tmp_path / "sweep")

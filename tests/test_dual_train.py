@@ -28,7 +28,8 @@ def _train(cfg_factory, run_dir, *overrides):
     ["pair=gaussian", "pair.dim=16", "pair.n_heldout=4000"],
     ["pair=eight_gaussians", "pair.n_ot=300", "pair.ot_repeats=2", "pair.n_heldout=4000"],
 ])
-@pytest.mark.parametrize("critic", [["constraint=bjorck", "model.critic_activation=groupsort"], ["constraint=sn_exact"]])
+@pytest.mark.parametrize("critic", [["constraint=bjorck", "model.critic_activation=groupsort"],
+                                    ["constraint=sn_exact"]])
 def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(cfg_factory, tmp_path, monkeypatch, pair, critic):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
     # a large step size brings the critic close to W1 quickly, where a wrong bound would show

@@ -13,7 +13,7 @@ import torch
 
 import lipbench.train.loop as loop
 import lipbench.train.record as record
-from conftest import untimed, FAST_2D, compose_cfg, run_cli
+from conftest import FAST_2D, compose_cfg, run_cli, untimed
 from lipbench.errors import RunDirError
 from lipbench.train.loop import Interrupted, train
 from lipbench.train.record import load_checkpoint, read_jsonl

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONF, REPO
+from conftest import REPO
 from lipbench.train.record import git_commit
 
 # the quick start at its smallest: 2 iterations, tiny evaluation

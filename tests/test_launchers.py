@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import untimed, CONF, compose_cfg, run_cli
+from conftest import CONF, compose_cfg, run_cli, untimed
 from lipbench.train.loop import train
 from lipbench.train.record import read_jsonl
 
@@ -103,8 +103,8 @@ def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
     import submitit
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
 
     import lipbench.cli  # noqa: F401  (resolvers)
 

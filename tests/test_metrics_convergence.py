@@ -55,7 +55,8 @@ def test_time_to_quality_is_the_first_crossing():
 
 
 def test_assess_reads_a_metrics_history():
-    rows = [{"step": 100 * i, "train_time_s": float(i), "w1": w} for i, w in enumerate([2.0, 1.0, 0.5, 0.31, 0.3, 0.3], 1)]
+    w1s = [2.0, 1.0, 0.5, 0.31, 0.3, 0.3]
+    rows = [{"step": 100 * i, "train_time_s": float(i), "w1": w} for i, w in enumerate(w1s, 1)]
     metrics, rec = assess(rows, "w1", floor=0.1, window=4, tol=0.1, factor=3.0)
     assert metrics["converged"] == 0.0  # halves 0.75 and 0.3 over the last four
     assert (metrics["ttq_steps"], metrics["ttq_s"]) == (500.0, 5.0)
@@ -67,15 +68,14 @@ def test_assess_reads_a_metrics_history():
 def _mixture():
     from omegaconf import OmegaConf
 
-    from lipbench.data import build_data
     from conftest import CONF
+    from lipbench.data import build_data
 
     return build_data(OmegaConf.load(CONF / "data" / "eight_gaussians.yaml"))
 
 
 def test_floor_of_two_samples_of_one_mixture_and_of_a_shifted_one():
-    from lipbench.metrics.toy2d import sampling_floor
-    from lipbench.metrics.toy2d import exact_w1
+    from lipbench.metrics.toy2d import exact_w1, sampling_floor
 
     data = _mixture()
     n = 400

@@ -62,6 +62,7 @@ def test_parameter_counts_scale_with_width():
         n_half = sum(p.numel() for p in half[1].parameters())
         assert 1e5 < n_full < 1e7
         assert 3.0 < n_full / n_half < 4.2
-    # the WGAN-GP ResNet critic at 32 px with 128 channels has 1,053,825 parameters (counted by hand from the layer list)
+    # the WGAN-GP ResNet critic at 32 px with 128 channels has 1,053,825 parameters
+    # (counted by hand from the layer list)
     _, d = build_models(OmegaConf.create({"name": "resnet", "width": 128}), (3, 32, 32))
     assert sum(p.numel() for p in d.parameters()) == 1_053_825

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import untimed, CONF, compose_cfg
+from conftest import CONF, compose_cfg, untimed
 from lipbench.train.loop import train
 from lipbench.train.record import load_checkpoint, read_jsonl
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import lipbench.train.loop as loop
-from conftest import untimed, FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_cfg, untimed
 from lipbench.train.loop import Interrupted, train
 from lipbench.train.record import load_checkpoint, read_jsonl
 

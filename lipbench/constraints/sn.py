@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.layers import constrained_layers
 
 
 @dataclass

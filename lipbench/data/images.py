@@ -21,8 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lipbench.data import DATASETS
-from lipbench.data import archive
+from lipbench.data import DATASETS, archive
 from lipbench.data.base import ImageSource
 from lipbench.errors import ConfigError, DataError
 

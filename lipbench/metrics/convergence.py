@@ -133,5 +133,6 @@ def reassess(summary: dict, rows: List[dict]) -> Optional[Tuple[Dict[str, float]
     floor = floor if _finite(floor) else None
     comparable = "fid_n" if any("fid_n" in r for r in rows) else None
     return assess(rows, entry["metric"], floor, int(e.get("plateau_window", DEFAULTS["plateau_window"])),
-                  float(e.get("plateau_tol", DEFAULTS["plateau_tol"])), float(e.get("quality_factor", DEFAULTS["quality_factor"])),
+                  float(e.get("plateau_tol", DEFAULTS["plateau_tol"])),
+                  float(e.get("quality_factor", DEFAULTS["quality_factor"])),
                   float(e.get("plateau_cv", DEFAULTS["plateau_cv"])), comparable)

@@ -39,7 +39,8 @@ _LOADED: Dict[str, nn.Module] = {}  # extractor name -> classifier, read by the 
 
 class DomainClassifier(nn.Module):
     """A conv3 layer, stride-2 conv4 layers (doubling the channels up to ``4 * width``)
-    down to at most 4x4, a conv3 to ``4 * width`` features, global average pooling (the ``penultimate`` features) and a linear head.
+    down to at most 4x4, a conv3 to ``4 * width`` features, global average pooling (the ``penultimate``
+    features) and a linear head.
 
     Takes float images in [-1, 1]; returns ``(penultimate, logits)``.
     """

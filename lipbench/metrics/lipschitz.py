@@ -45,7 +45,8 @@ def _input_grad_norms(critic: nn.Module, x: torch.Tensor, chunk: int = CHUNK) ->
             xb = x[start:start + chunk].detach().clone().requires_grad_(True)
             d = critic(xb)
             if d.numel() != xb.shape[0]:
-                raise DataError(f"critic output has shape {tuple(d.shape)}; expected (B,) or (B, 1) for B={xb.shape[0]}")
+                raise DataError(f"critic output has shape {tuple(d.shape)}; "
+                                f"expected (B,) or (B, 1) for B={xb.shape[0]}")
             (g,) = torch.autograd.grad(d.sum(), xb)
             out.append(g.reshape(g.shape[0], -1).norm(dim=1).detach().float().cpu())
     return torch.cat(out) if out else torch.zeros(0)

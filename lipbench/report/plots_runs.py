@@ -183,7 +183,8 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
             for ax, metric in zip(axes, metrics):
                 for m in methods:
                     sub = ok[ok["method"].astype(str) == m]
-                    stats = pd.to_numeric(sub[metric], errors="coerce").groupby(sub[factor].astype(str)).agg(["mean", "std"])
+                    values = pd.to_numeric(sub[metric], errors="coerce")
+                    stats = values.groupby(sub[factor].astype(str)).agg(["mean", "std"])
                     stats = stats.reindex(settings)
                     x = np.arange(len(settings))
                     ax.errorbar(x, stats["mean"], yerr=stats["std"].fillna(0), color=col[m], marker="o",

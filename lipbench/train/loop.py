@@ -20,9 +20,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lipbench.config import run_identity
 from lipbench.evaluate import build_evaluator
 from lipbench.metrics.convergence import assess
+from lipbench.record.identity import run_identity
 from lipbench.train import lifecycle, monitor, record, rundir
 from lipbench.train.build import build_gan
 from lipbench.train.driver import Schedule, TaskRun, diverged_metric, drive

@@ -1,6 +1,6 @@
 """What a run directory already holds, and whether a run may use it.
 
-A run's identity is the hash of its resolved config (:func:`lipbench.config.run_identity`).
+A run's identity is the hash of its resolved config (:func:`lipbench.record.identity.run_identity`).
 A directory holding a completed run of the same identity is skipped; one holding a
 checkpoint of the same identity is resumed; one holding another identity's run, or a
 checkpoint that cannot be read, is an error unless ``train.overwrite=true``.
