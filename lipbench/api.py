@@ -1,7 +1,7 @@
 """Use what was trained: load a run directory into its generator, critic and config.
 
     from lipbench.api import load_run
-    run = load_run("multirun/digits/constraint=sn,seed=0")
+    run = load_run("multirun/digits/constraint=sn,model.width=32,seed=0")
     images = run.sample(1000, seed=0)              # float in [-1, 1], (1000, C, H, W)
     pixels = run.sample(1000, seed=0, uint8=True)  # uint8 in [0, 255], (1000, C, H, W)
     scores = run.critic(images[:8])                # the trained critic, in eval mode
@@ -120,7 +120,7 @@ def load_run(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu"
 
 
 def build_networks(cfg: DictConfig, data_shape) -> tuple:
-    """``(generator, critic)`` for ``cfg`` as :func:`lipbench.train.loop.build_gan` builds them:
+    """``(generator, critic)`` for ``cfg`` as :func:`lipbench.train.build.build_gan` builds them:
     the models, then the critic wrapped by the constraints in their order. The global RNG
     is left untouched (the random initial weights are replaced by the checkpoint's)."""
     from lipbench.constraints import build_constraints
