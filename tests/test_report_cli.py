@@ -98,3 +98,22 @@ def test_quiet_report_still_warns_about_runs_that_did_not_converge(tmp_path, cap
     assert printed == [res["warnings"][0]]
     assert printed[0].startswith("WARNING: 1 of 2 rows have runs that did not converge (none: 0/2 converged)")
     assert "read these rows as a budget study" in printed[0]
+
+
+def test_a_report_loads_no_torch_no_torch_fidelity_and_no_training_code(tmp_path):
+    """The whole report, plots included, on fixture records of 2-D and image runs (one of them
+    recording its metric infos), run in a fresh process."""
+    import subprocess
+    import sys
+
+    sweep = make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0, 1), datas=("eight_gaussians", "digits"))
+    make_run(sweep, "clip", 0, dirname="recorded", metric_info={"w1": "lower", "modes": "higher"})
+    code = ("import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
+            "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code, str(sweep), "--out", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, cwd=repo, timeout=600,
+                          env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "loaded: []"
+    assert any(name.endswith(".png") for name in os.listdir(tmp_path / "out" / "plots"))
