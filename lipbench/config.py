@@ -12,6 +12,8 @@ with the ranges; ranges that depend on the component are checked when it is buil
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -19,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lipbench.errors import ConfigError
-from lipbench.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_identity  # noqa: F401  (their old home)
 from lipbench.metrics.convergence import DEFAULTS as CONVERGENCE_DEFAULTS
 from lipbench.typecheck import check_node, keys_of, show
 
@@ -29,6 +30,10 @@ TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss
 # set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
 OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
+# keys that do not change what a run computes, left out of its identity
+NON_IDENTITY_KEYS = ("train.overwrite", "train.progress", "train.threads", "train.checkpoint_every", "name")
+# keys left out of a run's identity while at these defaults, so that older runs keep theirs
+IDENTITY_DEFAULTS = {"train.precision": "fp32", "train.compile": False}
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -47,9 +52,9 @@ class TrainSchema:
     # forward passes in fp32, or bf16 (bfloat16 autocast: weights, gradients and optimizer state
     # stay fp32; penalties with a double backward work). Faster on GPUs with bf16 tensor cores.
     precision: str = "fp32"
-    # torch.compile the generator's and critic's forward passes (penalties run eager: compiled
-    # graphs have no double backward). The first iterations pay the compile time (needs a C++
-    # compiler on the CPU). CNNs use channels_last on CUDA either way.
+    # torch.compile the generator's and critic's forward passes (penalties run eager: no double backward
+    # through compiled graphs); the first iterations pay the compile time (a C++ compiler on the CPU).
+    # CNNs use channels_last on CUDA either way.
     compile: bool = False
 
 
@@ -77,8 +82,7 @@ class EvalSchema:
     w1_samples: int = 2000  # 2-D: exact W1 (POT) between w1_samples generated and true points
     grad_samples: int = 256  # points (real, fake, interpolated) for gradient norms and Lipschitz bounds
     surface_resolution: int = 80  # resolution of the critic value surface drawn under 2-D samples
-    # images: torch-fidelity metrics on fid_samples generated images at the end,
-    # fid_samples_during at intermediate evaluations, against the ref_split of the data set
+    # images: torch-fidelity metrics on fid_samples (at the end) / fid_samples_during generated images vs ref_split
     fid_samples: int = 10000
     fid_samples_during: int = 1000
     ref_split: str = "train"
@@ -98,10 +102,10 @@ class EvalSchema:
     plateau_window: int = CONVERGENCE_DEFAULTS["plateau_window"]
     plateau_tol: float = CONVERGENCE_DEFAULTS["plateau_tol"]
     plateau_cv: float = CONVERGENCE_DEFAULTS["plateau_cv"]
-    # time to quality: iterations / seconds until the primary metric first came within
-    # quality_factor x its floor
+    # time to quality: iterations / seconds until the primary metric first came within quality_factor x its floor
     quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
-    alpha: float = 0.05  # significance level of the report's test over seeds (which differences get bold)
+    # significance level of the report's test over seeds (which differences get bold)
+    alpha: float = 0.05
 
 
 @dataclass
@@ -157,8 +161,8 @@ def resolve_optim(cfg: DictConfig) -> dict:
                 chosen = OmegaConf.to_container(node.paper, resolve=True)
                 break
         if not chosen:
-            raise ConfigError(
-                "optim.preset=paper: no constraint in the list defines a `paper` setting; pick optim=A..F")
+            raise ConfigError("optim.preset=paper: no constraint in the list defines a `paper` setting; "
+                              "pick optim=A..F")
     for key in ("optimizer", "lr", "betas", "n_critic"):
         if o.get(key) is not None:
             chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
@@ -279,3 +283,17 @@ def _check_task(cfg: DictConfig) -> None:
     from lipbench.data.pairs import build_pair
 
     build_pair(cfg.pair)  # checks every pair key (dimension, shift, OT sample sizes, ...)
+
+
+def run_identity(cfg: DictConfig) -> str:
+    """A short hash of everything that determines what a run computes."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for dotted in (*NON_IDENTITY_KEYS, *IDENTITY_DEFAULTS):
+        node = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict) and (dotted not in IDENTITY_DEFAULTS or node.get(last) == IDENTITY_DEFAULTS[dotted]):
+            node.pop(last, None)
+    blob = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
