@@ -5,7 +5,7 @@ with weight clipping explode (c = 0.1) or vanish (c = 0.01, 0.001) from the last
 to the first, while under the gradient penalty they stay of the same order. This script
 repeats the experiment with lipbench's own pieces:
 
-* data: ``conf/data/swiss_roll.yaml`` through :func:`lipbench.data.build_data`;
+* data: ``data=swiss_roll`` at its defaults (``SwissRollConfig``) through :func:`lipbench.data.build_data`;
 * "generator": held fixed at the real data plus unit-variance Gaussian noise (the
   paper's Figure 1 setting), so only the critic trains;
 * critic: :class:`lipbench.models.mlp.MLPCritic` with 12 linear layers (11 hidden ReLU
@@ -128,7 +128,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = build_data(OmegaConf.load(CONF / "data" / "swiss_roll.yaml"))
+    from lipbench.data.toy2d import SwissRollConfig
+
+    data = build_data(OmegaConf.structured(SwissRollConfig))  # data=swiss_roll at its defaults
     rows, optims, start = {}, {}, time.time()
     for name, params, label in METHODS:
         t = time.time()
@@ -171,7 +173,7 @@ Produced by (from the repository root, {total / 60:.1f} minutes on {args.threads
 
     python experiments/fig1b_gradient_norms.py {' '.join(argv)}
 
-Setup: Swiss roll (conf/data/swiss_roll.yaml) against a fixed "generator" (real data plus
+Setup: Swiss roll (data=swiss_roll) against a fixed "generator" (real data plus
 unit-variance Gaussian noise, the paper's Figure 1 setting); a {args.depth}-layer ReLU MLP
 critic ({args.width} units wide, no normalization); {args.steps} critic steps of batch
 {args.batch_size} per method, seed {args.seed}, each method with its paper optimizer

@@ -20,8 +20,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from lipbench.compose_errors import hydra_message
 from lipbench.config import validate
+from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
+from lipbench.job_config import job_config, job_config_overrides
 
 
 def conf_dir() -> str:
@@ -58,6 +61,7 @@ def _dirname(override_dirname: str) -> str:
 
 
 OmegaConf.register_new_resolver("lipbench_dirname", _dirname, replace=True)
+store_configs(CONF_DIR)  # every component's schema, as Hydra structured configs
 
 
 def _split_argv(argv):
@@ -135,6 +139,7 @@ def preflight(argv) -> int:
     overrides, config_name, multirun, pass_through = _split_argv(argv)
     if pass_through:
         return 0
+    store_configs(CONF_DIR)  # members registered since this module was imported (a plug-in, a test's)
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None, job_name="lipbench"):
         try:
             jobs = _jobs(overrides, config_name, multirun)
@@ -151,25 +156,6 @@ def preflight(argv) -> int:
 
     check_output_root(template, key)  # before Hydra creates it (raises RunDirError)
     return len(jobs)
-
-
-def hydra_message(e: Exception) -> str:
-    """Hydra's multi-line composition errors as one line naming the key and the allowed values."""
-    text = str(e)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if "Available options in" in text:
-        head = lines[0].split("': ", 1)[1] if lines[0].startswith("In '") else lines[0]  # "In 'task/dual': ..."
-        group = text.split("Available options in '")[1].split("'")[0]
-        options = [ln for ln in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1:]
-                   if not ln.startswith(("Config search path", "provider=", "Set the environment"))]
-        wanted = head.split("'")[1].split("/")[-1] if "'" in head else head
-        return f"{group}={wanted}: unknown option; allowed: {', '.join(options)}"
-    keep = [ln for ln in lines if not ln.startswith(("Set the environment", "full_key", "object_type"))]
-    if keep and keep[0].startswith("Could not override"):
-        key = keep[0].split("'")[1]
-        reason = next((ln for ln in keep if "not in struct" in ln), keep[-1])
-        return f"{key}: unknown key ({reason}); use +{key}=... only for keys a config group accepts"
-    return "; ".join(keep)
 
 
 def _threads_for_launcher(cfg: DictConfig):
@@ -267,7 +253,11 @@ def _print_single(summary, run_dir):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    shown = job_config_overrides(argv)
     try:
+        if shown is not None:  # --cfg job: the values the run will use, not the composed placeholders
+            print(OmegaConf.to_yaml(job_config(CONF_DIR, shown)), end="")
+            return
         preflight(argv)
     except ConfigError as e:
         print(f"lipbench: config error: {e}", file=sys.stderr)

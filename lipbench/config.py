@@ -2,11 +2,12 @@
 
 Hydra composes the config; this module checks it before anything is trained or written:
 unknown keys, wrong types and out-of-range values raise :class:`ConfigError` with one
-line naming the key and what is allowed. Every node has a dataclass schema
-(:mod:`lipbench.typecheck`): the shared groups' are here, a constraint's is its
-``Params``, and a model, data set or loss registers its schema with its name. Types are
-checked here, before anything is built; ranges that depend on the component are checked
-when it is built.
+line naming the key and what is allowed. Every node has a dataclass schema, the one
+place for its keys' defaults and types: the shared groups' are here, a constraint's is
+its ``Params``, and a model, data set or loss registers its schema with its name. All
+are Hydra structured configs (:mod:`lipbench.configstore`), so Hydra types the values
+when it composes; :func:`validate` checks them again (a config may come from elsewhere),
+with the ranges; ranges that depend on the component are checked when it is built.
 """
 
 from __future__ import annotations
@@ -33,48 +34,72 @@ PRECISIONS = ("fp32", "bf16")
 
 @dataclass
 class TrainSchema:
-    iterations: int = 1000
+    """``train``: the budget of a run and how it is recorded."""
+
+    iterations: int = 1000  # generator iterations (each preceded by optim.n_critic critic steps)
     batch_size: int = 256
-    log_every: int = 50
-    checkpoint_every: int = 250
-    overwrite: bool = False
-    progress: Any = "auto"
-    threads: Optional[int] = None
+    log_every: int = 50  # running-mean losses are logged (TensorBoard) every log_every iterations
+    checkpoint_every: int = 250  # checkpoint.pt is written atomically this often (0 = only at the end)
+    overwrite: bool = False  # re-train even if the run directory holds a completed run / a checkpoint of it
+    progress: Any = "auto"  # tqdm progress bar: auto (only on a terminal), true, false
+    threads: Optional[int] = None  # torch threads (null = all cores, or cores / n_jobs under the joblib launcher)
     tensorboard: bool = True
+    # forward passes in fp32, or bf16 (bfloat16 autocast: weights, gradients and optimizer state
+    # stay fp32; penalties with a double backward work). Faster on GPUs with bf16 tensor cores.
     precision: str = "fp32"
+    # torch.compile the generator's and critic's forward passes (penalties run eager: no double backward
+    # through compiled graphs); the first iterations pay the compile time (a C++ compiler on the CPU).
+    # CNNs use channels_last on CUDA either way.
     compile: bool = False
 
 
 @dataclass
 class OptimSchema:
+    """``optim``: its defaults are ``optim=paper``, each constraint's published setting (the
+    ``paper`` block of its conf/constraint yaml; the first constraint in the list that has
+    one). Any key set here overrides it; ``optim=A`` .. ``F`` (conf/optim/) are the SN-GAN
+    paper's Table 1 settings, the same for every constraint."""
+
     preset: str = "paper"
-    optimizer: Optional[str] = None
+    optimizer: Optional[str] = None  # adam, rmsprop or sgd
     lr: Optional[float] = None
-    betas: Optional[List[float]] = None
-    n_critic: Optional[int] = None
+    betas: Optional[List[float]] = None  # adam's two betas
+    n_critic: Optional[int] = None  # critic steps per generator step
 
 
 @dataclass
 class EvalSchema:
-    every: int = 250
-    n_samples: int = 2500
+    """``eval``: what is measured, how often, on how many samples."""
+
+    every: int = 250  # evaluate every `every` generator iterations and at the end (0 = only at the end)
+    n_samples: int = 2500  # 2-D: modes captured / high-quality share over n_samples generated points
     mode_min_count: int = 20
-    w1_samples: int = 2000
-    grad_samples: int = 256
-    surface_resolution: int = 80
+    w1_samples: int = 2000  # 2-D: exact W1 (POT) between w1_samples generated and true points
+    grad_samples: int = 256  # points (real, fake, interpolated) for gradient norms and Lipschitz bounds
+    surface_resolution: int = 80  # resolution of the critic value surface drawn under 2-D samples
+    # images: torch-fidelity metrics on fid_samples (at the end) / fid_samples_during generated images vs ref_split
     fid_samples: int = 10000
     fid_samples_during: int = 1000
     ref_split: str = "train"
     extractors: List[str] = field(default_factory=lambda: ["domain", "inception"])
+    # path to torch-fidelity's weights-inception-2015-12-05-6726825d.pth (null = its cache / download)
     inception_weights: Optional[str] = None
     kid_subset_size: int = 1000
     prc: bool = True
     fidelity_batch_size: int = 200
+    # convergence (lipbench.metrics.convergence). Sampling floor: the metric between two
+    # independent true samples (2-D: exact W1 of two w1_samples-point samples, mean over
+    # floor_pairs pairs; images: FID of the held-out split against the reference split).
     floor_pairs: int = 3
+    # plateau rule: converged when, over the last plateau_window evaluations of the primary
+    # metric, the later half's mean is at most plateau_tol (relative) below the earlier half's
+    # (it stopped improving) and the coefficient of variation is at most plateau_cv (it is stable)
     plateau_window: int = CONVERGENCE_DEFAULTS["plateau_window"]
     plateau_tol: float = CONVERGENCE_DEFAULTS["plateau_tol"]
     plateau_cv: float = CONVERGENCE_DEFAULTS["plateau_cv"]
+    # time to quality: iterations / seconds until the primary metric first came within quality_factor x its floor
     quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
+    # significance level of the report's test over seeds (which differences get bold)
     alpha: float = 0.05
     metrics: Optional[List[str]] = None  # null: the data kind's defaults (lipbench.metrics.catalog)
 
@@ -91,7 +116,7 @@ class PaperSchema:
 
 @dataclass
 class RunSchema:
-    """The top-level scalars."""
+    """The top-level scalars (their values are in conf/config.yaml, the root config)."""
 
     name: str = "default"
     seed: int = 0
@@ -225,12 +250,10 @@ def _check_components(cfg: DictConfig) -> None:
     """Names of data, model, loss and constraints exist, every key of theirs has its declared
     type (the schema registered with the name), and constraint parameters are in range."""
     from lipbench.constraints import build_constraints
-    from lipbench.data import DATASETS, _import_all as import_data
+    from lipbench.data import DATASETS
     from lipbench.losses import LOSSES
-    from lipbench.models import MODELS, _import_all as import_models
+    from lipbench.models import MODELS
 
-    import_data()
-    import_models()
     for node, registry in (("data", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         if not isinstance(cfg[node], DictConfig):
             raise ConfigError(f"{node}={show(cfg[node])}: expected a mapping with a name; pick a preset, {node}=NAME")

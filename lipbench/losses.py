@@ -13,7 +13,7 @@ LOSSES = Registry("loss")
 
 @dataclass
 class LossConfig:
-    """conf/loss/*.yaml: a loss is chosen by name and has no parameters."""
+    """``loss=NAME``: a loss is chosen by name and has no parameters (one schema for all)."""
 
     name: str = "wasserstein"
 

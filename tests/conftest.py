@@ -62,14 +62,12 @@ def untimed(row: dict) -> dict:
 
 
 def compose_cfg(*overrides):
-    """The validated config for ``overrides``, composed from conf/ as the CLI does."""
-    from hydra import compose, initialize_config_dir
-
+    """The validated config for ``overrides``, composed from conf/ as the CLI does (a bad
+    value, Hydra's composition errors included, is one ConfigError line)."""
     import lipbench.cli  # noqa: F401  (registers the resolvers)
-    from lipbench.config import validate
+    from lipbench.job_config import job_config
 
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        return validate(compose("config", overrides=list(overrides)))
+    return job_config(str(CONF), overrides)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Config errors surface before training, as one line naming the key and what is allowed."""
+"""Config errors surface before training, as one line naming the key and what is allowed;
+every component's schema is the one place for its keys' defaults and types."""
 
-import dataclasses
 import re
 
 import pytest
@@ -9,14 +9,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from conftest import CONF, run_cli
 from lipbench.cli import preflight
-from lipbench.config import EvalSchema, OptimSchema, TrainSchema, validate
+from lipbench.config import validate
 from lipbench.errors import ConfigError
+from lipbench.registry import Registry
 
 
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["constraint=nope"], "constraint=nope: unknown option; allowed: bjorck, clip, dragan, gp, lp, max_gp, none"),
         (["train.nope=1"], "train.nope: unknown key"),
         (["+train.nope=1"], "train.nope: unknown key; allowed: iterations"),
         (["constraint=gp", "constraint.gp.weight=-1"], "constraint.gp.weight=-1.0: must be >= 0"),
@@ -43,7 +43,6 @@ from lipbench.errors import ConfigError
         (["eval.prc=maybe"], "eval.prc=maybe: expected true or false"),
         (["seed=abc"], "seed=abc: expected an integer"),
         (["optim.optimizer=lbfgs"], "optim.optimizer=lbfgs: allowed: adam, rmsprop, sgd"),
-        (["data=nope"], "data=nope: unknown option; allowed:"),
         (["eval.ref_split=val"], "eval.ref_split=val: allowed: train, test"),
     ],
 )
@@ -85,8 +84,27 @@ def test_a_wrong_type_on_the_command_line_is_one_line_and_status_2(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+def _registry(group) -> Registry:
+    from lipbench.constraints import CONSTRAINTS
+    from lipbench.data import DATASETS
+    from lipbench.losses import LOSSES
+    from lipbench.models import MODELS
+
+    return {"model": MODELS, "data": DATASETS, "loss": LOSSES, "constraint": CONSTRAINTS}[group]
+
+
+@pytest.mark.parametrize("group", ["constraint", "model", "data", "loss"])
+def test_an_unknown_option_lists_every_registered_member(group):
+    with pytest.raises(ConfigError) as err:
+        preflight([f"{group}=nope"])
+    assert str(err.value) == f"{group}=nope: unknown option; allowed: {', '.join(_registry(group).names())}"
+
+
 def _options(group):
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """The options Hydra offers for ``group`` (yaml files and structured configs)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    return GlobalHydra.instance().config_loader().get_group_options(group)
 
 
 def _leaves(node: DictConfig, prefix: str):
@@ -106,10 +124,11 @@ def _bad_value_error(base: DictConfig, path: str) -> str:
 
 
 @pytest.mark.parametrize("group", ["model", "data", "loss", "constraint", "optim", "train", "eval"])
-def test_every_key_of_every_preset_is_type_checked_before_training(group):
+def test_every_key_of_every_option_is_type_checked_before_training(group):
     checked = 0
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        for option in _options(group):
+        options = _options(group)
+        for option in options:
             base = compose("config", overrides=[f"{group}={option}"])
             for path in _leaves(base[group], group):
                 if path == f"{group}.name":
@@ -120,42 +139,99 @@ def test_every_key_of_every_preset_is_type_checked_before_training(group):
                 checked += 1
         for path in ("seed", "name", "device"):
             assert _bad_value_error(base, path).startswith(f"{path}={{not:a value}}: expected ")
-    assert checked >= (0 if group == "loss" else len(_options(group)))  # a loss has no parameters
+    assert checked >= (0 if group == "loss" else len(options))  # a loss has no parameters
 
 
-def _registries():
-    from lipbench.data import DATASETS, _import_all as import_data
-    from lipbench.losses import LOSSES
-    from lipbench.models import MODELS, _import_all as import_models
-
-    import_data()
-    import_models()
-    return {"model": MODELS, "data": DATASETS, "loss": LOSSES}
+@pytest.mark.parametrize("group", ["model", "data", "loss", "constraint"])
+def test_every_registered_member_is_an_option_with_a_schema(group):
+    registry = _registry(group)
+    assert all(registry.schema(name) is not None for name in registry.names() if group != "constraint")
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        assert _options(group) == registry.names()  # nothing to list by hand: the registry is the list
 
 
-@pytest.mark.parametrize("group", ["model", "data", "loss"])
-def test_each_preset_file_holds_its_schemas_keys_and_defaults(group):
-    registry = _registries()[group]
-    assert all(registry.schema(name) is not None for name in registry.names())  # every member declares one
-    for option in _options(group):
-        preset = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-        defaults = OmegaConf.to_container(OmegaConf.structured(registry.schema(preset["name"])))
-        defaults["name"] = preset["name"]  # a schema may serve several names (the losses)
-        assert preset == defaults, option
+def _schema_defaults(group, option):
+    """The schema's own defaults for ``group=option`` (its structured config, no yaml)."""
+    from lipbench.configstore import SHARED, constraint_schema
+
+    if group in SHARED:
+        return OmegaConf.to_container(OmegaConf.structured(SHARED[group][1]))
+    registry = _registry(group)
+    if group == "constraint":
+        return OmegaConf.to_container(OmegaConf.structured(constraint_schema(registry.get(option))))
+    return {**OmegaConf.to_container(OmegaConf.structured(registry.schema(option))), "name": option}
 
 
-def test_each_constraint_file_holds_its_params_keys_and_defaults():
-    from lipbench.constraints import CONSTRAINTS, _import_all
+@pytest.mark.parametrize("group", ["model", "data", "loss", "constraint", "optim", "train", "eval"])
+def test_an_option_is_its_schema_plus_only_the_preset_values_of_its_yaml(group):
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        for option in _options(group):
+            composed = OmegaConf.to_container(compose("config", overrides=[f"{group}={option}"])[group])
+            if group == "constraint":
+                composed = composed[option]
+            defaults = _schema_defaults(group, option)
+            path = CONF / group / f"{option}.yaml"
+            if not path.exists():
+                assert composed == defaults, option
+                continue
+            preset = OmegaConf.to_container(OmegaConf.load(path))
+            schema = "default" if group in ("optim", "train", "eval") else option
+            assert preset.pop("defaults") == [f"/schema/{group}/{schema}@_here_", "_self_"], path
+            for key, value in preset.items():  # a preset value, or the published `paper` setting
+                assert key == "paper" or value != defaults[key], f"{path}: {key}={value} is the schema's default"
+            assert composed == {**defaults, **preset}, option
 
-    _import_all()
-    for option in _options("constraint"):
-        preset = OmegaConf.to_container(OmegaConf.load(CONF / "constraint" / f"{option}.yaml"))
-        preset.pop("paper", None)
-        assert preset == dataclasses.asdict(CONSTRAINTS.get(option).Params()), option
+
+def test_the_shared_groups_defaults_are_their_schemas_with_no_yaml():
+    from lipbench.configstore import SHARED
+
+    cfg = compose_default()
+    for group, (option, schema) in SHARED.items():
+        assert not (CONF / group / f"{option}.yaml").exists()
+        if group != "optim":  # validation fills optim in from the paper setting
+            assert OmegaConf.to_container(cfg[group]) == OmegaConf.to_container(OmegaConf.structured(schema))
 
 
-@pytest.mark.parametrize("group, schema", [("train", TrainSchema), ("eval", EvalSchema), ("optim", OptimSchema)])
-def test_the_shared_groups_defaults_are_their_schemas(group, schema):
-    name = "paper" if group == "optim" else "default"
-    preset = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml"))
-    assert preset == OmegaConf.to_container(OmegaConf.structured(schema))
+def compose_default():
+    from conftest import compose_cfg
+
+    return compose_cfg()
+
+
+@pytest.mark.parametrize("override, key", [("model.hidden=abc", "model.hidden"),
+                                           ("constraint.none.paper.lr=x", "constraint.none.paper.lr")])
+def test_hydra_types_the_values_when_it_composes(override, key):
+    """The structured configs reject a wrong type in composition already (the one-line
+    messages above are made from Hydra's error, not from a second look)."""
+    from hydra.errors import ConfigCompositionException
+
+    from lipbench.compose_errors import hydra_message
+
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        with pytest.raises(ConfigCompositionException) as err:
+            compose("config", overrides=[override])
+    assert hydra_message(err.value).startswith(f"{override}: expected ")
+    assert key in str(err.value.__cause__)
+
+
+def test_cfg_job_prints_the_config_the_run_uses(capsys):
+    from lipbench.cli import main
+
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        composed = compose("config", overrides=["constraint=clip"])
+    assert composed.optim.lr is None  # Hydra's composition: the paper setting is not filled in yet
+    main(["--cfg", "job", "constraint=clip"])
+    printed = OmegaConf.create(capsys.readouterr().out)
+    from conftest import compose_cfg
+
+    assert OmegaConf.to_container(printed) == OmegaConf.to_container(compose_cfg("constraint=clip"))
+    assert printed.optim == {"optimizer": "rmsprop", "lr": 5e-05, "betas": None, "n_critic": 5, "preset": "paper"}
+
+
+def test_cfg_job_with_a_bad_value_is_one_line_and_status_2(capsys):
+    from lipbench.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--cfg", "job", "model.hidden=abc"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == "lipbench: config error: model.hidden=abc: expected an integer"

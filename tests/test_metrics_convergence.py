@@ -68,10 +68,9 @@ def test_assess_reads_a_metrics_history():
 def _mixture():
     from omegaconf import OmegaConf
 
-    from conftest import CONF
-    from lipbench.data import build_data
+    from lipbench.data import DATASETS, build_data
 
-    return build_data(OmegaConf.load(CONF / "data" / "eight_gaussians.yaml"))
+    return build_data(OmegaConf.structured(DATASETS.schema("eight_gaussians")))  # data=eight_gaussians' defaults
 
 
 def test_floor_of_two_samples_of_one_mixture_and_of_a_shifted_one():

@@ -1,28 +1,24 @@
 """Lipschitz constraints as plug-ins; see :mod:`lipbench.constraints.base`.
 
-Each module registers one :class:`~lipbench.constraints.base.Constraint` subclass in
-:data:`CONSTRAINTS` under the name of its ``conf/constraint/<name>.yaml``.
+Each module of this package registers its :class:`~lipbench.constraints.base.Constraint`
+subclasses in :data:`CONSTRAINTS`; the registry imports every module on its first
+lookup, so a new constraint is one module here (plus ``conf/constraint/<name>.yaml``
+for its published optimizer setting, the ``paper`` block, when it has one).
 """
 
 from lipbench.registry import Registry
 
-CONSTRAINTS = Registry("constraint")
+CONSTRAINTS = Registry("constraint", package=__name__)
 
 
 def build_constraints(cfg):
     """Build a ConstraintSet from the ``constraint`` config node ``{name: params, ...}`` (in order)."""
     from lipbench.constraints.base import ConstraintSet
 
-    _import_all()
     items = list((cfg or {}).items())
     return ConstraintSet([CONSTRAINTS.get(name).from_config(params, f"constraint.{name}") for name, params in items])
 
 
 def _import_all():
-    import importlib
-    import pkgutil
-
-    import lipbench.constraints as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    """Every constraint module imported (kept for callers of the old name; lookups do it)."""
+    CONSTRAINTS.discover()

@@ -7,9 +7,13 @@ A Lipschitz constraint acts on the critic in at most three places:
 * ``project(critic)``: after every critic optimizer step (weight clipping, ...).
 
 A constraint overrides only the hooks it needs. Its parameters are a dataclass
-(``Params``) whose fields are the keys of ``conf/constraint/<name>.yaml``; ranges are
-checked in ``Params.check``. The training loop calls the hooks of a
-:class:`ConstraintSet` and never looks at a constraint's name.
+(``Params``: the keys of ``constraint.<name>``, their types and defaults; it is the
+constraint's Hydra structured config, see :mod:`lipbench.configstore`); ranges are
+checked in ``Params.check``. ``conf/constraint/<name>.yaml``, when there is one, holds
+only its published optimizer setting (``paper``). Every constraint declares the property
+that defines it, :meth:`Constraint.check_property`, which the test suite runs for every
+registered constraint. The training loop calls the hooks of a :class:`ConstraintSet`
+and never looks at a constraint's name.
 """
 
 from __future__ import annotations
@@ -54,6 +58,19 @@ class Constraint:
 
     def project(self, critic: nn.Module) -> None:
         return None
+
+    @classmethod
+    def check_property(cls) -> None:
+        """Check the property that defines this constraint against a computation that does
+        not use its code (helpers: :mod:`lipbench.constraints.checks`); raise
+        AssertionError when it does not hold. Each constraint class declares its own: the
+        test suite fails for a registered constraint that does not."""
+        raise NotImplementedError(f"constraint {cls.name!r} declares no check_property()")
+
+    @classmethod
+    def build(cls, **params) -> "Constraint":
+        """This constraint with ``params`` (checked as config values are)."""
+        return cls.from_config(params, f"constraint.{cls.name}")
 
     @classmethod
     def from_config(cls, node: dict, path: str) -> "Constraint":

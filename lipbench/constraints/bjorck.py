@@ -38,6 +38,7 @@ from torch.nn.utils import parametrize
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.checks import expect, mlp_critic, seeded, singular_values, train_critic
 from lipbench.constraints.layers import constrained_layers
 
 
@@ -136,3 +137,19 @@ class Bjorck(Constraint):
                 continue  # retract only where Björck is the first parametrization (V is its input)
             raw = plist.original
             raw.copy_(plist[0](raw))
+
+    @classmethod
+    def check_property(cls):
+        """After training steps, every singular value of every effective weight is 1 (within
+        1e-2); with ``retract`` the raw weights are orthonormal too, without it (and without
+        the orthogonal init) they are far from it: the parametrization does the work."""
+        for ortho_init, retract in ((True, True), (False, False)):
+            with seeded(3):
+                bj = cls.build(ortho_init=ortho_init, retract=retract)
+                critic = bj.wrap(mlp_critic(32))
+                train_critic(bj, critic, steps=10, lr=1e-2)
+            layers = [m for m in critic if isinstance(m, nn.Linear)]
+            worst = max(float((singular_values(m.weight) - 1).abs().max()) for m in layers)
+            expect(worst < 1e-2, f"bjorck: an effective singular value is {worst:.3g} away from 1")
+            raw = max(float((singular_values(m.parametrizations.weight.original) - 1).abs().max()) for m in layers)
+            expect(raw < 1e-2 if retract else raw > 0.1, f"bjorck (retract={retract}): raw weights {raw:.3g} from 1")

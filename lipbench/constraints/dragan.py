@@ -13,10 +13,12 @@ u, then α.
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, require
+from lipbench.constraints.checks import close, expect, hand_gradient_norms, seeded, tiny_relu_net
 from lipbench.constraints.gp import PenaltyParams
 from lipbench.constraints.gradients import input_gradient_norms
 
@@ -46,3 +48,22 @@ class Dragan(Constraint):
     def penalty(self, critic, real, fake):
         norms = input_gradient_norms(critic, perturbed_real(real, self.params.c))
         return self.params.weight * ((norms - 1) ** 2).mean()
+
+    @classmethod
+    def check_property(cls):
+        """The fake batch does not matter; the value is λ·E[(‖∇D‖ − 1)²] by the chain rule at
+        x + α·c·std(x)·u, u drawn first (per entry), α second (per sample)."""
+        dragan = cls.build(weight=10.0, c=0.5)
+        with seeded(1):
+            net, real = tiny_relu_net(scale=3.0), torch.randn(16, 2)
+            fakes = (torch.randn(16, 2), torch.randn(16, 2) * 100)
+        values = []
+        for fake in fakes:
+            with seeded(7):
+                values.append(dragan.penalty(net, real, fake).item())
+        expect(values[0] == values[1], "dragan depends on the fake batch")
+        with seeded(7):
+            u, alpha = torch.rand(16, 2), torch.rand(16, 1)
+        points = real + alpha * 0.5 * float(np.std(real.numpy(), ddof=1)) * u
+        expected = 10.0 * np.mean((hand_gradient_norms(net, points) - 1) ** 2)
+        expect(close(values[0], expected), f"dragan penalty {values[0]} != {expected} by hand")

@@ -16,8 +16,11 @@ paper's own λ could not be checked offline).
 
 from dataclasses import dataclass
 
+import torch
+
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, require
+from lipbench.constraints.checks import close, expect, hand_gradient_norms, seeded, tiny_relu_net
 from lipbench.constraints.gp import PenaltyParams
 from lipbench.constraints.gradients import input_gradient_norms, interpolates
 
@@ -43,3 +46,18 @@ class MaxGradientPenalty(Constraint):
         if self.params.form == "hinge":
             top = (top - 1).clamp_min(0)
         return self.params.weight * top ** 2
+
+    @classmethod
+    def check_property(cls):
+        """λ·(max ‖∇D‖)² (square) and λ·max(0, max ‖∇D‖ − 1)² (hinge) by the chain rule; the
+        arg-max sample alone gives the same value."""
+        with seeded(1):
+            net, x = tiny_relu_net(scale=3.0), torch.randn(8, 2)
+        norms = hand_gradient_norms(net, x)
+        square = cls.build(weight=10.0).penalty(net, x, x.clone()).item()
+        hinge = cls.build(weight=10.0, form="hinge").penalty(net, x, x.clone()).item()
+        expect(close(square, 10.0 * norms.max() ** 2), f"max_gp square {square} != {10.0 * norms.max() ** 2}")
+        expect(close(hinge, 10.0 * max(norms.max() - 1, 0) ** 2), f"max_gp hinge {hinge} is not the hinge value")
+        top = x[int(norms.argmax())][None]
+        alone = cls.build(weight=10.0).penalty(net, top, top.clone()).item()
+        expect(close(alone, square, rel=1e-6), "max_gp: the arg-max sample alone gives another value")

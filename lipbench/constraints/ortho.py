@@ -11,10 +11,13 @@ does not depend on the data.
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from torch import nn
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.checks import close, expect, seeded
 from lipbench.constraints.layers import constrained_layers
 
 
@@ -44,3 +47,23 @@ class OrthogonalRegularization(Constraint):
         if not terms:
             return None
         return self.params.weight * torch.stack(terms).sum()
+
+    @classmethod
+    def check_property(cls):
+        """β·Σ‖G − I‖²_F with G each weight's smaller Gram matrix, in numpy (a conv reshaped
+        to out × rest); orthonormal weights pay nothing."""
+        with seeded(0):
+            net = nn.Sequential(nn.Conv2d(3, 2, 2), nn.Flatten(), nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 1))
+        expected = 0.0
+        for layer in (net[0], net[2], net[4]):
+            m = layer.weight.detach().double().numpy().reshape(layer.weight.shape[0], -1)
+            g = m @ m.T if m.shape[0] < m.shape[1] else m.T @ m  # 2x12 -> 2x2, 5x8 -> 5x5, 1x5 -> 1x1
+            expected += ((g - np.eye(len(g))) ** 2).sum()
+        x = torch.zeros(1, 3, 3, 3)
+        value = cls.build(weight=1e-4).penalty(net, x, x).item()
+        expect(close(value, 1e-4 * expected), f"ortho penalty {value} != {1e-4 * expected} by hand")
+        with seeded(0), torch.no_grad():
+            for layer in (net[0], net[2], net[4]):
+                nn.init.orthogonal_(layer.weight)
+        value = cls.build().penalty(net, x, x).item()
+        expect(close(value, 0.0, abs_tol=1e-9), f"ortho penalises orthonormal weights ({value})")

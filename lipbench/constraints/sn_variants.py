@@ -26,6 +26,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params
+from lipbench.constraints.checks import close, dense_conv_norm, expect, seeded, singular_values
 from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.sn import SNParams
 from lipbench.metrics.lipschitz import conv_operator_norm
@@ -55,6 +56,22 @@ class SpectralNormExact(Constraint):
         for module in list(constrained_layers(critic)):
             parametrize.register_parametrization(module, "weight", ExactSpectralNorm())
         return critic
+
+    @classmethod
+    def check_property(cls):
+        """After SGD steps, the largest singular value of a linear weight and of a reshaped
+        conv kernel is 1 (to 1e-5), by an SVD of the effective weights."""
+        with seeded(0):
+            net = cls.build().wrap(nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.ReLU(), nn.Flatten(),
+                                                 nn.Linear(4 * 5 * 5, 1)))
+            opt = torch.optim.SGD(net.parameters(), lr=0.5)
+            for _ in range(3):
+                opt.zero_grad()
+                net(torch.randn(8, 1, 5, 5)).pow(2).mean().backward()
+                opt.step()
+        for m in (net[0], net[3]):
+            sigma = singular_values(m.weight)[0].item()
+            expect(close(sigma, 1.0, abs_tol=1e-5), f"sn_exact: sigma {sigma}, not 1")
 
 
 class ConvOperatorNorm(nn.Module):
@@ -124,3 +141,18 @@ class SpectralNormConv(Constraint):
             else:
                 spectral_norm(module, n_power_iterations=self.params.n_power_iterations, eps=self.params.eps)
         return critic
+
+    @classmethod
+    def check_property(cls):
+        """After training-mode forward passes, each conv's operator norm on the input size it
+        sees (from the dense matrix of the convolution, stride and padding included) is 1,
+        and so is the linear layer's largest singular value (within 2%)."""
+        shape = (2, 6, 6)
+        with seeded(0):
+            net = cls.build().wrap(nn.Sequential(nn.Conv2d(2, 4, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 4, 2, 1),
+                                                 nn.Flatten(), nn.Linear(4 * 3 * 3, 1)))
+            for _ in range(10):
+                net(torch.randn(4, *shape))
+        net.eval()
+        norms = [dense_conv_norm(net[0], shape), dense_conv_norm(net[2], (4, 6, 6)), singular_values(net[4].weight)[0]]
+        expect(all(close(n, 1.0, rel=0.02) for n in norms), f"sn_conv: operator norms {norms}, not 1")

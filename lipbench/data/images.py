@@ -95,7 +95,9 @@ def _key(name, res, ch, max_images=None, extra=""):
 
 @dataclass
 class DigitsConfig:
-    """conf/data/digits.yaml's keys, types and defaults."""
+    """``data=digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes; no
+    download), resized to ``resolution`` with antialiased bilinear filtering.
+    Deterministic stratified 80/20 split."""
 
     name: str = "digits"
     resolution: int = 16
@@ -104,41 +106,51 @@ class DigitsConfig:
 
 @dataclass
 class TorchvisionConfig:
-    """conf/data/{cifar10,mnist,fashion_mnist}.yaml's keys, types and defaults."""
+    """``data=cifar10`` (50,000 train / 10,000 test, 10 classes) via torchvision, and the
+    keys of every torchvision data set. Read from ``root``; downloaded there when missing
+    and ``download`` is true (needs internet)."""
 
     name: str = "cifar10"
     resolution: int = 32
     channels: int = 3
     root: Optional[str] = None  # null = $LIPBENCH_DATA or ~/.cache/lipbench/datasets
     download: bool = True
-    max_images: Optional[int] = None  # per split; null = all
+    max_images: Optional[int] = None  # at most this many images per split (fixed-seed subset; null = all)
 
 
 @dataclass
 class MNISTConfig(TorchvisionConfig):
+    """``data=mnist``: MNIST (60,000 / 10,000, 10 classes), 28 px resized to ``resolution``."""
+
     name: str = "mnist"
     channels: int = 1
 
 
 @dataclass
 class FashionMNISTConfig(TorchvisionConfig):
+    """``data=fashion_mnist``: Fashion-MNIST (60,000 / 10,000, 10 classes), 28 px resized to ``resolution``."""
+
     name: str = "fashion_mnist"
     channels: int = 1
 
 
 @dataclass
 class ImageFolderConfig:
-    """conf/data/imagefolder.yaml's keys, types and defaults."""
+    """``data=imagefolder``: any folder of class sub-folders (ImageFolder layout) or of flat
+    images (one class), or a .tar / .tar.gz of either, read directly (e.g.
+    data.root=../shared/data/cifar10-jpeg.tar.gz). Images are centre-cropped to a square,
+    converted to ``channels`` and resized to ``resolution``."""
 
     name: str = "imagefolder"
     root: Optional[str] = None  # required: a folder or a .tar / .tar.gz
     resolution: int = 32
     channels: int = 3
+    # split folders used when both exist under root; otherwise test_fraction of each class is held out
     train_split: str = "train"
     test_split: str = "test"
     test_fraction: float = 0.1
-    max_images: Optional[int] = None
-    cache: bool = True
+    max_images: Optional[int] = None  # at most this many images per split (fixed-seed subset; null = all)
+    cache: bool = True  # keep the decoded tensors in $LIPBENCH_CACHE/images (keyed by path, size, mtime, settings)
 
 
 @DATASETS.register("digits", schema=DigitsConfig)

@@ -5,7 +5,7 @@ A pair is selected by ``pair.name`` (``conf/pair/*.yaml``):
 * ``gaussian`` -- P = N(δ, Σ), Q = N(0, Σ) in ``dim`` dimensions, ‖δ‖ = ``shift``.
   W1 = ‖δ‖ in closed form for every Σ: the coupling x -> x - δ costs ‖δ‖, and the
   1-Lipschitz critic f(x) = <x, δ/‖δ‖> attains it (E_P f - E_Q f = ‖δ‖).
-* ``noisy`` -- P = a data set (``pair.base``, any 2-D or image data set of conf/data/,
+* ``noisy`` -- P = a data set (``pair.base``, any 2-D or image data set of the ``data`` group,
   images flattened to vectors in [-1, 1]), Q = P + N(0, noise² I). W1 has no closed
   form; the dual evaluator solves it by exact OT.
 

@@ -37,7 +37,8 @@ def _mixture_sampler(centers: np.ndarray, std: float):
 
 @dataclass
 class EightGaussiansConfig:
-    """conf/data/eight_gaussians.yaml's keys, types and defaults."""
+    """``data=eight_gaussians``: 8 Gaussians at radius 2 (axis + diagonal directions), std
+    0.02, all divided by 1.414 (WGAN-GP toy code)."""
 
     name: str = "eight_gaussians"
     radius: float = 2.0
@@ -47,7 +48,8 @@ class EightGaussiansConfig:
 
 @dataclass
 class TwentyFiveGaussiansConfig:
-    """conf/data/twentyfive_gaussians.yaml's keys, types and defaults."""
+    """``data=twentyfive_gaussians``: 25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05,
+    all divided by 2.828 (WGAN-GP toy code)."""
 
     name: str = "twentyfive_gaussians"
     grid: int = 5
@@ -58,7 +60,7 @@ class TwentyFiveGaussiansConfig:
 
 @dataclass
 class SwissRollConfig:
-    """conf/data/swiss_roll.yaml's keys, types and defaults."""
+    """``data=swiss_roll``: the Swiss roll with noise 0.25, divided by 7.5 (WGAN-GP toy code)."""
 
     name: str = "swiss_roll"
     noise: float = 0.25

@@ -20,19 +20,13 @@ leave the models' training state as they found it (``train()``/``eval()`` mode,
 
 from lipbench.registry import Registry
 
-EVALUATORS = Registry("evaluator")
+EVALUATORS = Registry("evaluator", package=__name__)  # every module of this package, imported on first lookup
 
 
 def build_evaluator(cfg, data, run_dir, device):
-    _import_all()
     return EVALUATORS.get(data.kind)(cfg, data, run_dir, device)
 
 
 def _import_all():
-    import importlib
-    import pkgutil
-
-    import lipbench.evaluate as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    """Every evaluator module imported (kept for callers of the old name; lookups do it)."""
+    EVALUATORS.discover()

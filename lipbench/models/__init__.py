@@ -1,27 +1,22 @@
 """Generators and critics, selected by ``model.name``.
 
 Each module registers a builder ``fn(model_cfg, data_shape) -> (generator, critic)`` in
-:data:`MODELS`. The generator has an attribute ``z_dim`` and maps ``(B, z_dim)`` noise to
-``(B, *data_shape)``; the critic maps ``(B, *data_shape)`` to ``(B,)`` or ``(B, 1)``.
-Critics contain no BatchNorm.
+:data:`MODELS`, with the dataclass of its config keys (``schema=``); the registry
+imports every module of this package on its first lookup. The generator has an
+attribute ``z_dim`` and maps ``(B, z_dim)`` noise to ``(B, *data_shape)``; the critic
+maps ``(B, *data_shape)`` to ``(B,)`` or ``(B, 1)``. Critics contain no BatchNorm.
 """
 
 from lipbench.registry import Registry
 
-MODELS = Registry("model")
+MODELS = Registry("model", package=__name__)
 
 
 def build_models(cfg, data_shape):
     """Build ``(generator, critic)`` for the ``model`` config node ``cfg``."""
-    _import_all()
     return MODELS.get(cfg.name)(cfg, tuple(data_shape))
 
 
 def _import_all():
-    import importlib
-    import pkgutil
-
-    import lipbench.models as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    """Every model module imported (kept for callers of the old name; lookups do it)."""
+    MODELS.discover()

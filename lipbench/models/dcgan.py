@@ -44,7 +44,10 @@ def start_size(resolution: int, model: str) -> Tuple[int, int]:
 
 @dataclass
 class ConvNetConfig:
-    """The keys of the image models (conf/model/dcgan.yaml, resnet.yaml, sngan_cnn.yaml)."""
+    """``model=dcgan``, and the keys of every image model: DCGAN generator (stride-2
+    transposed convs, BN, ReLU, tanh) and critic (stride-2 convs, LeakyReLU 0.2, no
+    BatchNorm). ``width`` = channels at the highest resolution, doubling at each halving
+    (64 = DCGAN paper; 32 = half width)."""
 
     name: str = "dcgan"
     z_dim: int = 128

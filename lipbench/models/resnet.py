@@ -25,7 +25,9 @@ from lipbench.models.dcgan import ConvNetConfig, image_shape, start_size, widths
 
 @dataclass
 class ResNetConfig(ConvNetConfig):
-    """conf/model/resnet.yaml: width 128 as in WGAN-GP."""
+    """``model=resnet``: the ResNet generator and critic of WGAN-GP / SN-GAN at 32x32 (3
+    up-blocks; optimized block, 1 down-block, 2 plain blocks, global sum pooling); other
+    resolutions add/remove blocks. width 128 = WGAN-GP (SN-GAN's generator uses g_width=256)."""
 
     name: str = "resnet"
     width: int = 128

@@ -23,7 +23,10 @@ from lipbench.models.dcgan import ConvNetConfig, image_shape, widths, z_dim
 
 @dataclass
 class SNGANCNNConfig(ConvNetConfig):
-    """conf/model/sngan_cnn.yaml: width 64 as in the paper."""
+    """``model=sngan_cnn``: SN-GAN's "standard CNN" (Table 3): critic conv3-64, conv4s2-64,
+    conv3-128, conv4s2-128, conv3-256, conv4s2-256, conv3-512 (LeakyReLU 0.1), linear;
+    generator z(128) -> 4x4x512 (at 32 px) -> deconv 256, 128, 64 (BN, ReLU) -> conv3 -> tanh.
+    All channel counts scale with width (64 = paper)."""
 
     name: str = "sngan_cnn"
 

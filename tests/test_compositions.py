@@ -1,0 +1,43 @@
+"""Every command line the project documents composes to the run identity it had before the
+components' schemas became Hydra structured configs, so committed run directories are
+still recognised on resume. tests/golden/run_identities.json holds the identities of
+every job (sweeps expanded, every committed run's recorded overrides), written at
+533bf51 with ``python tests/compositions.py --out all.json --golden ...``."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compositions import COMMANDS, committed_commands, compose_all
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "run_identities.json").read_text())
+# An integer given for a float key is typed at composition now (constraint.gp.weight=1 is
+# 1.0), so that command is the run its float spelling always was; the old identity of the
+# integer spelling is the one change (no committed run used it).
+RETYPED = {"constraint=gp constraint.gp.weight=1 seed=3": "constraint=gp constraint.gp.weight=1.0 seed=3"}
+
+
+def _check(result: dict) -> None:
+    assert result, "nothing composed"
+    changed = []
+    for key, value in result.items():
+        new = value.get("id", value.get("error"))
+        expected = GOLDEN[RETYPED[key]] if key in RETYPED else GOLDEN[key]
+        if new != expected:
+            changed.append(f"{key or '(defaults)'}: {expected} -> {new}")
+    assert not changed, "run identities changed:\n" + "\n".join(changed)
+    for key in set(RETYPED) & set(result):
+        assert GOLDEN[key] != GOLDEN[RETYPED[key]]  # it was another identity before
+
+
+def test_the_documented_commands_keep_their_run_identities():
+    """Each documented command (each sweep's first and last job), and every 25th committed run."""
+    _check(compose_all(COMMANDS + committed_commands()[::25], ends_only=True))
+
+
+@pytest.mark.slow  # about 850 compositions
+def test_every_job_of_every_documented_sweep_and_committed_run_keeps_its_identity():
+    result = compose_all(COMMANDS + committed_commands())
+    assert set(result) == set(GOLDEN)
+    _check(result)
