@@ -231,7 +231,7 @@ def sweep_objective(summary: dict) -> float:
 def _record_rejected(cfg: DictConfig, run_dir: Path, overrides: list, error: ConfigError) -> None:
     """A sweep's trial whose config is invalid: a ``failed`` summary.json (unless the
     directory already holds a run), so that the report lists it beside the others."""
-    from lipbench.train import record
+    from lipbench import record
 
     if (run_dir / record.SUMMARY).exists():
         return

@@ -56,7 +56,7 @@ TIMING_KEYS = ("time_s", "train_time_s", "ttq_s")
 def untimed(row: dict) -> dict:
     """``row`` (a metrics.jsonl row or a summary's ``final``) as it is stored on disk (non-finite
     floats as strings), without its wall-clock readings."""
-    from lipbench.train.record import jsonable
+    from lipbench.record import jsonable
 
     return {k: v for k, v in jsonable(row).items() if k not in TIMING_KEYS}
 

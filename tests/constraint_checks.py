@@ -90,8 +90,9 @@ def _stop_signal_at_projection(monkeypatch, count: int) -> None:
 def tiny_run_reports_lipschitz_and_resumes(name: str, tmp_path, monkeypatch, *overrides: str) -> None:
     """A tiny run completes with the Lipschitz report in its final metrics; the same run
     stopped by SIGTERM mid-way, then run again, ends with the uninterrupted numbers."""
+    from lipbench.record import read_jsonl
+    from lipbench.record.checkpoint import load_checkpoint
     from lipbench.train.loop import Interrupted, train
-    from lipbench.train.record import load_checkpoint, read_jsonl
 
     run = [f"constraint={name}", *TINY_RUN, *overrides]
     reference = train(compose_cfg(*run), tmp_path / "reference")

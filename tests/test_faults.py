@@ -11,12 +11,13 @@ import signal
 import pytest
 import torch
 
+import lipbench.record as record
 import lipbench.train.loop as loop
-import lipbench.train.record as record
 from conftest import FAST_2D, compose_cfg, run_cli, untimed
 from lipbench.errors import RunDirError
+from lipbench.record import read_jsonl
+from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import Interrupted, train
-from lipbench.train.record import load_checkpoint, read_jsonl
 
 RUN = [*FAST_2D, "model.hidden=32", "train.checkpoint_every=5", "eval.surface_resolution=8", "constraint=sn"]
 
@@ -124,7 +125,7 @@ def test_disk_full_marks_the_run_failed_and_keeps_the_previous_checkpoint(tmp_pa
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_save(obj, f, *args, **kwargs)
 
-    monkeypatch.setattr(record.torch, "save", save)
+    monkeypatch.setattr(torch, "save", save)
     s = train(compose_cfg(*RUN), run_dir)
     monkeypatch.undo()
     assert s["status"] == "failed" and "No space left on device" in s["error"] and "checkpoint.pt" in s["error"]

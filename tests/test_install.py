@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from lipbench.train.record import git_commit
+from lipbench.record.provenance import git_commit
 
 # the quick start at its smallest: 2 iterations, tiny evaluation
 TINY_RUN = ["train.iterations=2", "train.batch_size=32", "model.hidden=16", "train.progress=false",

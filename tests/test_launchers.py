@@ -17,8 +17,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import CONF, compose_cfg, run_cli, untimed
+from lipbench.record import read_jsonl
 from lipbench.train.loop import train
-from lipbench.train.record import read_jsonl
 
 LIPBENCH = Path(sys.executable).parent / "lipbench"
 TINY = [

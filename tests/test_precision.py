@@ -20,9 +20,10 @@ import lipbench.train.loop as loop
 from conftest import FAST_2D, compose_cfg, run_cli
 from lipbench.config import run_identity
 from lipbench.errors import ConfigError
+from lipbench.record import read_jsonl
+from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.build import build_gan
 from lipbench.train.loop import Interrupted, train
-from lipbench.train.record import load_checkpoint, read_jsonl
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step
 

@@ -20,8 +20,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import CONF, compose_cfg, untimed
+from lipbench.record import read_jsonl
+from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import train
-from lipbench.train.record import load_checkpoint, read_jsonl
 
 # Checkpoints often, evaluates a few times; long enough that a kill lands mid-way.
 RESUME_RUN = [

@@ -16,8 +16,9 @@ import pytest
 
 import lipbench.train.loop as loop
 from conftest import FAST_2D, compose_cfg, untimed
+from lipbench.record import read_jsonl
+from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import Interrupted, train
-from lipbench.train.record import load_checkpoint, read_jsonl
 
 LIPBENCH = Path(sys.executable).parent / "lipbench"
 RUN = [*FAST_2D, "model.hidden=32", "train.iterations=200", "train.checkpoint_every=0", "eval.every=100",

@@ -9,8 +9,9 @@ import torch
 from conftest import FAST_2D, compose_cfg, untimed
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint
+from lipbench.record import read_jsonl
+from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import train
-from lipbench.train.record import load_checkpoint, read_jsonl
 
 
 def _summary(path):

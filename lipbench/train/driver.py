@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from omegaconf import OmegaConf
 
-from lipbench.train import monitor, record
+from lipbench import record
+from lipbench.train import monitor
 from lipbench.train.signals import SignalFlag
 from lipbench.train.state import TrainState
 

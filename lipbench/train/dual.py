@@ -25,11 +25,12 @@ import torch
 from omegaconf import DictConfig
 from torch.nn.utils import parametrize
 
+from lipbench import record
 from lipbench.data.pairs import build_pair
 from lipbench.evaluate.dual import DualEvaluator
 from lipbench.losses import build_loss
 from lipbench.metrics.dual import time_to_fraction
-from lipbench.train import loop, record
+from lipbench.train import loop
 from lipbench.train.build import build_critic
 from lipbench.train.driver import Schedule, TaskRun, diverged_metric, drive
 from lipbench.train.setup import build_optimizer, seed_everything

@@ -15,7 +15,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 import lipbench
-from lipbench.train import record, rundir
+from lipbench import record
+from lipbench.record.provenance import git_commit, versions
+from lipbench.train import rundir
 
 log = logging.getLogger("lipbench")
 
@@ -67,8 +69,8 @@ def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> dict
         "seed": int(cfg.seed),
         "device": str(device),
         "torch_threads": threads,
-        "versions": record.versions(),
-        "git_commit": record.git_commit(),
+        "versions": versions(),
+        "git_commit": git_commit(),
         "started_at": (plan.summary or {}).get("started_at") if resume else record.now(),
         "finished_at": None,
     }

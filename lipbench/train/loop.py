@@ -20,10 +20,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lipbench import record
 from lipbench.evaluate import build_evaluator
 from lipbench.metrics.convergence import assess
 from lipbench.record.identity import run_identity
-from lipbench.train import lifecycle, monitor, record, rundir
+from lipbench.train import lifecycle, monitor, rundir
 from lipbench.train.build import build_gan
 from lipbench.train.driver import Schedule, TaskRun, diverged_metric, drive
 from lipbench.train.setup import resolve_device, seed_everything, set_threads

@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from lipbench.train import record
+from lipbench import record
+from lipbench.record.checkpoint import save_checkpoint
 from lipbench.train.setup import rng_state, set_rng_state
 
 log = logging.getLogger("lipbench")
@@ -58,7 +59,7 @@ class TrainState:
                  "rng": rng_state(self.data_gen), "running": self.running,
                  "train_time_s": self.train_time, "wall_time_s": self.elapsed()}
         try:
-            record.save_checkpoint(path, state)
+            save_checkpoint(path, state)
         except OSError as e:
             raise OSError(e.errno, f"writing {path} at step {self.step} failed ({e.strerror or e}); "
                                    "any previous checkpoint is left intact") from e
