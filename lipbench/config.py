@@ -12,7 +12,8 @@ with the ranges; ranges that depend on the component are checked when it is buil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -69,31 +70,17 @@ class OptimSchema:
 
 @dataclass
 class EvalSchema:
-    """``eval``: what is measured, how often, on how many samples."""
+    """``eval``'s own keys: how often a run is evaluated, which metrics, the convergence rule
+    and the report's significance level. :func:`eval_schema` adds the keys that the
+    evaluators' options and the registered metrics' params declare (sample sizes, metric
+    parameters), with their types and defaults, so that each is declared once."""
 
     every: int = 250  # evaluate every `every` generator iterations and at the end (0 = only at the end)
-    n_samples: int = 2500  # 2-D: modes captured / high-quality share over n_samples generated points
-    mode_min_count: int = 20
-    w1_samples: int = 2000  # 2-D: exact W1 (POT) between w1_samples generated and true points
-    grad_samples: int = 256  # points (real, fake, interpolated) for gradient norms and Lipschitz bounds
-    surface_resolution: int = 80  # resolution of the critic value surface drawn under 2-D samples
-    # images: torch-fidelity metrics on fid_samples (at the end) / fid_samples_during generated images vs ref_split
-    fid_samples: int = 10000
-    fid_samples_during: int = 1000
-    ref_split: str = "train"
-    extractors: List[str] = field(default_factory=lambda: ["domain", "inception"])
-    # path to torch-fidelity's weights-inception-2015-12-05-6726825d.pth (null = its cache / download)
-    inception_weights: Optional[str] = None
-    kid_subset_size: int = 1000
-    prc: bool = True
-    fidelity_batch_size: int = 200
-    # convergence (lipbench.metrics.convergence). Sampling floor: the metric between two
-    # independent true samples (2-D: exact W1 of two w1_samples-point samples, mean over
-    # floor_pairs pairs; images: FID of the held-out split against the reference split).
-    floor_pairs: int = 3
-    # plateau rule: converged when, over the last plateau_window evaluations of the primary
-    # metric, the later half's mean is at most plateau_tol (relative) below the earlier half's
-    # (it stopped improving) and the coefficient of variation is at most plateau_cv (it is stable)
+    metrics: Optional[List[str]] = None  # null: the data kind's defaults (lipbench.metrics.catalog)
+    # plateau rule (lipbench.metrics.convergence): converged when, over the last plateau_window
+    # evaluations of the primary metric, the later half's mean is at most plateau_tol (relative)
+    # below the earlier half's (it stopped improving) and the coefficient of variation is at most
+    # plateau_cv (it is stable)
     plateau_window: int = CONVERGENCE_DEFAULTS["plateau_window"]
     plateau_tol: float = CONVERGENCE_DEFAULTS["plateau_tol"]
     plateau_cv: float = CONVERGENCE_DEFAULTS["plateau_cv"]
@@ -101,7 +88,21 @@ class EvalSchema:
     quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
     # significance level of the report's test over seeds (which differences get bold)
     alpha: float = 0.05
-    metrics: Optional[List[str]] = None  # null: the data kind's defaults (lipbench.metrics.catalog)
+
+
+_EVAL_SCHEMAS: dict = {}
+
+
+def eval_schema() -> type:
+    """The ``eval`` group's schema: :class:`EvalSchema` plus every ``eval.*`` key that the
+    evaluators and the registered metrics declare (one class per set of declared keys)."""
+    from lipbench.evaluate.metric_set import eval_field_specs
+
+    specs = eval_field_specs()
+    key = tuple((name, repr(f.default)) for name, _, f in specs)
+    if key not in _EVAL_SCHEMAS:
+        _EVAL_SCHEMAS[key] = dataclasses.make_dataclass("EvalConfig", specs, bases=(EvalSchema,))
+    return _EVAL_SCHEMAS[key]
 
 
 @dataclass
@@ -198,7 +199,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         raise ConfigError(f"{missing[0]}: missing from the config")
     _check_scalars_and_constraints(cfg)
     cfg.train = _check_schema(cfg, "train", TrainSchema)
-    cfg.eval = _check_schema(cfg, "eval", EvalSchema)
+    cfg.eval = _check_schema(cfg, "eval", eval_schema())
     _check_schema(cfg, "optim", OptimSchema)
     t, e = cfg.train, cfg.eval
     _at_least(t.iterations, "train.iterations", 1)

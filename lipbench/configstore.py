@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Set, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from hydra.core.config_store import ConfigStore
 
-from lipbench.config import EvalSchema, OptimSchema, PaperSchema, TrainSchema
+from lipbench.config import OptimSchema, PaperSchema, TrainSchema, eval_schema
 
 SCHEMA_GROUP = "schema"
-# the shared groups: (the option that is the schema's defaults, the schema)
-SHARED = {"train": ("default", TrainSchema), "eval": ("default", EvalSchema), "optim": ("paper", OptimSchema)}
+# the shared groups: (the option that is the schema's defaults, a function giving the schema; eval's
+# holds the keys of the metrics registered at the time)
+SHARED = {"train": ("default", lambda: TrainSchema), "eval": ("default", eval_schema),
+          "optim": ("paper", lambda: OptimSchema)}
 _CONSTRAINT_NODES: Dict[type, type] = {}
-_STORED: Set[tuple] = set()  # (conf_dir, group, option, schema) already in the ConfigStore
+_STORED: Dict[tuple, type] = {}  # (conf_dir, group, option) -> the schema last stored for it
 
 
 def constraint_schema(cls) -> type:
@@ -64,7 +66,7 @@ def nodes() -> Iterator[Tuple[str, str, object, Optional[str]]]:
     from lipbench.models import MODELS
 
     for group, (option, schema) in SHARED.items():
-        yield group, option, schema, None
+        yield group, option, schema(), None
     for group, registry in (("model", MODELS), ("data", DATASETS), ("loss", LOSSES)):
         for name in registry.names():
             yield group, name, _named(registry.schema(name), name), None
@@ -77,13 +79,13 @@ def store_configs(conf_dir) -> None:
     call are added). ``conf_dir``: the config folder whose yaml files take precedence."""
     cs = ConfigStore.instance()
     for group, option, node, package in nodes():
-        key = (str(conf_dir), group, option, node if isinstance(node, type) else type(node))
-        if key in _STORED:
+        where, schema = (str(conf_dir), group, option), node if isinstance(node, type) else type(node)
+        if _STORED.get(where) is schema:
             continue
         cs.store(group=f"{SCHEMA_GROUP}/{group}", name="default" if group in SHARED else option, node=node)
         if not (Path(conf_dir) / group / f"{option}.yaml").is_file():  # a yaml of the name extends the schema
             cs.store(group=group, name=option, node=node, package=package)
-        _STORED.add(key)
+        _STORED[where] = schema
 
 
 def forget(group: str, option: str) -> None:
@@ -94,4 +96,5 @@ def forget(group: str, option: str) -> None:
         for part in path.split("/"):
             node = node.get(part, {})
         node.pop(f"{option}.yaml", None)
-    _STORED.difference_update({k for k in _STORED if k[1:3] == (group, option)})
+    for where in [k for k in _STORED if k[1:3] == (group, option)]:
+        del _STORED[where]

@@ -155,7 +155,7 @@ def _schema_defaults(group, option):
     from lipbench.configstore import SHARED, constraint_schema
 
     if group in SHARED:
-        return OmegaConf.to_container(OmegaConf.structured(SHARED[group][1]))
+        return OmegaConf.to_container(OmegaConf.structured(SHARED[group][1]()))
     registry = _registry(group)
     if group == "constraint":
         return OmegaConf.to_container(OmegaConf.structured(constraint_schema(registry.get(option))))
@@ -189,7 +189,7 @@ def test_the_shared_groups_defaults_are_their_schemas_with_no_yaml():
     for group, (option, schema) in SHARED.items():
         assert not (CONF / group / f"{option}.yaml").exists()
         if group != "optim":  # validation fills optim in from the paper setting
-            assert OmegaConf.to_container(cfg[group]) == OmegaConf.to_container(OmegaConf.structured(schema))
+            assert OmegaConf.to_container(cfg[group]) == OmegaConf.to_container(OmegaConf.structured(schema()))
 
 
 def compose_default():

@@ -11,6 +11,7 @@ dataclass; a missing key takes the dataclass default.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from typing import Optional
 
@@ -99,18 +100,36 @@ class MetricSet:
 
 def eval_fields() -> dict:
     """``{key: dataclasses.Field}`` of every ``eval.*`` key the evaluators' options and the
-    registered metrics' params declare (for a config schema built from them). Raises
+    registered metrics' params declare (the config's eval schema is built from them). Raises
     ValueError when two declare one key with different defaults."""
+    return {name: f for name, (f, _) in _declared().items()}
+
+
+def eval_field_specs() -> list:
+    """``(key, type, dataclasses.field)`` of every key of :func:`eval_fields`, with its type
+    resolved and its default, for :func:`dataclasses.make_dataclass`."""
+    specs = []
+    for name, (f, typ) in _declared().items():
+        if f.default_factory is not dataclasses.MISSING:
+            specs.append((name, typ, dataclasses.field(default_factory=f.default_factory)))
+        else:
+            specs.append((name, typ, dataclasses.field(default=f.default)))
+    return specs
+
+
+def _declared() -> dict:
+    """``{key: (Field, resolved type)}`` over the evaluators' options, then the metrics' params."""
     from lipbench.evaluate.options import DualOptions, ImageOptions, Toy2DOptions
 
     schemas = [Toy2DOptions, ImageOptions, DualOptions]
     schemas += [m.params for m in catalog.selectable_metrics() if m.params is not None]
     out: dict = {}
     for schema in schemas:
+        hints = typing.get_type_hints(schema)
         for f in dataclasses.fields(schema):
-            if f.name in out and _default(out[f.name]) != _default(f):
+            if f.name in out and _default(out[f.name][0]) != _default(f):
                 raise ValueError(f"eval.{f.name}: {schema.__name__} and another declare different defaults")
-            out.setdefault(f.name, f)
+            out.setdefault(f.name, (f, hints[f.name]))
     return out
 
 
