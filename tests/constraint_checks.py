@@ -54,10 +54,20 @@ def _critics():
     return [(mlp, (8, 2)), (conv, (8, 1, 8, 8))]
 
 
+def with_an_optimizer(name: str, overrides) -> list:
+    """``overrides``, plus ``optim=A`` (SN-GAN's setting A) for a constraint that publishes no
+    optimizer setting (no ``paper`` block: a module without a yaml), unless they pick one."""
+    overrides = list(overrides)
+    if any(o.startswith("optim=") for o in overrides):
+        return overrides
+    has_paper = compose_cfg(f"constraint={name}", "optim=A").constraint[name].paper is not None
+    return overrides if has_paper else [*overrides, "optim=A"]
+
+
 def hooks_run_on_tiny_critics(name: str, *overrides: str) -> None:
     """``constraint=name`` composes and validates; its wrap, penalty and project hooks run
     through one critic update on each tiny critic, leaving finite values."""
-    cfg = compose_cfg(f"constraint={name}", *overrides)
+    cfg = compose_cfg(f"constraint={name}", *with_an_optimizer(name, overrides))
     assert list(cfg.constraint) == [name] and cfg.optim.n_critic >= 1
     for critic, shape in _critics():
         constraints = build_constraints(cfg.constraint)
@@ -94,7 +104,7 @@ def tiny_run_reports_lipschitz_and_resumes(name: str, tmp_path, monkeypatch, *ov
     from lipbench.record.checkpoint import load_checkpoint
     from lipbench.train.loop import Interrupted, train
 
-    run = [f"constraint={name}", *TINY_RUN, *overrides]
+    run = [f"constraint={name}", *TINY_RUN, *with_an_optimizer(name, overrides)]
     reference = train(compose_cfg(*run), tmp_path / "reference")
     assert reference["status"] == "completed" and reference["method"] == name
     final = reference["final"]
