@@ -1,6 +1,6 @@
 """What the notebooks here share: showing a ``{name: Figure}`` dict of lipbench.report's plots.
 
-Imported by toy2d.py, images.py and dual.py (their kernels run in this folder).
+Imported by comparison.py and dual.py (their kernels run in this folder).
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@
 # ---
 
 # %% [markdown]
-# # 2-D benchmark: Lipschitz constraints on toy data
-#
-# 8 Gaussians, 25 Gaussians and the Swiss roll; exact W1, modes and high-quality samples.
+# # A GAN comparison: Lipschitz constraints on the critic
 #
 # This notebook reads a results folder written by `lipbench-report` (`runs/` holds a compact copy of every run
-# record) and redraws every plot of the report. Set `LIPBENCH_RESULTS` to point it at another folder.
+# record) and redraws every table and plot of the report: by default the 2-D benchmark (`../results/toy2d`: 8
+# Gaussians, 25 Gaussians and the Swiss roll; exact W1, modes and high-quality samples). Set `LIPBENCH_RESULTS` to
+# read another folder, e.g. `LIPBENCH_RESULTS=../results/digits` for the image benchmark (FID/KID/IS with the
+# domain feature extractor); the plots that do not apply to its data say so.
 #
 # Its source is the paired `.py` file next to it (jupytext percent format); after editing either, run
 # `jupytext --sync notebooks/*.ipynb` (notebooks/README.md).
@@ -80,8 +81,9 @@ display(Markdown(ranking_markdown(ranking_table(table))))
 # %% [markdown]
 # ## Is each critic 1-Lipschitz?
 #
-# Per completed run, *certified* when the upper bound (product of per-layer operator norms) is ≤ 1.05,
-# *exceeded* when some gradient norm is > 1.05, otherwise *undecided*; the bounds are means over those runs.
+# Per completed run, *certified* when the guaranteed upper bound (composed over the critic's layers) is
+# ≤ 1.0001, *exceeded* when some measured gradient norm is > 1.0001, otherwise *undecided* (or *no certificate*
+# when some layer has no guaranteed bound); the slack is for float rounding only.
 
 # %%
 from lipbench.report.lipschitz_table import lipschitz_table, to_markdown as lipschitz_markdown
