@@ -1,12 +1,14 @@
 """A constraint registered from outside the package (here: this test module) is one class:
 it is picked up by the registry, the structured configs and the CLI, gets every check the
-package's constraints get, and runs in an in-process sweep whose report lists it."""
+package's constraints get, and runs in an in-process sweep whose report lists it, beside a
+metric registered here too (with a parameter of its own)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -19,6 +21,7 @@ from constraint_checks import (
     hooks_run_on_tiny_critics,
     tiny_run_reports_lipschitz_and_resumes,
 )
+from lipbench import record
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
 from lipbench.constraints.checks import expect, mlp_critic, seeded
@@ -98,15 +101,38 @@ def test_the_toy_constraints_parameters_are_typed_and_checked(plugin):
         assert str(err.value) == message
 
 
-def test_an_in_process_sweep_trains_and_reports_the_toy_constraint(plugin, tmp_path, monkeypatch):
+@pytest.fixture
+def toy_metric():
+    """A metric registered from this module, with a parameter of its own, removed after the test."""
+    from lipbench.metrics import catalog
+    from lipbench.record.metric_info import LOWER
+
+    @dataclass
+    class RadiusParams:
+        radius_power: float = 1.0  # eval.radius_power: the mean of |x|^p
+
+    def radius(ev, params):
+        fake = ev.fake[: len(ev.real)]
+        return {"toy_radius": float(fake.norm(dim=1).pow(params.radius_power).mean())}
+
+    catalog.register_metric("toy_radius", kinds=("toy2d",), default=False, params=RadiusParams, outputs=[
+        catalog.output("toy_radius", LOWER, "mean |x|^p of the generated points", table=True)])(radius)
+    yield "toy_radius"
+    catalog.unregister("toy_radius")
+
+
+def test_an_in_process_sweep_trains_and_reports_the_toy_constraint_and_metric(plugin, toy_metric, tmp_path,
+                                                                              monkeypatch):
     from hydra.core.global_hydra import GlobalHydra
 
     from lipbench.cli import main
 
     monkeypatch.chdir(tmp_path)
     sweep = tmp_path / "sweep"
+    metrics = f"eval.metrics=[w1,modes,critic_gap,lipschitz,{toy_metric}]"
     try:
-        main(["-m", f"constraint={plugin},none", OPTIM, "name=plugin", f"hydra.sweep.dir={sweep}", *TINY_RUN])
+        main(["-m", f"constraint={plugin},none", OPTIM, "name=plugin", f"hydra.sweep.dir={sweep}", *TINY_RUN,
+              metrics, "eval.radius_power=2"])
     finally:
         GlobalHydra.instance().clear()
     summaries = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/summary.json"))]
@@ -117,3 +143,12 @@ def test_an_in_process_sweep_trains_and_reports_the_toy_constraint(plugin, tmp_p
     assert toy["final"]["sigma_max"] <= 1.0 + 1e-5  # each layer's spectral norm is under its Frobenius cap
     table = pd.read_csv(sweep / "report" / "table.csv")
     assert sorted(table["method"]) == ["frobenius_cap", "none"]
+    # the toy metric, with its parameter from the command line: in every run and in the report with its direction
+    for path in sorted(sweep.glob("*/summary.json")):
+        s = json.loads(path.read_text())
+        fake = np.load(path.parent / record.SAMPLES)["fake"]
+        assert s["config"]["eval"]["radius_power"] == 2.0
+        assert s["final"]["toy_radius"] == pytest.approx(float((fake**2).sum(axis=1).mean()), rel=1e-5)
+    assert table["toy_radius_mean"].notna().all()
+    header = next(line for line in (sweep / "report" / "table.md").read_text().splitlines() if line.startswith("|"))
+    assert "toy_radius ↓" in header
