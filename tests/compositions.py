@@ -88,6 +88,8 @@ COMMANDS = [
     ["-m", "experiment=dual_quick"],
     ["-m", "experiment=sngan_settings"],
     ["-m", "experiment=toy2d"],
+    ["-m", "experiment=toy2d", "constraint=none,clip,gp,sn"],
+    ["-m", "experiment=toy2d", "seed=0,1,2"],
     ["-m", "experiment=toy2d_extended"],
     ["-m", "experiment=toy2d_full"],
     ["-m", "experiment=toy2d_full", "seed=0,1,2,3,4", "train.iterations=300", "model.hidden=512"],

@@ -2,7 +2,10 @@
 components' schemas became Hydra structured configs, so committed run directories are
 still recognised on resume. tests/golden/run_identities.json holds the identities of
 every job (sweeps expanded, every committed run's recorded overrides), written at
-533bf51 with ``python tests/compositions.py --out all.json --golden ...``."""
+533bf51 with ``python tests/compositions.py --out all.json --golden ...``. Deliberate
+changes since: the digits preset's 3,200 iterations (its 12 jobs' identities), and the quick
+start's three methods and two seeds (its none and seed-2 jobs now come from the README's
+``constraint=none,clip,gp,sn`` and ``seed=0,1,2`` variants, with their old identities)."""
 
 import json
 from pathlib import Path
