@@ -25,9 +25,10 @@ from typing import Iterable, List, Optional, Sequence, Union
 import pandas as pd
 
 from lipbench import record
-from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
+from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs
 from lipbench.report.convergence import convergence_warning, unknown_convergence_note
 from lipbench.report.dual_table import dual_report
+from lipbench.report.factors import swept_factors
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
