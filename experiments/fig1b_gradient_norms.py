@@ -147,12 +147,9 @@ def main(argv=None):
     write_readme(out, rows, optims, args, total, argv if argv is not None else sys.argv[1:])
 
 
-def write_readme(out, rows, optims, args, total, argv):
-    verdicts = {label: verdict(norms) for label, norms in rows.items()}
-    expected = {"weight clipping c=0.1": "explode", "weight clipping c=0.01": "vanish",
-                "weight clipping c=0.001": "vanish", "gradient penalty": "stable"}
-    shown = [label for label in rows if verdicts[label][0] == expected[label]]
-    d = args.depth
+def readme_table(rows, optims, verdicts, expected, d):
+    """The README's markdown table: per method its optimizer, the norms of the first two and
+    last two of its ``d`` layers, the median, the trend, what it reads as and the paper's."""
     table = [f"| method | optimizer | layer 1 | layer 2 | layer {d - 1} | layer {d} | median over layers | "
              f"layer 2 / layer {d - 1} | reads as | paper |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, norms in rows.items():
@@ -161,6 +158,15 @@ def write_readme(out, rows, optims, args, total, argv):
         table.append(f"| {label} | {opt} | {norms[0]:.3g} | {norms[1]:.3g} | {norms[-2]:.3g} | {norms[-1]:.3g} | "
                      f"{verdicts[label][1]:.3g} | {verdicts[label][2]:.3g} | "
                      f"{verdicts[label][0]} | {expected[label]} |")
+    return table
+
+
+def write_readme(out, rows, optims, args, total, argv):
+    verdicts = {label: verdict(norms) for label, norms in rows.items()}
+    expected = {"weight clipping c=0.1": "explode", "weight clipping c=0.01": "vanish",
+                "weight clipping c=0.001": "vanish", "gradient penalty": "stable"}
+    shown = [label for label in rows if verdicts[label][0] == expected[label]]
+    table = readme_table(rows, optims, verdicts, expected, args.depth)
     if len(shown) == len(rows):
         conclusion = "The reproduction shows the paper's effect for all four critics."
     else:

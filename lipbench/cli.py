@@ -5,7 +5,7 @@ sweep) is composed and validated, so a config error exits with one line and stat
 and nothing is written into an existing run directory. Under a sweeper that picks its
 trials as it goes (``hydra/sweeper=optuna``), the base job and each listed value are
 checked up front; a trial that turns out invalid becomes a ``failed`` run. Each run
-returns its objective to the sweeper (:func:`sweep_objective`).
+returns its objective to the sweeper (:func:`lipbench.sweep.sweep_objective`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lipbench.config import validate
 from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
 from lipbench.job_config import job_config, job_config_overrides
+from lipbench.sweep import record_rejected, sweep_objective, threads_for_launcher
 
 
 def conf_dir() -> str:
@@ -39,8 +40,6 @@ def conf_dir() -> str:
 
 CONF_DIR = conf_dir()
 log = logging.getLogger("lipbench")
-# the objective when a summary names no primary metric (older runs): the first one present
-OBJECTIVE_FALLBACK = ("w1", "fid_inception", "fid_domain")
 
 # Flags after which preflight validation is left to Hydra (help, info, custom config dirs).
 _PASS_THROUGH = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
@@ -158,27 +157,6 @@ def preflight(argv) -> int:
     return len(jobs)
 
 
-def _threads_for_launcher(cfg: DictConfig):
-    """Under the joblib launcher, split the machine's cores between parallel jobs; under
-    submitit, use the job's ``cpus_per_task``; under Ray, the CPUs its task reserves."""
-    if cfg.train.threads is not None:
-        return cfg.train.threads
-    try:
-        launcher = HydraConfig.get().launcher
-    except ValueError:
-        return None
-    if "submitit" in str(launcher.get("_target_", "")).lower() and launcher.get("cpus_per_task"):
-        return int(launcher.cpus_per_task)  # the CPUs the job was given
-    if "hydra_ray_launcher" in str(launcher.get("_target_", "")):  # a Ray task holds remote.num_cpus (Ray's default: 1)
-        return int(OmegaConf.select(launcher, "ray.remote.num_cpus", default=None) or 1)
-    if "joblib" in str(launcher.get("_target_", "")).lower():
-        n_jobs = launcher.get("n_jobs", -1)
-        cores = os.cpu_count() or 1
-        n_jobs = cores if n_jobs is None or n_jobs < 1 else min(n_jobs, cores)
-        return max(1, cores // n_jobs)
-    return None
-
-
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def hydra_app(cfg: DictConfig):
     if cfg.get("task") == "dual":  # the critic-only dual task (conf/task/dual.yaml)
@@ -193,10 +171,10 @@ def hydra_app(cfg: DictConfig):
     except ConfigError as e:
         print(f"lipbench: config error: {e}", file=sys.stderr)
         if multirun:  # a trial a sweeper picked (Optuna): a failed run, and the sweep goes on
-            _record_rejected(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task), e)
+            record_rejected(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task), e)
             return math.inf
         sys.exit(2)
-    cfg.train.threads = _threads_for_launcher(cfg)
+    cfg.train.threads = threads_for_launcher(cfg)
     run_dir = Path(hc.runtime.output_dir)
     try:
         # a single run re-raises after recording `failed`; a sweep records it and goes on
@@ -211,34 +189,6 @@ def hydra_app(cfg: DictConfig):
         if summary.get("status") == "failed":
             sys.exit(1)
     return sweep_objective(summary)
-
-
-def sweep_objective(summary: dict) -> float:
-    """What a run returns to the sweeper (Optuna minimises it): the run's primary metric at
-    the end (the one its convergence record names: w1 on 2-D data, FID on images), or +inf,
-    the worst value, for a run that diverged or failed, so that a study records the
-    setting as bad and goes on."""
-    final = summary.get("final") or {}
-    metric = (summary.get("convergence") or {}).get("metric")
-    candidates = [metric] if metric else list(OBJECTIVE_FALLBACK)
-    for key in candidates:
-        value = final.get(key)
-        if summary.get("status") == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
-            return float(value)
-    return math.inf
-
-
-def _record_rejected(cfg: DictConfig, run_dir: Path, overrides: list, error: ConfigError) -> None:
-    """A sweep's trial whose config is invalid: a ``failed`` summary.json (unless the
-    directory already holds a run), so that the report lists it beside the others."""
-    from lipbench import record
-
-    if (run_dir / record.SUMMARY).exists():
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record.write_json(run_dir / record.SUMMARY, {
-        "status": "failed", "error": f"ConfigError: {error}", "overrides": overrides,
-        "config": OmegaConf.to_container(cfg, resolve=False), "finished_at": record.now()})
 
 
 def _print_single(summary, run_dir):

@@ -16,7 +16,7 @@ types: each is stored twice in Hydra's ConfigStore,
 Members come from the registries (:mod:`lipbench.registry`), which discover their
 modules, so a new model, data set, loss or constraint is selectable as soon as its
 module registers it. A constraint's node is its ``Params`` plus its ``paper`` block
-(:class:`lipbench.config.PaperSchema`). Hydra then types every value at composition:
+(:class:`lipbench.config_schemas.PaperSchema`). Hydra then types every value at composition:
 ``model.hidden=abc`` fails there, and :mod:`lipbench.compose_errors` makes it one line.
 """
 
@@ -28,7 +28,7 @@ from typing import Dict, Iterator, Optional, Tuple
 
 from hydra.core.config_store import ConfigStore
 
-from lipbench.config import OptimSchema, PaperSchema, TrainSchema, eval_schema
+from lipbench.config_schemas import OptimSchema, PaperSchema, TrainSchema, eval_schema
 
 SCHEMA_GROUP = "schema"
 # the shared groups: (the option that is the schema's defaults, a function giving the schema; eval's

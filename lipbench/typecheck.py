@@ -1,7 +1,7 @@
 """Typed config values: a config node checked against the dataclass that declares its keys.
 
 Every component declares its keys, their types and defaults in one dataclass (the
-``train``/``eval``/``optim`` schemas in :mod:`lipbench.config`, a constraint's ``Params``,
+``train``/``eval``/``optim`` schemas in :mod:`lipbench.config_schemas`, a constraint's ``Params``,
 the schema a model, data set or loss registers with its registry). :func:`check_node`
 merges a node into that dataclass with OmegaConf, which converts what converts losslessly
 (``"64"`` -> 64, 2 -> 2.0) and rejects the rest. The first problem becomes one line

@@ -12,7 +12,8 @@ from lipbench.constraints.base import Constraint, ConstraintSet
 from lipbench.constraints.checks import dense_conv_norm
 from lipbench.errors import ConfigError
 from lipbench.losses import build_loss
-from lipbench.metrics.lipschitz import conv_operator_norm, layer_norms, lipschitz_report, lipschitz_summary
+from lipbench.metrics.lipschitz import lipschitz_report
+from lipbench.metrics.lipschitz_layers import conv_operator_norm, layer_norms, lipschitz_summary
 from lipbench.models.activations import GroupSort, MaxMin
 from lipbench.train.setup import build_optimizer
 from lipbench.train.steps import GAN, critic_step

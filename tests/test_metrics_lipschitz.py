@@ -10,16 +10,14 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.metrics import catalog
 from lipbench.metrics.lipschitz import (
-    conv_operator_norm,
     fft_circular_conv_norm,
     gradient_norm_summary,
     gradient_norms,
-    layer_norms,
     lipschitz_lower_bound,
     lipschitz_report,
-    lipschitz_summary,
 )
 from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound
+from lipbench.metrics.lipschitz_layers import conv_operator_norm, layer_norms, lipschitz_summary
 
 
 def _gen(seed=0):

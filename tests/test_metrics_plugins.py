@@ -123,7 +123,7 @@ def test_the_config_schema_declares_every_eval_key_with_the_same_default():
     same defaults: the config builds its eval schema from them."""
     import dataclasses
 
-    from lipbench.config import EvalSchema, eval_schema
+    from lipbench.config_schemas import EvalSchema, eval_schema
     from lipbench.evaluate.metric_set import _default, eval_fields
 
     schema = {f.name: f for f in dataclasses.fields(eval_schema())}

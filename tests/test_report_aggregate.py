@@ -6,7 +6,8 @@ import os
 import pandas as pd
 import pytest
 
-from lipbench.report.aggregate import REPORT_MARKER, find_run_dirs, load_histories, load_runs, swept_factors
+from lipbench.report.aggregate import REPORT_MARKER, find_run_dirs, load_histories, load_runs
+from lipbench.report.factors import swept_factors
 from report_fixtures import make_run, make_sweep
 
 

@@ -15,8 +15,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import compose_cfg, run_cli
-from lipbench.cli import preflight, sweep_objective
+from lipbench.cli import preflight
 from lipbench.errors import ConfigError
+from lipbench.sweep import sweep_objective
 
 optuna = pytest.importorskip("optuna")  # the `tune` extra (in `test`)
 

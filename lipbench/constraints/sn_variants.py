@@ -7,7 +7,7 @@
   convolution it computes (with its stride, padding, padding mode, dilation and groups)
   on the input size it sees, estimated by power iteration on the convolution and its
   adjoint with a persistent vector (``n_power_iterations`` per training forward, like
-  SN; :func:`lipbench.metrics.lipschitz.conv_operator_norm`). Linear layers get plain SN.
+  SN; :func:`lipbench.metrics.lipschitz_layers.conv_operator_norm`). Linear layers get plain SN.
   This makes each conv layer 1-Lipschitz as an operator, which normalizing the reshaped
   kernel does not: a 3×3 conv whose reshaped kernel has σ = 1 can have operator norm up
   to 3 (√(kh·kw)). The input size is captured by a forward pre-hook on the first forward
@@ -29,7 +29,7 @@ from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import close, dense_conv_norm, expect, seeded, singular_values
 from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.sn import SNParams
-from lipbench.metrics.lipschitz import conv_operator_norm
+from lipbench.metrics.lipschitz_layers import conv_operator_norm
 
 WARMUP_ITERATIONS = 15
 

@@ -1,6 +1,6 @@
 """Evaluation on image data: the selected metrics (by default torch-fidelity FID / KID / IS
 with the domain classifier's and Inception's features, precision/recall, the sampling
-floor, and the critic's Lipschitz diagnostics; see :mod:`lipbench.metrics.fidelity`) and an
+floor, and the critic's Lipschitz diagnostics; see :mod:`lipbench.metrics.fidelity_metric`) and an
 8x8 grid of samples from fixed noise.
 
 Its own keys (``cfg.eval``, each with a default when missing; :class:`ImageOptions`):
@@ -21,7 +21,7 @@ from lipbench.evaluate import EVALUATORS
 from lipbench.evaluate.metric_set import MetricSet, params_from
 from lipbench.evaluate.options import ImageOptions
 from lipbench.metrics.context import Evaluation, RunContext
-from lipbench.metrics.fidelity import FidelityParams
+from lipbench.metrics.fidelity_metric import FidelityParams
 
 GRID = 64  # 8 x 8 sample grid
 

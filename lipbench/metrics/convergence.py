@@ -40,7 +40,7 @@ declare_history("convergence", kinds=("toy2d", "image"), outputs=(
 
 # Bumped whenever the rule changes; a record made by an older rule is re-assessed by the report.
 RULE_VERSION = 2
-# The rule's defaults; EvalSchema (lipbench/config.py) takes its eval.* fields from them.
+# The rule's defaults; EvalSchema (lipbench/config_schemas.py) takes its eval.* fields from them.
 DEFAULTS = {"plateau_window": 4, "plateau_tol": 0.1, "plateau_cv": 0.2, "quality_factor": 3.0}
 RULE = ("converged when, over the last {window} evaluations of {metric}, the later half's mean is at most "
         "{tol:g} x the window's mean below the earlier half's mean and the coefficient of variation is at most {cv:g}")

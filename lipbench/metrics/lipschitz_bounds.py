@@ -6,9 +6,10 @@ bound on the l2 Lipschitz constant of ``x -> v(x)``:
 
 * the input: 1; any value that does not depend on the input's values (parameters,
   buffers, ``x.shape`` / ``x.size()``): 0;
-* ``f(u)`` with ``f`` K-Lipschitz: ``K * L_u`` (layers: :mod:`lipbench.metrics.lipschitz_ops`;
-  ReLU, Tanh, Hardtanh, GroupSort, flatten/reshape: 1; LeakyReLU(a), ELU(a): max(1, |a|);
-  Sigmoid: 1/4; BatchNorm in eval mode with running statistics: max |gamma| / sqrt(var + eps));
+* ``f(u)`` with ``f`` K-Lipschitz: ``K * L_u`` (the rules of :mod:`lipbench.metrics.lipschitz_rules`;
+  layers: :mod:`lipbench.metrics.lipschitz_ops`; ReLU, Tanh, Hardtanh, GroupSort,
+  flatten/reshape: 1; LeakyReLU(a), ELU(a): max(1, |a|); Sigmoid: 1/4; BatchNorm in eval
+  mode with running statistics: max |gamma| / sqrt(var + eps));
 * ``u + w`` and ``u - w``: ``L_u + L_w`` (so a residual block ``skip(x) + branch(x)`` gets
   ``L_skip + L_branch``, composed recursively); ``c * u``, ``u / c`` for constants: scaled;
   ``cat``: ``sqrt(sum L^2)``.
@@ -32,19 +33,8 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from lipbench.metrics.lipschitz_ops import conv_norm_bound, matrix_sigma, max_pool_bound, nonneg_linear_norm
+from lipbench.metrics.lipschitz_rules import function_factor, has_rule, module_bound
 
-ONE_LIPSCHITZ = (nn.ReLU, nn.ReLU6, nn.Tanh, nn.Hardtanh, nn.Identity, nn.Flatten, nn.Unflatten,
-                 nn.Dropout, nn.Dropout2d)  # Dropout: the identity in eval mode
-NONNEG_LINEAR = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
-NONNEG_MODES = ("nearest", "linear", "bilinear", "area")
-BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
-
-UNARY_ONE = {operator.neg, torch.neg, torch.abs, torch.relu, F.relu, torch.tanh, F.hardtanh, torch.flatten,
-             torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose, torch.permute, torch.clamp}
-METHODS_ONE = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous", "permute", "transpose", "clone",
-               "float", "double", "to", "relu", "tanh", "neg", "abs", "clamp"}
-NONNEG_FUNCS = {F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, torch.sum, torch.mean}
 SHAPE_METHODS = {"size", "dim", "numel", "ndimension", "get_device"}
 SHAPE_ATTRS = {"shape", "ndim", "dtype", "device"}
 RANDOM = {torch.rand, torch.randn, torch.randint, torch.rand_like, torch.randn_like, torch.randint_like,
@@ -67,77 +57,12 @@ def frozen(module: nn.Module):
             m.training = flag
 
 
-# ----------------------------------------------------------------------------- modules
-def _batch_norm(m, x):
-    if m.training or not m.track_running_stats or m.running_var is None:
-        return math.nan, f"{type(m).__name__} using batch statistics: no bound implemented"
-    scale = (m.running_var.double() + m.eps).rsqrt()
-    if m.weight is not None:
-        scale = scale * m.weight.detach().double().abs()
-    return float(scale.max()), "max |gamma| / sqrt(running_var + eps)"
-
-
-def module_bound(m: nn.Module, x: torch.Tensor):
-    """(K, method) for one call of module ``m`` on input ``x``; K is NaN without a rule."""
-    if hasattr(m, "lipschitz_bound"):
-        return m.lipschitz_bound(x)
-    if isinstance(m, nn.Linear):
-        return matrix_sigma(m.weight), "svd (exact)"
-    if isinstance(m, nn.Conv2d):
-        return conv_norm_bound(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
-    if isinstance(m, ONE_LIPSCHITZ):
-        return 1.0, "1-Lipschitz"
-    if isinstance(m, (nn.LeakyReLU, nn.ELU)):
-        a = m.negative_slope if isinstance(m, nn.LeakyReLU) else m.alpha
-        return max(1.0, abs(float(a))), "max(1, |slope|)"
-    if isinstance(m, nn.Sigmoid):
-        return 0.25, "sigmoid' <= 1/4"
-    if isinstance(m, NONNEG_LINEAR) or (isinstance(m, nn.Upsample) and m.mode in NONNEG_MODES):
-        return nonneg_linear_norm(m, x.shape, x.device), "Schur test (nonnegative linear map)"
-    if isinstance(m, nn.MaxPool2d) and not m.ceil_mode and not m.return_indices:
-        return max_pool_bound(x.shape, m.kernel_size, m.stride, m.padding, m.dilation), "sqrt(max window cover)"
-    if isinstance(m, BATCH_NORMS):
-        return _batch_norm(m, x)
-    return math.nan, f"no bound implemented for {type(m).__name__}"
-
-
-def _has_rule(m: nn.Module) -> bool:
-    return hasattr(m, "lipschitz_bound") or isinstance(
-        m, (nn.Linear, nn.Conv2d, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Upsample, nn.MaxPool2d)
-        + ONE_LIPSCHITZ + NONNEG_LINEAR + BATCH_NORMS)
-
-
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return _has_rule(m) or super().is_leaf_module(m, qualname)
+        return has_rule(m) or super().is_leaf_module(m, qualname)
 
 
-# ----------------------------------------------------------------------------- functions
-def _function_factor(target, args, kwargs):
-    """(K, method) for a unary function / method whose first argument is the only input."""
-    if target in UNARY_ONE or target in METHODS_ONE:
-        return 1.0, "1-Lipschitz"
-    if target in (F.leaky_relu, "leaky_relu"):
-        slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
-        return max(1.0, abs(float(slope))), "max(1, |slope|)"
-    if target in (torch.sigmoid, F.sigmoid, "sigmoid"):
-        return 0.25, "sigmoid' <= 1/4"
-    interp = target is F.interpolate and kwargs.get("mode", args[3] if len(args) > 3 else "nearest") in NONNEG_MODES
-    if target in NONNEG_FUNCS or target in ("sum", "mean") or interp:
-        rest, x = args[1:], args[0]
-        fn = (lambda t: getattr(t, target)(*rest, **kwargs)) if isinstance(target, str) else (
-            lambda t: target(t, *rest, **kwargs))
-        return nonneg_linear_norm(fn, x.shape, x.device), "Schur test (nonnegative linear map)"
-    if target is operator.getitem and _basic_index(args[1]):
-        return 1.0, "slice (coordinate projection)"
-    return math.nan, f"no bound implemented for {getattr(target, '__name__', target)}"
-
-
-def _basic_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
-
-
+# ----------------------------------------------------------------------------- graph values
 def _shape_only(n: fx.Node) -> bool:
     """Values that depend on the input's shape only (x.shape, x.size(), x.dim(), ...)."""
     if n.op == "call_method":
@@ -197,7 +122,7 @@ class _Propagator(fx.Interpreter):
         if n.op == "call_module":
             factor, method = module_bound(self.module.get_submodule(n.target), args[0])
         else:
-            factor, method = _function_factor(n.target, args, kwargs)
+            factor, method = function_factor(n.target, args, kwargs)
         self._record(n.target if n.op == "call_module" else n.name, factor, method)
         if math.isnan(factor):
             return self._unsupported(n, method)
@@ -246,7 +171,7 @@ def critic_lipschitz_bound(critic: nn.Module, input_shape) -> dict:
     in eval mode (every training flag is restored after) on one input of shape
     ``input_shape``, or NaN when some operation has no rule (listed in ``unsupported``)."""
     with frozen(critic), torch.no_grad():
-        root = nn.Sequential(critic) if _has_rule(critic) else critic  # a lone layer: trace a call of it
+        root = nn.Sequential(critic) if has_rule(critic) else critic  # a lone layer: trace a call of it
         try:
             graph = _Tracer().trace(root)
         except Exception as e:  # any forward fx cannot trace (data-dependent control flow, ...)

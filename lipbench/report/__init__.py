@@ -25,9 +25,10 @@ from typing import Iterable, List, Optional, Sequence, Union
 import pandas as pd
 
 from lipbench import record
-from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs, swept_factors
+from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs
 from lipbench.report.convergence import convergence_warning, unknown_convergence_note
 from lipbench.report.dual_table import dual_report
+from lipbench.report.factors import swept_factors
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
@@ -117,16 +118,7 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
     open(os.path.join(out_dir, REPORT_MARKER), "w").close()
     df, incomplete = load_runs(paths)
     errors: List[str] = []
-    files: List[str] = []
-    try:
-        df = df.assign(record=copy_runs(df, out_dir)) if not df.empty else df.assign(record=[])
-    except OSError as exc:
-        errors.append(f"copying run records: {exc}")
-    runs_csv = os.path.join(out_dir, "runs.csv")
-    df.to_csv(runs_csv, index=False)
-    inc_csv = os.path.join(out_dir, "incomplete.csv")
-    pd.DataFrame(incomplete, columns=["path", "reason"]).to_csv(inc_csv, index=False)
-    files += [runs_csv, inc_csv]
+    df, files = _write_runs(df, incomplete, out_dir, errors)
     table = comparison_table(df, metrics, alpha=alpha)
     files += list(write_tables(table, out_dir, caption=name).values())
     ranking = ranking_table(table)
@@ -145,6 +137,20 @@ def report(paths: Union[str, os.PathLike, Iterable], out_dir, name: Optional[str
         print(line)
     return {"table": table, "ranking": ranking, "runs": df, "files": files, "incomplete": incomplete,
             "errors": errors, "warnings": warnings, "out_dir": out_dir}
+
+
+def _write_runs(df, incomplete, out_dir, errors):
+    """runs.csv (each run with its record copied into the report) and incomplete.csv; a
+    failed copy goes to ``errors``. Returns the runs frame and the two paths."""
+    try:
+        df = df.assign(record=copy_runs(df, out_dir)) if not df.empty else df.assign(record=[])
+    except OSError as exc:
+        errors.append(f"copying run records: {exc}")
+    runs_csv = os.path.join(out_dir, "runs.csv")
+    df.to_csv(runs_csv, index=False)
+    inc_csv = os.path.join(out_dir, "incomplete.csv")
+    pd.DataFrame(incomplete, columns=["path", "reason"]).to_csv(inc_csv, index=False)
+    return df, [runs_csv, inc_csv]
 
 
 def _print_report(name, df, table, ranking, incomplete, out_dir, lip_paths, rank_paths) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from lipbench import record
-from lipbench.report.aggregate import swept_factors
+from lipbench.report.factors import swept_factors
 from lipbench.report.tables import fmt_number, readable_keys, sort_rows
 from lipbench.report.writers import write_md_and_csv
 

@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lipbench import record
-from lipbench.report.aggregate import swept_factors
+from lipbench.report.factors import swept_factors
 
 FigureDict = Dict[str, Figure]  # file stem -> figure
 LOG_SPAN = 50.0  # positive values whose max/min exceeds this are drawn on a log axis

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lipbench import record
-from lipbench.report.aggregate import swept_factors
+from lipbench.report.factors import swept_factors
 from lipbench.report.plot_common import (
     MAX_PANELS_PER_ROW,
     MAX_WIDTH,

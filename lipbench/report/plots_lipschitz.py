@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lipbench.report.aggregate import swept_factors
+from lipbench.report.factors import swept_factors
 from lipbench.report.plot_common import (
     MAX_WIDTH,
     FigureDict,

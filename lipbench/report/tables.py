@@ -28,8 +28,9 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.report import convergence as conv
-from lipbench.report.aggregate import metric_columns, swept_factors
+from lipbench.report.aggregate import metric_columns
 from lipbench.report.directions import ATTR, MetricBook, is_floor  # noqa: F401  (is_floor: re-export)
+from lipbench.report.factors import swept_factors
 from lipbench.report.significance import DEFAULT_ALPHA, check_alpha, rule_text, tied_with_best
 
 COUNT_COLUMNS = ("n_completed", "n_diverged", "n_failed", "n_running")
@@ -91,17 +92,7 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
         return table
     rows, samples = [], []
     for key, group in readable_keys(df, keys).groupby(keys, sort=False, dropna=False):
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        status = group["status"].astype(str)
-        for c in COUNT_COLUMNS:
-            row[c] = int((status == c[2:]).sum())
-        done = group[status == record.COMPLETED]
-        row.update(conv.row_state(done, state))
-        values = {m: pd.to_numeric(done[m], errors="coerce").dropna().to_numpy(float) for m in metrics}
-        for m, vals in values.items():
-            row[f"{m}_mean"] = vals.mean() if len(vals) else np.nan
-            row[f"{m}_std"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
-            row[f"{m}_n"] = int(len(vals))
+        row, values = _group_row(key, group, keys, state, metrics)
         rows.append(row)
         samples.append(values)
     order = sort_rows(pd.DataFrame(rows), keys, return_order=True)
@@ -112,6 +103,23 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
     table = table[cols]
     table.attrs.update(attrs)
     return table
+
+
+def _group_row(key, group: pd.DataFrame, keys: List[str], state: List[str], metrics: List[str]):
+    """A row of :func:`comparison_table` for one method x factors group (its counts, run
+    state and per-metric mean/std/n over the completed runs), and those runs' values."""
+    row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+    status = group["status"].astype(str)
+    for c in COUNT_COLUMNS:
+        row[c] = int((status == c[2:]).sum())
+    done = group[status == record.COMPLETED]
+    row.update(conv.row_state(done, state))
+    values = {m: pd.to_numeric(done[m], errors="coerce").dropna().to_numpy(float) for m in metrics}
+    for m, vals in values.items():
+        row[f"{m}_mean"] = vals.mean() if len(vals) else np.nan
+        row[f"{m}_std"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
+        row[f"{m}_n"] = int(len(vals))
+    return row, values
 
 
 def runs_alpha(df: pd.DataFrame) -> float:
