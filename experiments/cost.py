@@ -57,22 +57,33 @@ def plan(args) -> list:
     pools = []
     for critic in args.critics.split(",") if "table" in sections else []:
         width, batch = (args.width, args.batch) if critic == "mlp" else (args.cnn_width, args.cnn_batch)
-        pools += [[Case("table", critic, m, width, batch, kinds=(kind,)) for m in methods]
-                  for kind in ("critic_step", "iteration")]
+        pools += [
+            [Case("table", critic, m, width, batch, kinds=(kind,)) for m in methods]
+            for kind in ("critic_step", "iteration")
+        ]
     points = [(w, args.batch) for w in args.widths] + [(args.width, b) for b in args.batches if b != args.batch]
     if "scaling" in sections:
         pools.append([Case("scaling", "mlp", m, w, b) for w, b in points for m in methods])
     for critic in args.option_critics.split(",") if args.option_critics and "options" in sections else []:
         width, batch = (args.width, args.batch) if critic == "mlp" else (args.cnn_width, args.cnn_batch)
-        pools.append([Case("options", critic, m, width, batch, v, kinds=("iteration",))
-                      for m in args.option_methods.split(",") for v in args.variants.split(",")])
+        pools.append(
+            [
+                Case("options", critic, m, width, batch, v, kinds=("iteration",))
+                for m in args.option_methods.split(",")
+                for v in args.variants.split(",")
+            ]
+        )
     return pools
 
 
 def measure_memory(pools, device, say) -> list:
     """One memory row per fp32 case of the table and scaling sections (each measured once)."""
-    cases = {dataclasses.replace(c, kinds=()): None for pool in pools for c in pool
-             if c.variant == "fp32" and c.section != "options"}
+    cases = {
+        dataclasses.replace(c, kinds=()): None
+        for pool in pools
+        for c in pool
+        if c.variant == "fp32" and c.section != "options"
+    }
     for critic in dict.fromkeys(c.critic for c in cases):
         try:  # lazy imports, one-off allocations of a first step and each data set once here, not in every child
             warm = build(next(c for c in cases if c.critic == critic), device)
@@ -104,8 +115,17 @@ def time_pool(pool, device, args, say) -> list:
         try:
             built = build(case, device)
         except Exception as e:  # reported in the table; the other cases go on
-            rows.append({**base, "kind": "", "n_critic": "", "phase": "error", "repeat": "", "seconds": "",
-                         "error": f"{type(e).__name__}: {e}".splitlines()[0]})
+            rows.append(
+                {
+                    **base,
+                    "kind": "",
+                    "n_critic": "",
+                    "phase": "error",
+                    "repeat": "",
+                    "seconds": "",
+                    "error": f"{type(e).__name__}: {e}".splitlines()[0],
+                }
+            )
             say(f"  {case.method} ({case.variant}) failed: {rows[-1]['error']}")
             continue
         for kind in case.kinds:
@@ -116,8 +136,9 @@ def time_pool(pool, device, args, say) -> list:
     result = interleave(entries, repeats, args.block, args.warmup, synchronizer(device), say=say) if entries else {}
     for key, res in result.items():
         rows.append({**meta[key], "phase": "warmup", "repeat": "", "seconds": res["warmup"], "error": ""})
-        rows += [{**meta[key], "phase": "timed", "repeat": i, "seconds": t, "error": ""}
-                 for i, t in enumerate(res["times"])]
+        rows += [
+            {**meta[key], "phase": "timed", "repeat": i, "seconds": t, "error": ""} for i, t in enumerate(res["times"])
+        ]
     return rows
 
 
@@ -162,16 +183,21 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     info, t0 = machine(device, argv), time.perf_counter()
     say = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", flush=True)  # noqa: E731
-    say(f"{info['cpu'] or device} | torch {info['torch']} | {info['torch_threads']} thread(s) "
-        f"| load {info['load_before']}")
+    say(
+        f"{info['cpu'] or device} | torch {info['torch']} | {info['torch_threads']} thread(s) "
+        f"| load {info['load_before']}"
+    )
     pools = plan(args)
     memory = [] if args.no_memory else measure_memory(pools, device, say)
     timings = [row for pool in pools for row in time_pool(pool, device, args, say)]
     cpu = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    info.update(wall_time_s=round(time.perf_counter() - t0, 1), load_after=list(os.getloadavg()),
-                cpu_time_s=round(sum(u.ru_utime + u.ru_stime for u in cpu), 1),
-                finished_at=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                settings={k: v for k, v in vars(args).items() if k != "out"})
+    info.update(
+        wall_time_s=round(time.perf_counter() - t0, 1),
+        load_after=list(os.getloadavg()),
+        cpu_time_s=round(sum(u.ru_utime + u.ru_stime for u in cpu), 1),
+        finished_at=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        settings={k: v for k, v in vars(args).items() if k != "out"},
+    )
     report.write_raw(out, timings, memory, info)
     say(f"measured in {info['wall_time_s']} s; writing the report")
     print(report.report(out))

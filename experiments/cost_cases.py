@@ -103,9 +103,11 @@ def build(case: Case, device: torch.device, cfg=None) -> Built:
     def sample_real(n):
         return data.sample(n, data_gen).to(device, non_blocking=True)
 
-    calls = {"critic_step": lambda: critic_step(gan, sample_real(batch)),
-             "iteration": lambda: train_iteration(gan, sample_real, n_critic, batch),
-             "memory_probe": lambda: train_iteration(gan, sample_real, 1, batch)}
+    calls = {
+        "critic_step": lambda: critic_step(gan, sample_real(batch)),
+        "iteration": lambda: train_iteration(gan, sample_real, n_critic, batch),
+        "memory_probe": lambda: train_iteration(gan, sample_real, 1, batch),
+    }
     return Built(n_critic, calls)
 
 
@@ -124,6 +126,7 @@ def peak_memory_mib(case: Case, device: torch.device, cfg, steps: int = 2) -> fl
             built.calls["memory_probe"]()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+
     def prepare():
         torch.set_num_threads(1)  # memory does not depend on it, and one thread is safe after a fork
         return build(case, device, cfg)

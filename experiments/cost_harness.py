@@ -15,8 +15,15 @@ import time
 from pathlib import Path
 
 
-def interleave(entries: dict, repeats: int, block: int, warmup: int, sync=lambda: None,
-               clock=time.perf_counter, say=lambda msg: None) -> dict:
+def interleave(
+    entries: dict,
+    repeats: int,
+    block: int,
+    warmup: int,
+    sync=lambda: None,
+    clock=time.perf_counter,
+    say=lambda msg: None,
+) -> dict:
     """Time every ``entries[key]()`` in blocks of ``block`` calls, round-robin, ``repeats`` rounds.
 
     Each entry first runs ``warmup`` calls (timed as one block, reported as ``warmup``).
@@ -33,7 +40,7 @@ def interleave(entries: dict, repeats: int, block: int, warmup: int, sync=lambda
         out[key] = {"warmup": clock() - t0, "times": []}
     for r in range(repeats):
         t_round = clock()
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
             sync()
             t0 = clock()
             for _ in range(block):
@@ -99,10 +106,17 @@ def machine(device, argv) -> dict:
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if os.path.exists("/proc/cpuinfo") else []
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), None)
-    info = {"command": "python experiments/cost.py " + " ".join(argv), "device": str(device), "cpu": cpu,
-            "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "python": sys.version.split()[0], "started_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "load_before": list(os.getloadavg())}
+    info = {
+        "command": "python experiments/cost.py " + " ".join(argv),
+        "device": str(device),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "started_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_before": list(os.getloadavg()),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

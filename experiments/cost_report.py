@@ -75,8 +75,10 @@ def medians(timings) -> dict:
             extra[k]["warmup_s"] = float(r["seconds"])
         else:
             times[k].append((int(r["repeat"]), float(r["seconds"]) * 1e3))
-    return {k: {"ms": statistics.median(t for _, t in v), "rounds": [t for _, t in sorted(v)], **extra[k]}
-            for k, v in times.items()}
+    return {
+        k: {"ms": statistics.median(t for _, t in v), "rounds": [t for _, t in sorted(v)], **extra[k]}
+        for k, v in times.items()
+    }
 
 
 def paired_ratio(m, b):
@@ -107,8 +109,10 @@ def _peaks(memory) -> dict:
 def table_rows(timings, memory, section="table", kinds=("critic_step", "iteration")) -> list:
     """One row per (critic, width, batch, method) of ``section``; ratios against ``none`` at the same point."""
     med, peaks, errs = medians(timings), _peaks(memory), errors(timings, memory)
-    cases = sorted({k for k, _ in med if k[0] == section} | {k for k in errs if k[0] == section},
-                   key=lambda k: (k[1], k[4], k[5], k[2] != BASELINE, k[2]))
+    cases = sorted(
+        {k for k, _ in med if k[0] == section} | {k for k in errs if k[0] == section},
+        key=lambda k: (k[1], k[4], k[5], k[2] != BASELINE, k[2]),
+    )
     rows = []
     for k in cases:
         base = (k[0], k[1], BASELINE, k[3], k[4], k[5])
@@ -151,11 +155,15 @@ def sweeps(scaling, width0, batch0):
 def exponent_rows(sweep) -> list:
     rows = []
     for method, d in sweep.items():
-        rows.append({"method": method,
-                     "width_exponent": fit_exponent(*zip(*d["width"])) if d["width"] else None,
-                     "widths": " ".join(str(w) for w, _ in d["width"]),
-                     "batch_exponent": fit_exponent(*zip(*d["batch"])) if d["batch"] else None,
-                     "batches": " ".join(str(b) for b, _ in d["batch"])})
+        rows.append(
+            {
+                "method": method,
+                "width_exponent": fit_exponent(*zip(*d["width"])) if d["width"] else None,
+                "widths": " ".join(str(w) for w, _ in d["width"]),
+                "batch_exponent": fit_exponent(*zip(*d["batch"])) if d["batch"] else None,
+                "batches": " ".join(str(b) for b, _ in d["batch"]),
+            }
+        )
     return sorted(rows, key=lambda r: (r["method"] != BASELINE, r["method"]))
 
 
@@ -166,8 +174,19 @@ def option_rows(timings) -> list:
         if k[0] != "options":
             continue
         base = med.get(((k[0], k[1], k[2], "fp32", k[4], k[5]), kind))
-        rows.append({"critic": k[1], "method": k[2], "variant": k[3], "width": k[4], "batch": k[5], "kind": kind,
-                     "ms": m["ms"], "ratio_to_fp32": paired_ratio(m, base), "warmup_s": m["warmup_s"]})
+        rows.append(
+            {
+                "critic": k[1],
+                "method": k[2],
+                "variant": k[3],
+                "width": k[4],
+                "batch": k[5],
+                "kind": kind,
+                "ms": m["ms"],
+                "ratio_to_fp32": paired_ratio(m, base),
+                "warmup_s": m["warmup_s"],
+            }
+        )
     order = {v: i for i, v in enumerate(VARIANT_ORDER)}
     return sorted(rows, key=lambda r: (r["critic"], r["method"] != BASELINE, r["method"], order.get(r["variant"], 9)))
 
@@ -183,8 +202,15 @@ def plot_scaling(sweep, out: Path) -> None:
         for i, (method, d) in enumerate(sorted(sweep.items())):
             if len(d[axis]) >= 2:
                 xs, ys = zip(*d[axis])
-                ax.plot(xs, ys, marker="os^vD<>ph*"[i % 10], color=plt.cm.tab20(i % 20), label=method,
-                        lw=2.6 if method == BASELINE else 1.2, ls="-" if i % 2 == 0 else "--")
+                ax.plot(
+                    xs,
+                    ys,
+                    marker="os^vD<>ph*"[i % 10],
+                    color=plt.cm.tab20(i % 20),
+                    label=method,
+                    lw=2.6 if method == BASELINE else 1.2,
+                    ls="-" if i % 2 == 0 else "--",
+                )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(label)
@@ -227,8 +253,10 @@ def report(out) -> str:
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or not (Path(argv[0]) / "timings.csv").exists():
-        print("usage: python experiments/cost_report.py RESULTS_DIR (a folder written by experiments/cost.py)",
-              file=sys.stderr)
+        print(
+            "usage: python experiments/cost_report.py RESULTS_DIR (a folder written by experiments/cost.py)",
+            file=sys.stderr,
+        )
         return 2
     print(report(argv[0]))
     return 0

@@ -44,8 +44,12 @@ from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
-METHODS = [("clip", {"c": 0.1}, "weight clipping c=0.1"), ("clip", {"c": 0.01}, "weight clipping c=0.01"),
-           ("clip", {"c": 0.001}, "weight clipping c=0.001"), ("gp", {"weight": 10.0}, "gradient penalty")]
+METHODS = [
+    ("clip", {"c": 0.1}, "weight clipping c=0.1"),
+    ("clip", {"c": 0.01}, "weight clipping c=0.01"),
+    ("clip", {"c": 0.001}, "weight clipping c=0.001"),
+    ("gp", {"weight": 10.0}, "gradient penalty"),
+]
 
 
 class NoisyData(nn.Module):
@@ -135,8 +139,7 @@ def main(argv=None):
     for name, params, label in METHODS:
         t = time.time()
         rows[label], optims[label] = run_method(name, params, args, data)
-        print(f"{label:26s} {time.time() - t:6.1f}s  "
-              + " ".join(f"{v:.2e}" for v in rows[label]), flush=True)
+        print(f"{label:26s} {time.time() - t:6.1f}s  " + " ".join(f"{v:.2e}" for v in rows[label]), flush=True)
     total = time.time() - start
     with open(out / "fig1b.csv", "w") as f:
         f.write("layer,method,grad_norm\n")
@@ -150,34 +153,44 @@ def main(argv=None):
 def readme_table(rows, optims, verdicts, expected, d):
     """The README's markdown table: per method its optimizer, the norms of the first two and
     last two of its ``d`` layers, the median, the trend, what it reads as and the paper's."""
-    table = [f"| method | optimizer | layer 1 | layer 2 | layer {d - 1} | layer {d} | median over layers | "
-             f"layer 2 / layer {d - 1} | reads as | paper |", "|---|---|---|---|---|---|---|---|---|---|"]
+    table = [
+        f"| method | optimizer | layer 1 | layer 2 | layer {d - 1} | layer {d} | median over layers | "
+        f"layer 2 / layer {d - 1} | reads as | paper |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, norms in rows.items():
         o = optims[label]
         opt = f"{o['optimizer']} {o['lr']:g}" + (f" {tuple(o['betas'])}" if o.get("betas") else "")
-        table.append(f"| {label} | {opt} | {norms[0]:.3g} | {norms[1]:.3g} | {norms[-2]:.3g} | {norms[-1]:.3g} | "
-                     f"{verdicts[label][1]:.3g} | {verdicts[label][2]:.3g} | "
-                     f"{verdicts[label][0]} | {expected[label]} |")
+        table.append(
+            f"| {label} | {opt} | {norms[0]:.3g} | {norms[1]:.3g} | {norms[-2]:.3g} | {norms[-1]:.3g} | "
+            f"{verdicts[label][1]:.3g} | {verdicts[label][2]:.3g} | "
+            f"{verdicts[label][0]} | {expected[label]} |"
+        )
     return table
 
 
 def write_readme(out, rows, optims, args, total, argv):
     verdicts = {label: verdict(norms) for label, norms in rows.items()}
-    expected = {"weight clipping c=0.1": "explode", "weight clipping c=0.01": "vanish",
-                "weight clipping c=0.001": "vanish", "gradient penalty": "stable"}
+    expected = {
+        "weight clipping c=0.1": "explode",
+        "weight clipping c=0.01": "vanish",
+        "weight clipping c=0.001": "vanish",
+        "gradient penalty": "stable",
+    }
     shown = [label for label in rows if verdicts[label][0] == expected[label]]
     table = readme_table(rows, optims, verdicts, expected, args.depth)
     if len(shown) == len(rows):
         conclusion = "The reproduction shows the paper's effect for all four critics."
     else:
         missing = ", ".join(f"{l} ({verdicts[l][0]}, paper: {expected[l]})" for l in rows if l not in shown)
-        conclusion = (f"The reproduction shows the paper's effect for {len(shown)} of 4 critics; "
-                      f"it differs for: {missing}.")
+        conclusion = (
+            f"The reproduction shows the paper's effect for {len(shown)} of 4 critics; it differs for: {missing}."
+        )
     text = f"""# WGAN-GP Figure 1b: gradient norms per layer of a deep critic
 
 Produced by (from the repository root, {total / 60:.1f} minutes on {args.threads} CPU threads):
 
-    python experiments/fig1b_gradient_norms.py {' '.join(argv)}
+    python experiments/fig1b_gradient_norms.py {" ".join(argv)}
 
 Setup: Swiss roll (data=swiss_roll) against a fixed "generator" (real data plus
 unit-variance Gaussian noise, the paper's Figure 1 setting); a {args.depth}-layer ReLU MLP

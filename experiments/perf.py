@@ -132,8 +132,10 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
-          f"iterations/block={args.iterations} repeats={args.repeats} overrides={args.overrides}")
+    print(
+        f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"iterations/block={args.iterations} repeats={args.repeats} overrides={args.overrides}"
+    )
     print(f"{'constraint':<10} {'n_critic':>8} {'lipbench s/it':>14} {'plain s/it':>12} {'ratio':>7}")
     for name in args.constraints.split(","):
         ours, plain, n_critic = build_pair(name, args.overrides, device)

@@ -61,12 +61,14 @@ class LoadedRun:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """The generator's output for the noise ``z``, on the CPU, computed in batches."""
-        out = [self.generator(z[i:i + batch_size].to(self.device)).float().cpu()
-               for i in range(0, len(z), batch_size)]
+        out = [
+            self.generator(z[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(z), batch_size)
+        ]
         return torch.cat(out) if out else torch.empty(0, *self.data_shape)
 
-    def sample_batches(self, n: int, seed: int = 0, batch_size: int = 500,
-                       uint8: bool = False) -> Iterator[torch.Tensor]:
+    def sample_batches(
+        self, n: int, seed: int = 0, batch_size: int = 500, uint8: bool = False
+    ) -> Iterator[torch.Tensor]:
         """``sample(n, seed)`` as consecutive CPU batches of at most ``batch_size`` rows."""
         if int(n) < 0 or int(batch_size) < 1:
             raise ValueError(f"n={n}, batch_size={batch_size}: need n >= 0 and batch_size >= 1")
@@ -85,8 +87,9 @@ class LoadedRun:
         return torch.empty(0, *self.data_shape, dtype=torch.uint8 if uint8 else torch.float32)
 
 
-def load_run(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu",
-             allow_incomplete: bool = False) -> LoadedRun:
+def load_run(
+    run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu", allow_incomplete: bool = False
+) -> LoadedRun:
     """Load the run in ``run_dir`` (a directory ``lipbench`` trained into).
 
     ``device``: any torch device string, or ``auto`` (CUDA when available). Only completed
@@ -101,8 +104,10 @@ def load_run(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu"
         error = " ".join(str(summary.get("error")).split())[:300]
         raise RunDirError(f"{run_dir}: the run failed ({error}); it has no trained model to load")
     if status not in LOADABLE and not allow_incomplete:
-        raise RunDirError(f"{run_dir}: the run is {status} at step {summary.get('step')}, not completed; "
-                          "pass allow_incomplete=True (lipbench-sample --allow-incomplete) to load its last checkpoint")
+        raise RunDirError(
+            f"{run_dir}: the run is {status} at step {summary.get('step')}, not completed; "
+            "pass allow_incomplete=True (lipbench-sample --allow-incomplete) to load its last checkpoint"
+        )
     device = _device(device)
     ckpt = _read_checkpoint(run_dir, summary, device)
     config = OmegaConf.create(summary["config"])
@@ -114,7 +119,8 @@ def load_run(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu"
         except (KeyError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise RunDirError(
-                f"{run_dir / record.CHECKPOINT}: its {name} does not fit the run's config ({first})") from None
+                f"{run_dir / record.CHECKPOINT}: its {name} does not fit the run's config ({first})"
+            ) from None
         net.to(device).eval()
     return LoadedRun(run_dir, generator, critic, config, summary, int(ckpt["step"]), kind, shape, device)
 
@@ -158,8 +164,9 @@ def _read_checkpoint(run_dir: Path, summary: dict, device: torch.device) -> dict
     if not isinstance(ckpt, dict) or "step" not in ckpt:
         raise RunDirError(f"{path} is not a lipbench checkpoint")
     if summary.get("run_id") and ckpt.get("run_id") != summary["run_id"]:
-        raise RunDirError(f"{path} belongs to another run (run_id {ckpt.get('run_id')}, "
-                          f"summary.json says {summary['run_id']})")
+        raise RunDirError(
+            f"{path} belongs to another run (run_id {ckpt.get('run_id')}, summary.json says {summary['run_id']})"
+        )
     return ckpt
 
 
@@ -202,4 +209,3 @@ def _to_uint8(x: torch.Tensor) -> torch.Tensor:
     from lipbench.evaluate.images import to_uint8
 
     return to_uint8(x)
-

@@ -42,9 +42,26 @@ CONF_DIR = conf_dir()
 log = logging.getLogger("lipbench")
 
 # Flags after which preflight validation is left to Hydra (help, info, custom config dirs).
-_PASS_THROUGH = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
-                 "-sc", "--resolve", "--package", "-p", "--config-path", "-cp", "--config-dir", "-cd",
-                 "--experimental-rerun"}
+_PASS_THROUGH = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+    "--resolve",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
 _FLAG_WITH_VALUE = {"--config-name", "-cn"}
 
 
@@ -106,15 +123,19 @@ def _jobs(overrides, config_name, multirun):
     plain = [o for o in overrides if not _is_hydra(o)]
     if not multirun:
         return [plain]
-    base = compose(config_name, overrides=[o for o in overrides if not parser.parse_override(o).is_sweep_override()],
-                   return_hydra_config=True)
+    base = compose(
+        config_name,
+        overrides=[o for o in overrides if not parser.parse_override(o).is_sweep_override()],
+        return_hydra_config=True,
+    )
     params = [f"{key}={value}" for key, value in (OmegaConf.select(base, "hydra.sweeper.params") or {}).items()]
     parsed = parser.parse_overrides(params + plain)
     if str(base.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper"):
         return BasicSweeper.split_arguments(parsed, None)[0]
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    return [fixed] + [fixed + [f"{o.get_key_element()}={v}"] for o in parsed if o.is_sweep_override()
-                      for v in _checkable_values(o)]
+    return [fixed] + [
+        fixed + [f"{o.get_key_element()}={v}"] for o in parsed if o.is_sweep_override() for v in _checkable_values(o)
+    ]
 
 
 def _checkable_values(override):
@@ -193,9 +214,23 @@ def hydra_app(cfg: DictConfig):
 
 def _print_single(summary, run_dir):
     final = summary.get("final") or {}
-    shown = {k: final[k] for k in ("w1", "modes", "hq_pct", "fid_domain", "is_domain", "grad_interp_mean", "sigma_max",
-                                   "dual_estimate", "w1_true", "dual_tightness", "lip_upper")
-             if isinstance(final.get(k), (int, float))}
+    shown = {
+        k: final[k]
+        for k in (
+            "w1",
+            "modes",
+            "hq_pct",
+            "fid_domain",
+            "is_domain",
+            "grad_interp_mean",
+            "sigma_max",
+            "dual_estimate",
+            "w1_true",
+            "dual_tightness",
+            "lip_upper",
+        )
+        if isinstance(final.get(k), (int, float))
+    }
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in shown.items())
     print(f"{summary.get('method')}: {summary.get('status')} at step {summary.get('step')}; {metrics}")
     print(f"Run record: {run_dir} (summary.json, metrics.jsonl, pictures, checkpoint.pt)")

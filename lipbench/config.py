@@ -22,8 +22,20 @@ from lipbench.record.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_i
 from lipbench.typecheck import check_node, keys_of, show
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-TOP_LEVEL_KEYS = {"name", "seed", "device", "data", "model", "constraint", "loss", "optim", "train", "eval",
-                  "task", "pair"}
+TOP_LEVEL_KEYS = {
+    "name",
+    "seed",
+    "device",
+    "data",
+    "model",
+    "constraint",
+    "loss",
+    "optim",
+    "train",
+    "eval",
+    "task",
+    "pair",
+}
 # set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
 OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
@@ -64,8 +76,9 @@ def resolve_optim(cfg: DictConfig) -> dict:
                 chosen = OmegaConf.to_container(node.paper, resolve=True)
                 break
         if not chosen:
-            raise ConfigError("optim.preset=paper: no constraint in the list defines a `paper` setting; "
-                              "pick optim=A..F")
+            raise ConfigError(
+                "optim.preset=paper: no constraint in the list defines a `paper` setting; pick optim=A..F"
+            )
     for key in ("optimizer", "lr", "betas", "n_critic"):
         if o.get(key) is not None:
             chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
@@ -120,8 +133,16 @@ def validate(cfg: DictConfig) -> DictConfig:
         raise ConfigError(f"train.precision={t.precision}: allowed: {', '.join(PRECISIONS)}")
     for key in ("every", "mode_min_count"):
         _at_least(e[key], f"eval.{key}", 0)
-    for key in ("n_samples", "w1_samples", "grad_samples", "surface_resolution", "fid_samples",
-                "fid_samples_during", "kid_subset_size", "fidelity_batch_size"):
+    for key in (
+        "n_samples",
+        "w1_samples",
+        "grad_samples",
+        "surface_resolution",
+        "fid_samples",
+        "fid_samples_during",
+        "kid_subset_size",
+        "fidelity_batch_size",
+    ):
         _at_least(e[key], f"eval.{key}", 1)
     _check_convergence_keys(e)
     if e.ref_split not in ("train", "test"):
@@ -184,8 +205,10 @@ def _check_task(cfg: DictConfig) -> None:
     if cfg.get("pair") is None:
         raise ConfigError("pair: required for task=dual; e.g. pair=gaussian (see conf/pair/)")
     if cfg.loss.name != "wasserstein":
-        raise ConfigError(f"loss.name={cfg.loss.name}: task=dual maximises E_P[f] - E_Q[f], the Wasserstein "
-                          "dual; allowed: wasserstein")
+        raise ConfigError(
+            f"loss.name={cfg.loss.name}: task=dual maximises E_P[f] - E_Q[f], the Wasserstein "
+            "dual; allowed: wasserstein"
+        )
     from lipbench.data.pairs import build_pair
 
     build_pair(cfg.pair)  # checks every pair key (dimension, shift, OT sample sizes, ...)

@@ -33,8 +33,11 @@ from lipbench.config_schemas import OptimSchema, PaperSchema, TrainSchema, eval_
 SCHEMA_GROUP = "schema"
 # the shared groups: (the option that is the schema's defaults, a function giving the schema; eval's
 # holds the keys of the metrics registered at the time)
-SHARED = {"train": ("default", lambda: TrainSchema), "eval": ("default", eval_schema),
-          "optim": ("paper", lambda: OptimSchema)}
+SHARED = {
+    "train": ("default", lambda: TrainSchema),
+    "eval": ("default", eval_schema),
+    "optim": ("paper", lambda: OptimSchema),
+}
 _CONSTRAINT_NODES: Dict[type, type] = {}
 _STORED: Dict[tuple, type] = {}  # (conf_dir, group, option) -> the schema last stored for it
 

@@ -44,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0); the same seed gives the same files")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto, ...")
     p.add_argument("--batch-size", type=int, default=500, help="samples per generator call (default 500)")
-    p.add_argument("--allow-incomplete", action="store_true",
-                   help="also sample an interrupted or diverged run's last checkpoint")
+    p.add_argument(
+        "--allow-incomplete", action="store_true", help="also sample an interrupted or diverged run's last checkpoint"
+    )
     return p
 
 
@@ -64,8 +65,10 @@ def _check_out(out: Path, kind: str) -> str:
     if out.is_dir():
         images = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
         if images:
-            raise UsageError(f"--out {out}: already holds {len(images)} image files; an image-folder metric would "
-                             "mix them in; choose an empty or new directory")
+            raise UsageError(
+                f"--out {out}: already holds {len(images)} image files; an image-folder metric would "
+                "mix them in; choose an empty or new directory"
+            )
     return "png"
 
 
@@ -106,8 +109,10 @@ def write_samples(run, n: int, out: Path, seed: int, batch_size: int) -> str:
         what = "images" if image else "points"
         return f"wrote {n} {what} of {run.summary.get('method')} (step {run.step}) to {out} [{key}]"
     c, h, w = run.data_shape
-    return f"wrote {n} {'grayscale' if c == 1 else 'RGB'} {h}x{w} PNG images of {run.summary.get('method')} " \
-           f"(step {run.step}) to {out}"
+    return (
+        f"wrote {n} {'grayscale' if c == 1 else 'RGB'} {h}x{w} PNG images of {run.summary.get('method')} "
+        f"(step {run.step}) to {out}"
+    )
 
 
 def main(argv=None) -> int:

@@ -63,6 +63,13 @@ def record_rejected(cfg: DictConfig, run_dir: Path, overrides: list, error: Conf
     if (run_dir / record.SUMMARY).exists():
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    record.write_json(run_dir / record.SUMMARY, {
-        "status": "failed", "error": f"ConfigError: {error}", "overrides": overrides,
-        "config": OmegaConf.to_container(cfg, resolve=False), "finished_at": record.now()})
+    record.write_json(
+        run_dir / record.SUMMARY,
+        {
+            "status": "failed",
+            "error": f"ConfigError: {error}",
+            "overrides": overrides,
+            "config": OmegaConf.to_container(cfg, resolve=False),
+            "finished_at": record.now(),
+        },
+    )

@@ -6,8 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def draw_critic_panel(ax, real, fake, surface_x=None, surface_y=None, surface_values=None, title=None,
-                      max_points: int = 1000):
+def draw_critic_panel(
+    ax, real, fake, surface_x=None, surface_y=None, surface_values=None, title=None, max_points: int = 1000
+):
     """Real (orange) and generated (blue) 2-D points over the critic's value contours."""
     if surface_values is not None:
         cs = ax.contourf(surface_x, surface_y, surface_values, levels=20, cmap="viridis", alpha=0.55)

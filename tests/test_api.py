@@ -38,8 +38,9 @@ def test_loaded_critic_reproduces_the_saved_surface_and_critic_gap(run_2d):
     # the final metric critic_gap = E D(real) - E D(fake), recomputed from the real points the
     # evaluator drew and the generator's points for the evaluator's noise
     cfg = run.config
-    real = build_data(cfg.data).sample(max(cfg.eval.w1_samples, cfg.eval.grad_samples),
-                                       torch.Generator().manual_seed(10_007 + cfg.seed))[: cfg.eval.w1_samples]
+    real = build_data(cfg.data).sample(
+        max(cfg.eval.w1_samples, cfg.eval.grad_samples), torch.Generator().manual_seed(10_007 + cfg.seed)
+    )[: cfg.eval.w1_samples]
     n_fake = max(cfg.eval.n_samples, cfg.eval.w1_samples, cfg.eval.grad_samples)
     z = torch.randn(n_fake, run.z_dim, generator=torch.Generator().manual_seed(1_000_003 * (cfg.seed + 1) + 20))
     fake = run.generate(z)

@@ -82,8 +82,7 @@ def test_a_generator_without_parameters_gets_no_optimizer():
 
 
 def test_the_dual_critic_takes_points_of_the_pairs_dimension():
-    cfg = compose_cfg("task=dual", "pair=gaussian", "model=mlp", "model.hidden=16", "pair.dim=5",
-                      "constraint=sn_exact")
+    cfg = compose_cfg("task=dual", "pair=gaussian", "model=mlp", "model.hidden=16", "pair.dim=5", "constraint=sn_exact")
     critic, constraints = build_critic(cfg, 5, CPU)
     assert constraints.name == "sn_exact"
     assert critic(torch.randn(7, 5)).reshape(-1).shape == (7,)

@@ -33,11 +33,15 @@ from lipbench.registry import Registry
         (["data=digits", "model=dcgan", "data.channels=3.5"], "data.channels=3.5: expected an integer"),
         (["data=digits", "model=dcgan", "model.g_width=wide"], "model.g_width=wide: expected an integer or null"),
         (["constraint=gp", "constraint.gp.weight=abc"], "constraint.gp.weight=abc: expected a number"),
-        (["constraint=bjorck", "constraint.bjorck.retract=maybe"],
-         "constraint.bjorck.retract=maybe: expected true or false"),
+        (
+            ["constraint=bjorck", "constraint.bjorck.retract=maybe"],
+            "constraint.bjorck.retract=maybe: expected true or false",
+        ),
         (["constraint=gp", "constraint.gp.paper.lr=abc"], "constraint.gp.paper.lr=abc: expected a number or null"),
-        (["constraint=gp", "constraint.gp.paper.betas=[0.5,x]"],
-         "constraint.gp.paper.betas=[0.5,x]: expected a list of numbers or null"),
+        (
+            ["constraint=gp", "constraint.gp.paper.betas=[0.5,x]"],
+            "constraint.gp.paper.betas=[0.5,x]: expected a list of numbers or null",
+        ),
         (["+loss.margin=1"], "loss.margin: unknown key; allowed: name"),
         (["optim.lr=fast"], "optim.lr=fast: expected a number or null"),
         (["eval.prc=maybe"], "eval.prc=maybe: expected true or false"),
@@ -80,7 +84,8 @@ def test_a_wrong_type_on_the_command_line_is_one_line_and_status_2(tmp_path):
     proc = run_cli(["model.hidden=abc"], cwd=tmp_path)
     assert proc.returncode == 2
     assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [
-        "lipbench: config error: model.hidden=abc: expected an integer"]
+        "lipbench: config error: model.hidden=abc: expected an integer"
+    ]
     assert not (tmp_path / "outputs").exists()
 
 
@@ -198,8 +203,9 @@ def compose_default():
     return compose_cfg()
 
 
-@pytest.mark.parametrize("override, key", [("model.hidden=abc", "model.hidden"),
-                                           ("constraint.none.paper.lr=x", "constraint.none.paper.lr")])
+@pytest.mark.parametrize(
+    "override, key", [("model.hidden=abc", "model.hidden"), ("constraint.none.paper.lr=x", "constraint.none.paper.lr")]
+)
 def test_hydra_types_the_values_when_it_composes(override, key):
     """The structured configs reject a wrong type in composition already (the one-line
     messages above are made from Hydra's error, not from a second look)."""

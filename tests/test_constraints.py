@@ -27,9 +27,16 @@ def _gan(constraint_cfg, lr=0.05, optimizer="adam"):
     generator = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     generator.z_dim = 2
     optim = {"optimizer": optimizer, "lr": lr, "betas": [0.5, 0.9]}
-    return GAN(generator, critic, build_optimizer(generator.parameters(), optim),
-               build_optimizer(critic.parameters(), optim), build_loss({"name": "wasserstein"}), constraints, 2,
-               torch.device("cpu"))
+    return GAN(
+        generator,
+        critic,
+        build_optimizer(generator.parameters(), optim),
+        build_optimizer(critic.parameters(), optim),
+        build_loss({"name": "wasserstein"}),
+        constraints,
+        2,
+        torch.device("cpu"),
+    )
 
 
 def test_gp_is_differentiable_and_pushes_gradients_toward_one():
@@ -103,9 +110,14 @@ def test_combination_projects_in_the_listed_order():
 
 @pytest.mark.parametrize(
     "cfg, key",
-    [({"clip": {"c": 0.0}}, "constraint.clip.c"), ({"clip": {"c": -1}}, "constraint.clip.c"),
-     ({"gp": {"weight": -1}}, "constraint.gp.weight"), ({"sn": {"n_power_iterations": 0}}, "constraint.sn.n_power"),
-     ({"gp": {"lambda": 1}}, "constraint.gp.lambda"), ({"nope": {}}, "constraint=nope")],
+    [
+        ({"clip": {"c": 0.0}}, "constraint.clip.c"),
+        ({"clip": {"c": -1}}, "constraint.clip.c"),
+        ({"gp": {"weight": -1}}, "constraint.gp.weight"),
+        ({"sn": {"n_power_iterations": 0}}, "constraint.sn.n_power"),
+        ({"gp": {"lambda": 1}}, "constraint.gp.lambda"),
+        ({"nope": {}}, "constraint=nope"),
+    ],
 )
 def test_bad_constraint_parameters_name_the_key(cfg, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

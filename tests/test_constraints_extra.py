@@ -34,8 +34,16 @@ def _gan(constraints, critic, lr=1e-3):
     gen = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     gen.z_dim = 2
     opt = {"optimizer": "adam", "lr": lr, "betas": [0.5, 0.9]}
-    return GAN(gen, critic, build_optimizer(gen.parameters(), opt), build_optimizer(critic.parameters(), opt),
-               build_loss({"name": "wasserstein"}), constraints, 2, torch.device("cpu"))
+    return GAN(
+        gen,
+        critic,
+        build_optimizer(gen.parameters(), opt),
+        build_optimizer(critic.parameters(), opt),
+        build_loss({"name": "wasserstein"}),
+        constraints,
+        2,
+        torch.device("cpu"),
+    )
 
 
 # ----------------------------------------------------------------------------- parametrizations
@@ -43,8 +51,9 @@ def test_sn_normalizes_the_reshaped_kernel_not_the_conv_operator():
     """What sn_conv adds (its own check: operator norm 1): under plain sn a 3x3 stride-1
     conv's true operator norm ends far above 1, while the linear layer's sigma is 1."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(2, 4, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 4, 2, 1), nn.Flatten(),
-                        nn.Linear(4 * 3 * 3, 1))
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 4, 2, 1), nn.Flatten(), nn.Linear(4 * 3 * 3, 1)
+    )
     net = build_constraints({"sn": {}}).wrap(net)
     for _ in range(10):
         net(torch.randn(4, 2, 6, 6))
@@ -58,7 +67,7 @@ def test_groupsort_sorts_each_group_and_preserves_gradient_norms():
     x = torch.randn(5, 8)
     for act, g in ((MaxMin(), 2), (GroupSort(4), 4), (GroupSort(None), 8)):
         y = act(x)
-        expected = [[v for grp in range(0, 8, g) for v in sorted(row[grp:grp + g])] for row in x.tolist()]
+        expected = [[v for grp in range(0, 8, g) for v in sorted(row[grp : grp + g])] for row in x.tolist()]
         assert y.tolist() == expected
         jac = torch.autograd.functional.jacobian(act, x[:1])[0, :, 0, :]
         assert torch.equal(jac.sum(0), torch.ones(8)) and torch.equal(jac.sum(1), torch.ones(8))  # a permutation
@@ -146,11 +155,17 @@ def test_combinations_wrap_in_order_sum_penalties_and_project_in_order():
     assert calls == ["a", "b"]
 
 
-@pytest.mark.parametrize("cfg, key", [
-    ({"dragan": {"c": -1}}, "constraint.dragan.c"), ({"max_gp": {"form": "abs"}}, "constraint.max_gp.form"),
-    ({"bjorck": {"iterations": 0}}, "constraint.bjorck.iterations"), ({"r1": {"weight": -1}}, "constraint.r1.weight"),
-    ({"ortho": {"beta": 1}}, "constraint.ortho.beta"), ({"sn_conv": {"n_power_iterations": 0}}, "constraint.sn_conv"),
-])
+@pytest.mark.parametrize(
+    "cfg, key",
+    [
+        ({"dragan": {"c": -1}}, "constraint.dragan.c"),
+        ({"max_gp": {"form": "abs"}}, "constraint.max_gp.form"),
+        ({"bjorck": {"iterations": 0}}, "constraint.bjorck.iterations"),
+        ({"r1": {"weight": -1}}, "constraint.r1.weight"),
+        ({"ortho": {"beta": 1}}, "constraint.ortho.beta"),
+        ({"sn_conv": {"n_power_iterations": 0}}, "constraint.sn_conv"),
+    ],
+)
 def test_bad_parameters_name_the_key(cfg, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         build_constraints(cfg)
@@ -159,13 +174,22 @@ def test_bad_parameters_name_the_key(cfg, key):
 # ----------------------------------------------------------------------------- Lipschitz report
 def test_bjorck_groupsort_and_sn_critics_have_upper_bound_one_and_bounds_are_ordered():
     real, fake = torch.randn(64, 2), torch.randn(64, 2) + 2
-    for name, act in [("bjorck", MaxMin), ("sn", nn.ReLU), ("sn_exact", nn.ReLU), ("gp", nn.ReLU),
-                      ("lp", nn.ReLU), ("r1", nn.ReLU), ("ortho", nn.ReLU), ("clip", nn.ReLU)]:
+    for name, act in [
+        ("bjorck", MaxMin),
+        ("sn", nn.ReLU),
+        ("sn_exact", nn.ReLU),
+        ("gp", nn.ReLU),
+        ("lp", nn.ReLU),
+        ("r1", nn.ReLU),
+        ("ortho", nn.ReLU),
+        ("clip", nn.ReLU),
+    ]:
         gan = _gan(build_constraints({name: {}}), _mlp(32, act), lr=1e-3)
         for _ in range(5):
             critic_step(gan, real)
-        metrics, _ = lipschitz_report(gan.critic, real, fake, (2,), generator=torch.Generator().manual_seed(0),
-                                      steps=10)
+        metrics, _ = lipschitz_report(
+            gan.critic, real, fake, (2,), generator=torch.Generator().manual_seed(0), steps=10
+        )
         assert metrics["lip_lower"] <= metrics["lip_upper"] * (1 + 1e-4), (name, metrics)
         if name in ("bjorck", "sn_exact"):
             assert metrics["lip_upper"] == pytest.approx(1.0, abs=1e-3), name

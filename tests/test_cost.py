@@ -50,11 +50,12 @@ def test_interleave_rotates_the_order_each_round_and_reports_seconds_per_call():
         def fn():
             calls.append(key)
             clock.now += costs[key]
+
         return fn
 
     out = harness.interleave({k: entry(k) for k in costs}, repeats=3, block=2, warmup=1, clock=clock)
     assert calls[:3] == ["a", "b", "c"]  # warm-up, one call each
-    rounds = [calls[3 + 6 * r: 3 + 6 * (r + 1)][::2] for r in range(3)]
+    rounds = [calls[3 + 6 * r : 3 + 6 * (r + 1)][::2] for r in range(3)]
     assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
     for k, cost in costs.items():
         assert out[k]["times"] == [cost] * 3 and out[k]["warmup"] == cost
@@ -86,9 +87,22 @@ def test_fit_exponent_recovers_a_power_law():
 
 
 def _timing(section, method, width, batch, kind, seconds, n_critic=5, variant="fp32", critic="mlp"):
-    rows = [{"section": section, "critic": critic, "method": method, "variant": variant, "width": width,
-             "batch": batch, "kind": kind, "n_critic": n_critic, "phase": "warmup", "repeat": "",
-             "seconds": 9.0, "error": ""}]
+    rows = [
+        {
+            "section": section,
+            "critic": critic,
+            "method": method,
+            "variant": variant,
+            "width": width,
+            "batch": batch,
+            "kind": kind,
+            "n_critic": n_critic,
+            "phase": "warmup",
+            "repeat": "",
+            "seconds": 9.0,
+            "error": "",
+        }
+    ]
     rows += [{**rows[0], "phase": "timed", "repeat": i, "seconds": s} for i, s in enumerate(seconds)]
     return rows
 
@@ -100,11 +114,22 @@ def test_report_medians_ratios_exponents_and_files(tmp_path):
         timings += _timing("table", method, 512, 256, "critic_step", per_round)
         timings += _timing("table", method, 512, 256, "iteration", [0.1 * factor, 0.1 * factor, 0.2 * factor])
         for w in (128, 256, 512):
-            timings += _timing("scaling", method, w, 256, "critic_step", [factor * 1e-6 * w ** 1.5] * 3)
+            timings += _timing("scaling", method, w, 256, "critic_step", [factor * 1e-6 * w**1.5] * 3)
         timings += _timing("options", method, 512, 256, "iteration", [0.1, 0.1, 0.1])
         timings += _timing("options", method, 512, 256, "iteration", [0.05, 0.05, 0.05], variant="bf16")
-    memory = [{"section": "table", "critic": "mlp", "method": m, "variant": "fp32", "width": 512, "batch": 256,
-               "peak_mib": mib, "error": ""} for m, mib in (("none", 20.0), ("gp", 30.0))]
+    memory = [
+        {
+            "section": "table",
+            "critic": "mlp",
+            "method": m,
+            "variant": "fp32",
+            "width": 512,
+            "batch": 256,
+            "peak_mib": mib,
+            "error": "",
+        }
+        for m, mib in (("none", 20.0), ("gp", 30.0))
+    ]
     info = {"command": "python experiments/cost.py --out X", "settings": {"width": 512, "batch": 256}}
     report.write_raw(tmp_path, timings, memory, info)
     summary = report.report(tmp_path)
@@ -143,7 +168,8 @@ def test_the_default_run_covers_every_constraint_and_critic():
     pools = cost.plan(args)
     table = [p for p in pools if p[0].section == "table"]
     assert [(p[0].critic, p[0].kinds) for p in table] == [
-        (c, (k,)) for c in ("mlp", "dcgan", "sngan_cnn") for k in ("critic_step", "iteration")]
+        (c, (k,)) for c in ("mlp", "dcgan", "sngan_cnn") for k in ("critic_step", "iteration")
+    ]
     assert all(sorted(c.method for c in p) == yamls for p in table)
     (scaling,) = [p for p in pools if p[0].section == "scaling"]  # one pool: every point sees the same load
     points = {(c.width, c.batch) for c in scaling}
@@ -155,8 +181,21 @@ def test_the_default_run_covers_every_constraint_and_critic():
 def test_tiny_benchmark_end_to_end(tmp_path):
     cost = _load("cost")
     out = tmp_path / "cost"
-    cost.main(["--out", str(out), "--tiny", "--critics", "mlp", "--constraints", "none,gp,sn",
-               "--option-methods", "none", "--batches", "32"])
+    cost.main(
+        [
+            "--out",
+            str(out),
+            "--tiny",
+            "--critics",
+            "mlp",
+            "--constraints",
+            "none,gp,sn",
+            "--option-methods",
+            "none",
+            "--batches",
+            "32",
+        ]
+    )
     with open(out / "cost.csv") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"none", "gp", "sn"}

@@ -31,7 +31,7 @@ def _png(path, value, size=(10, 10), mode="RGB"):
 
 def _folder(root, split=True, per_class=4):
     """Two classes, 'a' (dark) and 'b' (bright); in train/ and test/ when ``split``."""
-    for s in (["train", "test"] if split else [""]):
+    for s in ["train", "test"] if split else [""]:
         for c, v in (("a", 20), ("b", 230)):
             for i in range(per_class if s != "test" else 2):
                 _png(root / s / c / f"{i}.png", v)
@@ -81,8 +81,7 @@ def test_imagefolder_tar_gz_equals_folder(tmp_path):
 def test_flat_folder_and_holdout(tmp_path):
     for i in range(10):
         _png(tmp_path / "flat" / f"{i}.png", 25 * i, size=(12, 6), mode="L")
-    src = build_data(_cfg(name="imagefolder", root=str(tmp_path / "flat"), resolution=6, channels=1,
-                          test_fraction=0.2))
+    src = build_data(_cfg(name="imagefolder", root=str(tmp_path / "flat"), resolution=6, channels=1, test_fraction=0.2))
     assert src.num_classes == 1
     assert len(src.train_images) == 8 and len(src.test_images) == 2
     assert src.train_images.shape[1:] == (1, 6, 6)

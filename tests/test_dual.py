@@ -96,27 +96,32 @@ def test_a_critic_steeper_than_its_bound_is_flagged_and_a_1_lipschitz_one_is_not
 
 
 def test_time_to_95_percent_is_the_first_evaluation_past_it():
-    rows = [{"step": s, "train_s": s / 10, "dual_estimate": v}
-            for s, v in [(0, 0.0), (10, 0.5), (20, 0.96), (30, 0.98), (40, 1.0)]]
+    rows = [
+        {"step": s, "train_s": s / 10, "dual_estimate": v}
+        for s, v in [(0, 0.0), (10, 0.5), (20, 0.96), (30, 0.98), (40, 1.0)]
+    ]
     out = time_to_fraction(rows)
     assert out["steps_to_95"] == 20 and out["seconds_to_95"] == 2.0
     assert out["dual_late_gain"] == pytest.approx(0.02)  # gained from step 30 (the first >= 0.7 * 40) to the end
     assert time_to_fraction(rows[:1])["steps_to_95"] is None  # final 0: no scale
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["task=dual", "pair.dim=0"], "pair.dim=0: must be an integer >= 1"),
-    (["task=dual", "pair.shift=0"], "pair.shift=0: must be > 0"),
-    (["task=dual", "pair.shift=0.0"], "pair.shift=0.0: must be > 0"),
-    (["task=dual", "pair=nosuch"], "pair=nosuch: unknown option; allowed: digits, eight_gaussians, gaussian"),
-    (["task=dual", "pair.name=nosuch"], "pair.name=nosuch: unknown; allowed: gaussian, noisy"),
-    (["task=dual", "pair=eight_gaussians", "pair.n_ot=10"], "pair.n_ot=10: must be an integer >= 100"),
-    (["task=dual", "pair=swiss_roll", "pair.noise=0"], "pair.noise=0: must be > 0"),
-    (["task=dual", "pair=digits", "pair.ot_repeats=1"], "pair.ot_repeats=1: must be an integer >= 2"),
-    (["task=dual", "pair.cov=diag"], "pair.cov=diag: allowed: identity, random"),
-    (["task=dual", "loss=hinge"], "loss.name=hinge: task=dual maximises"),
-    (["task=nosuch"], "task=nosuch: unknown option; allowed: dual, gan"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["task=dual", "pair.dim=0"], "pair.dim=0: must be an integer >= 1"),
+        (["task=dual", "pair.shift=0"], "pair.shift=0: must be > 0"),
+        (["task=dual", "pair.shift=0.0"], "pair.shift=0.0: must be > 0"),
+        (["task=dual", "pair=nosuch"], "pair=nosuch: unknown option; allowed: digits, eight_gaussians, gaussian"),
+        (["task=dual", "pair.name=nosuch"], "pair.name=nosuch: unknown; allowed: gaussian, noisy"),
+        (["task=dual", "pair=eight_gaussians", "pair.n_ot=10"], "pair.n_ot=10: must be an integer >= 100"),
+        (["task=dual", "pair=swiss_roll", "pair.noise=0"], "pair.noise=0: must be > 0"),
+        (["task=dual", "pair=digits", "pair.ot_repeats=1"], "pair.ot_repeats=1: must be an integer >= 2"),
+        (["task=dual", "pair.cov=diag"], "pair.cov=diag: allowed: identity, random"),
+        (["task=dual", "loss=hinge"], "loss.name=hinge: task=dual maximises"),
+        (["task=nosuch"], "task=nosuch: unknown option; allowed: dual, gan"),
+    ],
+)
 def test_each_bad_dual_input_is_one_line_naming_the_key(argv, expected):
     with pytest.raises(ConfigError) as err:
         preflight(argv)

@@ -15,8 +15,17 @@ from lipbench.data.pairs import Pair
 from lipbench.metrics.dual import exceeds_bound
 from lipbench.train import dual
 
-FAST = ["task=dual", "model.hidden=32", "train.batch_size=64", "train.progress=false", "train.threads=1",
-        "train.tensorboard=false", "eval.every=20", "eval.grad_samples=64", "eval.surface_resolution=20"]
+FAST = [
+    "task=dual",
+    "model.hidden=32",
+    "train.batch_size=64",
+    "train.progress=false",
+    "train.threads=1",
+    "train.tensorboard=false",
+    "eval.every=20",
+    "eval.grad_samples=64",
+    "eval.surface_resolution=20",
+]
 
 
 def _train(cfg_factory, run_dir, *overrides):
@@ -24,12 +33,16 @@ def _train(cfg_factory, run_dir, *overrides):
     return dual.train(cfg, run_dir, raise_errors=True)
 
 
-@pytest.mark.parametrize("pair", [
-    ["pair=gaussian", "pair.dim=16", "pair.n_heldout=4000"],
-    ["pair=eight_gaussians", "pair.n_ot=300", "pair.ot_repeats=2", "pair.n_heldout=4000"],
-])
-@pytest.mark.parametrize("critic", [["constraint=bjorck", "model.critic_activation=groupsort"],
-                                    ["constraint=sn_exact"]])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ["pair=gaussian", "pair.dim=16", "pair.n_heldout=4000"],
+        ["pair=eight_gaussians", "pair.n_ot=300", "pair.ot_repeats=2", "pair.n_heldout=4000"],
+    ],
+)
+@pytest.mark.parametrize(
+    "critic", [["constraint=bjorck", "model.critic_activation=groupsort"], ["constraint=sn_exact"]]
+)
 def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(cfg_factory, tmp_path, monkeypatch, pair, critic):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
     # a large step size brings the critic close to W1 quickly, where a wrong bound would show
@@ -57,8 +70,15 @@ def test_no_held_out_point_is_ever_in_a_training_batch(cfg_factory, tmp_path, mo
         return p, q
 
     monkeypatch.setattr(Pair, "sample", spy)
-    s = _train(cfg_factory, tmp_path / "run", "pair=gaussian", "pair.dim=4", "pair.n_heldout=500",
-               "constraint=sn", "train.iterations=60")
+    s = _train(
+        cfg_factory,
+        tmp_path / "run",
+        "pair=gaussian",
+        "pair.dim=4",
+        "pair.n_heldout=500",
+        "constraint=sn",
+        "train.iterations=60",
+    )
     assert s["status"] == "completed"
     assert len(seen["train"]) == 60 and len(seen["heldout"]) == 1  # one batch per step; held-out drawn once
     train = {tuple(r) for r in torch.cat(seen["train"]).tolist()}
@@ -67,8 +87,14 @@ def test_no_held_out_point_is_ever_in_a_training_batch(cfg_factory, tmp_path, mo
 
 
 def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, monkeypatch):
-    args = ("pair=gaussian", "pair.dim=4", "pair.n_heldout=500", "constraint=gp", "train.iterations=60",
-            "train.checkpoint_every=0")
+    args = (
+        "pair=gaussian",
+        "pair.dim=4",
+        "pair.n_heldout=500",
+        "constraint=gp",
+        "train.iterations=60",
+        "train.checkpoint_every=0",
+    )
     straight = _train(cfg_factory, tmp_path / "a", *args)
     step_fn, calls = dual.dual_step, {"n": 0}
 
@@ -92,13 +118,29 @@ def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, mo
 
 
 def test_a_tiny_dual_sweep_through_the_cli_ends_with_the_dual_table(tmp_path):
-    proc = run_cli(["-m", *FAST, "name=dual_e2e", "pair=gaussian", "pair.dim=2,8", "pair.n_heldout=500",
-                    "constraint=sn_exact,bjorck", "seed=0", "train.iterations=40"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "-m",
+            *FAST,
+            "name=dual_e2e",
+            "pair=gaussian",
+            "pair.dim=2,8",
+            "pair.n_heldout=500",
+            "constraint=sn_exact,bjorck",
+            "seed=0",
+            "train.iterations=40",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = tmp_path / "multirun" / "dual_e2e" / "report"
     table = pd.read_csv(report / "dual.csv")
-    assert sorted(zip(table["critic"], table["dim"])) == [("bjorck · relu", 2), ("bjorck · relu", 8),
-                                                         ("sn_exact · relu", 2), ("sn_exact · relu", 8)]
+    assert sorted(zip(table["critic"], table["dim"])) == [
+        ("bjorck · relu", 2),
+        ("bjorck · relu", 8),
+        ("sn_exact · relu", 2),
+        ("sn_exact · relu", 8),
+    ]
     assert (table["n_completed"] == 1).all() and (table["n_violations"] == 0).all()
     assert (table["w1_true"] - 1.0).abs().max() < 1e-6 and table["dual_tightness_mean"].between(0, 1.01).all()
     md = (report / "dual.md").read_text()

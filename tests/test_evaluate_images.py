@@ -23,11 +23,21 @@ def digits_cache(tmp_path_factory):
 
 
 def _cfg(**eval_overrides):
-    ev = dict(fid_samples=120, fid_samples_during=60, ref_split="train", extractors=["domain"],
-              inception_weights=None, kid_subset_size=50, prc=True, fidelity_batch_size=64, grad_samples=16)
+    ev = dict(
+        fid_samples=120,
+        fid_samples_during=60,
+        ref_split="train",
+        extractors=["domain"],
+        inception_weights=None,
+        kid_subset_size=50,
+        prc=True,
+        fidelity_batch_size=64,
+        grad_samples=16,
+    )
     ev.update(eval_overrides)
-    return OmegaConf.create({"seed": 3, "eval": ev, "data": {"name": "digits"},
-                             "model": {"name": "dcgan", "z_dim": 16, "width": 8}})
+    return OmegaConf.create(
+        {"seed": 3, "eval": ev, "data": {"name": "digits"}, "model": {"name": "dcgan", "z_dim": 16, "width": 8}}
+    )
 
 
 @pytest.fixture
@@ -49,8 +59,17 @@ def test_evaluate_metrics_grids_and_state(setup):
     metrics, diag = ev.evaluate(g, d, step=50, final=False)
     assert torch.equal(torch.get_rng_state(), rng_before)  # training RNG untouched
     assert g.training and d.training  # modes restored
-    for key in ("fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "domain_clf_acc",
-                "grad_real_mean", "grad_interp_max", "sigma_prod"):
+    for key in (
+        "fid_domain",
+        "kid_domain",
+        "is_domain",
+        "precision_domain",
+        "recall_domain",
+        "domain_clf_acc",
+        "grad_real_mean",
+        "grad_interp_max",
+        "sigma_prod",
+    ):
         assert key in metrics and math.isfinite(metrics[key]), key
     assert metrics["domain_clf_acc"] >= 0.95
     assert not any("inception" in k for k in metrics)

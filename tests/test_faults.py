@@ -90,8 +90,11 @@ def test_output_dir_that_cannot_be_created(tmp_path, capsys, mode):
     with pytest.raises(RunDirError, match="cannot be created"):
         train(compose_cfg(*RUN), blocker / "run")
     # the command stops before Hydra would create the directory (the check runs in-process here)
-    argv = [*RUN, f"hydra.run.dir={blocker}/run"] if mode == "run" else \
-        ["-m", "seed=0,1", *RUN, f"hydra.sweep.dir={blocker}/sweep"]
+    argv = (
+        [*RUN, f"hydra.run.dir={blocker}/run"]
+        if mode == "run"
+        else ["-m", "seed=0,1", *RUN, f"hydra.sweep.dir={blocker}/sweep"]
+    )
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     lines = capsys.readouterr().err.strip().splitlines()

@@ -21,11 +21,20 @@ SCRIPT = REPO / "experiments" / "gpu_check.sh"
 
 
 def _check(out: Path, steps: str, tmp_path: Path, **env):
-    full_env = {**os.environ, "GPU_CHECK_TINY": "1", "DEVICE": "cpu", "GPU_CHECK_STEPS": steps,
-                "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "LIPBENCH_CACHE": str(tmp_path / "cache"),
-                "GPU_CHECK_WORK": str(tmp_path / "work"), **env}
-    proc = subprocess.run(["bash", str(SCRIPT), str(out)], cwd=REPO, capture_output=True, text=True,
-                          env=full_env, timeout=1800)
+    full_env = {
+        **os.environ,
+        "GPU_CHECK_TINY": "1",
+        "DEVICE": "cpu",
+        "GPU_CHECK_STEPS": steps,
+        "PYTHON": sys.executable,
+        "OMP_NUM_THREADS": "1",
+        "LIPBENCH_CACHE": str(tmp_path / "cache"),
+        "GPU_CHECK_WORK": str(tmp_path / "work"),
+        **env,
+    }
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), str(out)], cwd=REPO, capture_output=True, text=True, env=full_env, timeout=1800
+    )
     rows = [line.split("\t") for line in (out / "steps.tsv").read_text().splitlines()]
     return proc, {r[0]: r for r in rows}
 
@@ -39,7 +48,8 @@ def _fake_cifar(path: Path) -> Path:
                 for i in range(n):
                     buf = io.BytesIO()
                     Image.fromarray(np.clip(rng.normal(mean, 40, (32, 32, 3)), 0, 255).astype(np.uint8)).save(
-                        buf, format="JPEG")
+                        buf, format="JPEG"
+                    )
                     info = tarfile.TarInfo(f"{split}/{cls}/{i:04d}.jpg")
                     info.size = buf.tell()
                     buf.seek(0)
@@ -74,7 +84,16 @@ def test_every_step_runs_on_the_cpu(tmp_path):
     proc, steps = _check(out, "env toy2d digits cifar10 cost options share", tmp_path, CIFAR10_ROOT=str(archive))
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert all(r[1] == "ok" for r in steps.values()), steps
-    for path in ("toy2d/table.md", "digits/table.md", "cifar10/table.md", "cost/cost.md", "cost/scaling.png",
-                 "options/options.md", "share.md", "share.csv", "summary.md"):
+    for path in (
+        "toy2d/table.md",
+        "digits/table.md",
+        "cifar10/table.md",
+        "cost/cost.md",
+        "cost/scaling.png",
+        "options/options.md",
+        "share.md",
+        "share.csv",
+        "summary.md",
+    ):
         assert (out / path).exists(), path
     assert "| 2 |" in (out / "share.md").read_text()

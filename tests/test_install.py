@@ -19,17 +19,40 @@ from conftest import REPO
 from lipbench.record.provenance import git_commit
 
 # the quick start at its smallest: 2 iterations, tiny evaluation
-TINY_RUN = ["train.iterations=2", "train.batch_size=32", "model.hidden=16", "train.progress=false",
-            "train.tensorboard=false", "eval.every=0", "eval.n_samples=200", "eval.w1_samples=100",
-            "eval.grad_samples=16", "eval.surface_resolution=8", "eval.floor_pairs=1", "hydra.run.dir=run"]
-_NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", "venv", "build", "*.egg-info", "outputs", "multirun",
-                                      "__pycache__", ".pytest_cache", "results", "notebooks")
+TINY_RUN = [
+    "train.iterations=2",
+    "train.batch_size=32",
+    "model.hidden=16",
+    "train.progress=false",
+    "train.tensorboard=false",
+    "eval.every=0",
+    "eval.n_samples=200",
+    "eval.w1_samples=100",
+    "eval.grad_samples=16",
+    "eval.surface_resolution=8",
+    "eval.floor_pairs=1",
+    "hydra.run.dir=run",
+]
+_NOT_SHIPPED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "venv",
+    "build",
+    "*.egg-info",
+    "outputs",
+    "multirun",
+    "__pycache__",
+    ".pytest_cache",
+    "results",
+    "notebooks",
+)
 
 
 def _source_copy(dest: Path) -> Path:
     """The project's files as a fresh clone has them (tracked and not-ignored), in ``dest``."""
-    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
-                            capture_output=True, text=True)
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"], capture_output=True, text=True
+    )
     if listed.returncode != 0:  # not a checkout (an unpacked sdist): copy the tree
         shutil.copytree(REPO, dest, ignore=_NOT_SHIPPED)
         return dest
@@ -41,8 +64,13 @@ def _source_copy(dest: Path) -> Path:
 
 
 def _pip(*args, python=sys.executable, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
@@ -62,8 +90,12 @@ def _overlay_venv(root: Path) -> Path:
     so that nothing is downloaded. Returns its python."""
     venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
     python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_lipbench_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
     return python
@@ -72,14 +104,20 @@ def _overlay_venv(root: Path) -> Path:
 def _run_installed(python: Path, cwd: Path, *args) -> subprocess.CompletedProcess:
     exe = python.parent / ("lipbench.exe" if os.name == "nt" else "lipbench")
     env = {k: v for k, v in os.environ.items() if k not in ("LIPBENCH_CONF", "PYTHONPATH")}
-    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**env, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**env, "OMP_NUM_THREADS": "1"}
+    )
 
 
 def _check_installed_run(python: Path, tmp_path: Path):
     """The installed lipbench reads its shipped configs and trains from a folder outside the clone."""
-    site = subprocess.run([str(python), "-c", "import lipbench.cli as c; print(c.CONF_DIR)"], cwd=tmp_path,
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import lipbench.cli as c; print(c.CONF_DIR)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert Path(site).parts[-2:] == ("lipbench", "conf") and REPO not in Path(site).parents
     work = tmp_path / "elsewhere"
     work.mkdir()
@@ -94,7 +132,7 @@ def test_the_wheel_ships_every_config_file(wheel):
     path, src = wheel  # compared with the sources it was built from
     expected = {p.relative_to(src / "conf").as_posix(): p.read_bytes() for p in (src / "conf").rglob("*.yaml")}
     with zipfile.ZipFile(path) as z:
-        shipped = {n[len("lipbench/conf/"):]: z.read(n) for n in z.namelist() if n.startswith("lipbench/conf/")}
+        shipped = {n[len("lipbench/conf/") :]: z.read(n) for n in z.namelist() if n.startswith("lipbench/conf/")}
     assert "config.yaml" in shipped
     assert shipped == expected  # every preset, byte for byte, and nothing else
     assert not (REPO / "lipbench" / "conf").exists()  # conf/ stays the only source in the clone
@@ -126,8 +164,9 @@ def _git_repo(root: Path, project_name: str) -> Path:
 
 
 def _head(root: Path) -> str:
-    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_the_commit_is_recorded_only_from_a_lipbench_checkout(tmp_path):

@@ -40,8 +40,18 @@ def summaries(sweep: Path):
 
 
 def test_joblib_sweep_splits_the_cores_between_jobs(tmp_path):
-    proc = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "name=jl", "seed=0,1", *TINY,
-                    "~hydra.callbacks.report"], cwd=tmp_path)  # no report: not what is tested here
+    proc = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "name=jl",
+            "seed=0,1",
+            *TINY,
+            "~hydra.callbacks.report",
+        ],
+        cwd=tmp_path,
+    )  # no report: not what is tested here
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = summaries(tmp_path / "multirun" / "jl")
     assert len(runs) == 2 and all(s["status"] == "completed" for s in runs.values())
@@ -95,8 +105,9 @@ def test_submitit_local_sweep_of_three_runs_with_a_preempted_job_resuming(tmp_pa
     reference = train(compose_cfg(*run, "seed=0"), tmp_path / "reference")
     assert untimed(resumed["final"]) == untimed(reference["final"])
     strip = lambda rows: [untimed(r) for r in rows]  # noqa: E731
-    assert strip(read_jsonl(sweep / seed0 / "metrics.jsonl")) == strip(read_jsonl(tmp_path / "reference" /
-                                                                                  "metrics.jsonl"))
+    assert strip(read_jsonl(sweep / seed0 / "metrics.jsonl")) == strip(
+        read_jsonl(tmp_path / "reference" / "metrics.jsonl")
+    )
 
 
 def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
@@ -109,8 +120,9 @@ def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
     import lipbench.cli  # noqa: F401  (resolvers)
 
     with initialize_config_dir(config_dir=str(CONF), version_base=None, job_name="lipbench"):
-        cfg = compose("config", overrides=["hydra/launcher=slurm_gpu", "hydra.launcher.partition=gpu"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "config", overrides=["hydra/launcher=slurm_gpu", "hydra.launcher.partition=gpu"], return_hydra_config=True
+        )
     HydraConfig.instance().set_config(cfg)
     params = dict(instantiate(cfg.hydra.launcher).params)  # what the launcher hands to submitit
     assert params["submitit_folder"] == "multirun/default/.submitit/%j"
@@ -119,12 +131,23 @@ def test_slurm_gpu_preset_writes_a_requeueable_gpu_job(tmp_path, monkeypatch):
     monkeypatch.setattr(submitit.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
     executor = submitit.AutoExecutor(cluster="slurm", folder=tmp_path, slurm_max_num_timeout=params["max_num_timeout"])
     base = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()
-                                  if k not in ("submitit_folder", "max_num_timeout")})
+    executor.update_parameters(
+        **{
+            k if k in base else f"slurm_{k}": v
+            for k, v in params.items()
+            if k not in ("submitit_folder", "max_num_timeout")
+        }
+    )
     script = executor._executor._make_submission_file_text("python -m job", "uid")
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --cpus-per-task=8",
-                 "#SBATCH --mem=32GB", "#SBATCH --time=240", "#SBATCH --signal=USR2@120",
-                 "export OMP_NUM_THREADS=8"):
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32GB",
+        "#SBATCH --time=240",
+        "#SBATCH --signal=USR2@120",
+        "export OMP_NUM_THREADS=8",
+    ):
         assert line in script, line
     assert executor._executor.max_num_timeout == 20
 
@@ -148,10 +171,23 @@ def ray_cluster(tmp_path):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                                 "--include-dashboard=false", "--disable-usage-stats"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env={**os.environ, **RAY_ENV},
-                                cwd=tmp_path / "cluster")
+        head = subprocess.Popen(
+            [
+                str(ray),
+                "start",
+                "--head",
+                "--block",
+                f"--port={port}",
+                "--num-cpus=2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **RAY_ENV},
+            cwd=tmp_path / "cluster",
+        )
         output = []
         for line in head.stdout:  # until Ray says it started, or the process ends
             output.append(line)
@@ -179,9 +215,20 @@ def test_ray_launcher_runs_a_sweep_on_a_local_ray_cluster(tmp_path, ray_cluster)
     # the launcher sets init.object_store_memory unless given, which Ray refuses for an existing cluster;
     # the cluster's workers run in the folder `ray start` ran in, so the sweep dir is absolute
     sweep = tmp_path / "multirun" / "ray"
-    proc = run_cli(["-m", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={ray_cluster}",
-                    "+hydra.launcher.ray.init.object_store_memory=null", f"hydra.sweep.dir={sweep}", "seed=0,1",
-                    *TINY, "~hydra.callbacks.report"], cwd=tmp_path, env=RAY_ENV)
+    proc = run_cli(
+        [
+            "-m",
+            "hydra/launcher=ray",
+            f"hydra.launcher.ray.init.address={ray_cluster}",
+            "+hydra.launcher.ray.init.object_store_memory=null",
+            f"hydra.sweep.dir={sweep}",
+            "seed=0,1",
+            *TINY,
+            "~hydra.callbacks.report",
+        ],
+        cwd=tmp_path,
+        env=RAY_ENV,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Ray Launcher is launching 2 jobs" in proc.stdout + proc.stderr
     runs = summaries(sweep)

@@ -28,8 +28,7 @@ def _sigma(matrix) -> float:
 
 
 def _bound(conv: nn.Conv2d, shape):
-    return conv_norm_bound(conv.weight, shape, conv.stride, conv.padding, conv.dilation, conv.groups,
-                           conv.padding_mode)
+    return conv_norm_bound(conv.weight, shape, conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
 
 
 def test_single_linear_layer_bound_is_its_sigma():
@@ -40,13 +39,16 @@ def test_single_linear_layer_bound_is_its_sigma():
     assert bound["layers"][""]["bound_method"] == "svd (exact)"
 
 
-@pytest.mark.parametrize("kw, shape", [
-    (dict(kernel_size=4, stride=2, padding=1), (3, 8, 8)),            # circular strided: polyphase
-    (dict(kernel_size=3, stride=1, padding=1), (3, 8, 6)),            # non-square grid
-    (dict(kernel_size=3, stride=1, padding=2, dilation=2, groups=3), (3, 8, 8)),
-    (dict(kernel_size=5, stride=1, padding=2), (3, 3, 3)),            # kernel larger than the grid
-    (dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 1)), (3, 6, 5)),
-])
+@pytest.mark.parametrize(
+    "kw, shape",
+    [
+        (dict(kernel_size=4, stride=2, padding=1), (3, 8, 8)),  # circular strided: polyphase
+        (dict(kernel_size=3, stride=1, padding=1), (3, 8, 6)),  # non-square grid
+        (dict(kernel_size=3, stride=1, padding=2, dilation=2, groups=3), (3, 8, 8)),
+        (dict(kernel_size=5, stride=1, padding=2), (3, 3, 3)),  # kernel larger than the grid
+        (dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 1)), (3, 6, 5)),
+    ],
+)
 def test_circular_conv_norm_is_exact_for_circular_padding(kw, shape):
     torch.manual_seed(1)
     conv = nn.Conv2d(3, 6, padding_mode="circular", **kw)
@@ -66,17 +68,20 @@ def test_stride_two_zero_padded_conv_bound_is_above_and_close_to_the_dense_norm(
     assert fft_circular_conv_norm(conv.weight, 18) > 1.3 * truth
 
 
-@pytest.mark.parametrize("kw, shape", [
-    (dict(kernel_size=3, stride=2, padding=1), (4, 7, 7)),            # odd size: grid 10 (not 9)
-    (dict(kernel_size=3, stride=1, padding=0), (4, 6, 6)),
-    (dict(kernel_size=3, stride=1, padding="same", dilation=2), (4, 11, 9)),
-    (dict(kernel_size=4, stride=2, padding=(2, 1), groups=2), (4, 8, 8)),
-    (dict(kernel_size=3, stride=3, padding=1), (4, 9, 9)),
-    (dict(kernel_size=1, stride=2, padding=0), (4, 5, 5)),
-    (dict(kernel_size=3, stride=2, padding=1, padding_mode="reflect"), (4, 7, 7)),
-    (dict(kernel_size=3, stride=1, padding=2, padding_mode="replicate"), (4, 6, 6)),
-    (dict(kernel_size=3, stride=2, padding=2, padding_mode="circular"), (4, 5, 5)),  # outputs repeat pixels
-])
+@pytest.mark.parametrize(
+    "kw, shape",
+    [
+        (dict(kernel_size=3, stride=2, padding=1), (4, 7, 7)),  # odd size: grid 10 (not 9)
+        (dict(kernel_size=3, stride=1, padding=0), (4, 6, 6)),
+        (dict(kernel_size=3, stride=1, padding="same", dilation=2), (4, 11, 9)),
+        (dict(kernel_size=4, stride=2, padding=(2, 1), groups=2), (4, 8, 8)),
+        (dict(kernel_size=3, stride=3, padding=1), (4, 9, 9)),
+        (dict(kernel_size=1, stride=2, padding=0), (4, 5, 5)),
+        (dict(kernel_size=3, stride=2, padding=1, padding_mode="reflect"), (4, 7, 7)),
+        (dict(kernel_size=3, stride=1, padding=2, padding_mode="replicate"), (4, 6, 6)),
+        (dict(kernel_size=3, stride=2, padding=2, padding_mode="circular"), (4, 5, 5)),  # outputs repeat pixels
+    ],
+)
 def test_conv_bound_is_never_below_the_dense_norm(kw, shape):
     torch.manual_seed(3)
     for _ in range(3):
@@ -101,14 +106,17 @@ def test_fft_circular_norm_on_a_padded_grid_bounds_the_zero_padded_strided_conv(
         circular_conv_norm(conv.weight, (9, 9), stride=2)
 
 
-@pytest.mark.parametrize("module, shape", [
-    (nn.AvgPool2d(2), (3, 8, 8)),
-    (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 7)),
-    (nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), (2, 6, 6)),
-    (nn.AdaptiveAvgPool2d(3), (2, 7, 7)),
-    (nn.Upsample(scale_factor=2, mode="nearest"), (2, 4, 4)),
-    (nn.Upsample(scale_factor=2, mode="bilinear"), (2, 4, 4)),
-])
+@pytest.mark.parametrize(
+    "module, shape",
+    [
+        (nn.AvgPool2d(2), (3, 8, 8)),
+        (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 7)),
+        (nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), (2, 6, 6)),
+        (nn.AdaptiveAvgPool2d(3), (2, 7, 7)),
+        (nn.Upsample(scale_factor=2, mode="nearest"), (2, 4, 4)),
+        (nn.Upsample(scale_factor=2, mode="bilinear"), (2, 4, 4)),
+    ],
+)
 def test_pooling_bound_is_at_least_the_dense_norm(module, shape):
     bound = critic_lipschitz_bound(module, shape)["lip_upper"]
     truth = _sigma(_dense(module, shape))
@@ -162,16 +170,19 @@ class Combine(nn.Module):
         return self.how(self.lin(x), x)
 
 
-@pytest.mark.parametrize("how, expected", [
-    (lambda h, x: h + h, lambda s: 2 * s),
-    (lambda h, x: h - x, lambda s: s + 1),
-    (lambda h, x: torch.add(h, x, alpha=-3.0), lambda s: s + 3),
-    (lambda h, x: 2.5 * h, lambda s: 2.5 * s),
-    (lambda h, x: h / -4.0, lambda s: s / 4),
-    (lambda h, x: torch.cat([h, x], 1), lambda s: math.hypot(s, 1)),
-    (lambda h, x: h.view(x.size(0), -1)[:, :2], lambda s: s),  # shapes are constants; a slice projects
-    (lambda h, x: h.reshape(x.shape[0], 2, 2).mean((1, 2)), lambda s: s / 2),
-])
+@pytest.mark.parametrize(
+    "how, expected",
+    [
+        (lambda h, x: h + h, lambda s: 2 * s),
+        (lambda h, x: h - x, lambda s: s + 1),
+        (lambda h, x: torch.add(h, x, alpha=-3.0), lambda s: s + 3),
+        (lambda h, x: 2.5 * h, lambda s: 2.5 * s),
+        (lambda h, x: h / -4.0, lambda s: s / 4),
+        (lambda h, x: torch.cat([h, x], 1), lambda s: math.hypot(s, 1)),
+        (lambda h, x: h.view(x.size(0), -1)[:, :2], lambda s: s),  # shapes are constants; a slice projects
+        (lambda h, x: h.reshape(x.shape[0], 2, 2).mean((1, 2)), lambda s: s / 2),
+    ],
+)
 def test_combination_rules_on_a_linear_layer(how, expected):
     torch.manual_seed(7)
     net = Combine(how)
@@ -179,11 +190,17 @@ def test_combination_rules_on_a_linear_layer(how, expected):
     assert critic_lipschitz_bound(net, (4,))["lip_upper"] == pytest.approx(expected(sigma), rel=1e-6)
 
 
-@pytest.mark.parametrize("how, why", [
-    (lambda h, x: h * h, "product"), (lambda h, x: 1.0 / h, "quotient"),
-    (lambda h, x: h * torch.randn(x.shape), "random"), (lambda h, x: h[:, [0, 0]], "getitem"),
-    (lambda h, x: h.expand(3, 4), "expand"), (lambda h, x: h * h.norm().item(), "norm"),
-])
+@pytest.mark.parametrize(
+    "how, why",
+    [
+        (lambda h, x: h * h, "product"),
+        (lambda h, x: 1.0 / h, "quotient"),
+        (lambda h, x: h * torch.randn(x.shape), "random"),
+        (lambda h, x: h[:, [0, 0]], "getitem"),
+        (lambda h, x: h.expand(3, 4), "expand"),
+        (lambda h, x: h * h.norm().item(), "norm"),
+    ],
+)
 def test_combinations_without_a_rule_give_no_bound(how, why):
     bound = critic_lipschitz_bound(Combine(how), (4,))
     assert math.isnan(bound["lip_upper"]) and why in " ".join(bound["unsupported"]), bound["unsupported"]

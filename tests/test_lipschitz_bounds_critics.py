@@ -41,9 +41,11 @@ def _check(module, shape, points=3, seed=0):
 
 def _image_critics():
     torch.manual_seed(0)
-    return {"dcgan": (DCGANCritic(3, 16, 8), (3, 16, 16), ["net"]),
-            "sngan_cnn": (SNGANCritic(3, 16, 4), (3, 16, 16), ["net"]),
-            "resnet": (ResNetCritic(3, 16, 4), (3, 16, 16), ["blocks", "blocks.0", "blocks.1"])}
+    return {
+        "dcgan": (DCGANCritic(3, 16, 8), (3, 16, 16), ["net"]),
+        "sngan_cnn": (SNGANCritic(3, 16, 4), (3, 16, 16), ["net"]),
+        "resnet": (ResNetCritic(3, 16, 4), (3, 16, 16), ["blocks", "blocks.0", "blocks.1"]),
+    }
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "sngan_cnn", "resnet"])
@@ -116,8 +118,15 @@ def test_mlp_bound_is_exactly_the_product_of_its_sigmas(activation):
 def test_report_on_a_conv_critic_records_the_bound_and_the_method_per_layer():
     torch.manual_seed(4)
     critic = build_constraints({"sn": {}}).wrap(SNGANCritic(1, 8, 2))
-    metrics, diag = lipschitz_report(critic, torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8), (1, 8, 8),
-                                     generator=torch.Generator().manual_seed(0), steps=2, n_iter=5)
+    metrics, diag = lipschitz_report(
+        critic,
+        torch.randn(8, 1, 8, 8),
+        torch.randn(8, 1, 8, 8),
+        (1, 8, 8),
+        generator=torch.Generator().manual_seed(0),
+        steps=2,
+        n_iter=5,
+    )
     assert 0 < metrics["lip_lower"] <= metrics["lip_upper"]
     assert metrics["lip_ratio"] == pytest.approx(metrics["lip_upper"] / metrics["lip_lower"])
     assert diag["lip_upper"]["certified"] and diag["lip_upper"]["unsupported"] == []
@@ -164,10 +173,15 @@ class FunctionalConv(nn.Module):
         return F.conv2d(x, self.weight).sum((1, 2, 3))
 
 
-@pytest.mark.parametrize("critic, shape, why", [
-    (LayerNormCritic(), (2,), "LayerNorm"), (Quadratic(), (2,), "product"),
-    (Branchy(), (2,), "not traceable"), (FunctionalConv(), (1, 5, 5), "conv2d"),
-])
+@pytest.mark.parametrize(
+    "critic, shape, why",
+    [
+        (LayerNormCritic(), (2,), "LayerNorm"),
+        (Quadratic(), (2,), "product"),
+        (Branchy(), (2,), "not traceable"),
+        (FunctionalConv(), (1, 5, 5), "conv2d"),
+    ],
+)
 def test_no_rule_means_no_bound_and_the_report_says_why(critic, shape, why):
     bound = critic_lipschitz_bound(critic, shape)
     assert math.isnan(bound["lip_upper"])

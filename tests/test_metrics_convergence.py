@@ -98,15 +98,18 @@ def test_floor_is_deterministic_per_seed():
     assert sampling_floor(data, 200, 2, seed=3) != sampling_floor(data, 200, 2, seed=4)
 
 
-@pytest.mark.parametrize("override, key", [
-    ("eval.plateau_window=1", "eval.plateau_window"),
-    ("eval.plateau_tol=-0.1", "eval.plateau_tol"),
-    ("eval.plateau_tol=1.5", "eval.plateau_tol"),
-    ("eval.quality_factor=0.5", "eval.quality_factor"),
-    ("eval.alpha=0", "eval.alpha"),
-    ("eval.alpha=1.2", "eval.alpha"),
-    ("eval.floor_pairs=0", "eval.floor_pairs"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("eval.plateau_window=1", "eval.plateau_window"),
+        ("eval.plateau_tol=-0.1", "eval.plateau_tol"),
+        ("eval.plateau_tol=1.5", "eval.plateau_tol"),
+        ("eval.quality_factor=0.5", "eval.quality_factor"),
+        ("eval.alpha=0", "eval.alpha"),
+        ("eval.alpha=1.2", "eval.alpha"),
+        ("eval.floor_pairs=0", "eval.floor_pairs"),
+    ],
+)
 def test_bad_convergence_keys_name_the_key(cfg_factory, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         cfg_factory(override)
@@ -133,9 +136,12 @@ def test_reassess_uses_the_runs_own_parameters():
     from lipbench.metrics.convergence import reassess
 
     rows = [{"step": 100 * i, "train_time_s": float(i), "w1": w} for i, w in enumerate([1.0, 0.5, 0.45, 0.44], 1)]
-    summary = {"status": "completed",  # a record of rule version 1 (no rule_version): trend only, no cv
-               "convergence": {"metric": "w1", "floor": 0.1, "floor_metric": "w1_floor"},
-               "config": {"eval": {"plateau_window": 4, "plateau_tol": 0.1}}, "final": {"w1_floor": 0.2}}
+    summary = {
+        "status": "completed",  # a record of rule version 1 (no rule_version): trend only, no cv
+        "convergence": {"metric": "w1", "floor": 0.1, "floor_metric": "w1_floor"},
+        "config": {"eval": {"plateau_window": 4, "plateau_tol": 0.1}},
+        "final": {"w1_floor": 0.2},
+    }
     assert reassess(summary, rows)[0]["converged"] == 0.0  # halves 0.75 / 0.445
     summary["config"]["eval"]["plateau_window"] = 2
     metrics, rec = reassess(summary, rows)

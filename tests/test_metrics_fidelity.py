@@ -58,8 +58,14 @@ def test_domain_classifier_accuracy_and_cache(digits, digits_cache):
 def test_classifier_training_is_deterministic(digits, monkeypatch):
     monkeypatch.setattr(domain, "MIN_STEPS", 5)
     monkeypatch.setattr(domain, "MAX_STEPS", 5)
-    small = ImageSource(name="d", key="d", train_images=digits.train_images[:200],
-                        train_labels=digits.train_labels[:200], test_images=None, num_classes=10)
+    small = ImageSource(
+        name="d",
+        key="d",
+        train_images=digits.train_images[:200],
+        train_labels=digits.train_labels[:200],
+        test_images=None,
+        num_classes=10,
+    )
     torch.manual_seed(1)
     a, _ = domain.train_classifier(small)
     torch.manual_seed(2)  # the global seed plays no part
@@ -71,8 +77,16 @@ def test_classifier_training_is_deterministic(digits, monkeypatch):
 def test_domain_metrics_separate_real_from_noise(digits):
     real = compute_fidelity(digits.test_images, digits, extractors=["domain"])
     noise = compute_fidelity(_noise(digits.test_images.shape), digits, extractors=["domain"])
-    expected = {"fid_domain", "kid_domain", "kid_domain_std", "is_domain", "is_domain_std",
-                "precision_domain", "recall_domain", "domain_clf_acc"}
+    expected = {
+        "fid_domain",
+        "kid_domain",
+        "kid_domain_std",
+        "is_domain",
+        "is_domain_std",
+        "precision_domain",
+        "recall_domain",
+        "domain_clf_acc",
+    }
     assert set(real) == expected and set(noise) == expected
     assert real["fid_domain"] < noise["fid_domain"] / 5
     assert real["kid_domain"] < noise["kid_domain"] / 5
@@ -121,8 +135,15 @@ def test_bad_options(digits):
 def _tiny(digits, n=5):
     """A small 3-channel data set, so that Inception on the CPU stays cheap."""
     x = digits.train_images[: 2 * n].expand(-1, 3, -1, -1).contiguous()
-    return ImageSource(name="tiny", key="tiny-16px-3ch", train_images=x[:n], train_labels=digits.train_labels[:n],
-                       test_images=x[n:], test_labels=digits.train_labels[n: 2 * n], num_classes=10)
+    return ImageSource(
+        name="tiny",
+        key="tiny-16px-3ch",
+        train_images=x[:n],
+        train_labels=digits.train_labels[:n],
+        test_images=x[n:],
+        test_labels=digits.train_labels[n : 2 * n],
+        num_classes=10,
+    )
 
 
 @pytest.fixture
@@ -142,8 +163,9 @@ def random_inception_weights(tmp_path, monkeypatch):
 
 def test_inception_route_with_a_weights_file(digits, random_inception_weights):
     tiny = _tiny(digits)
-    out = compute_fidelity(tiny.test_images, tiny, extractors=["inception"], inception_weights=random_inception_weights,
-                           kid_subset_size=3)
+    out = compute_fidelity(
+        tiny.test_images, tiny, extractors=["inception"], inception_weights=random_inception_weights, kid_subset_size=3
+    )
     assert set(out) == {"fid_inception", "kid_inception", "kid_inception_std", "is_inception", "is_inception_std"}
     assert all(np.isfinite(v) for v in out.values())
     with pytest.raises(ConfigError, match="eval.inception_weights"):

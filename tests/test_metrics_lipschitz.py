@@ -104,9 +104,16 @@ def test_fft_handles_kernels_larger_than_the_input():
     assert fft_circular_conv_norm(conv.weight, 3) == pytest.approx(_sigma_dense(conv, (2, 3, 3)), rel=1e-6)
 
 
-@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(stride=2, padding=0, kernel_size=4),
-                                dict(stride=1, padding=2, dilation=2), dict(stride=1, padding=1, groups=2),
-                                dict(stride=2, padding=1, padding_mode="reflect")])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(stride=2, padding=1),
+        dict(stride=2, padding=0, kernel_size=4),
+        dict(stride=1, padding=2, dilation=2),
+        dict(stride=1, padding=1, groups=2),
+        dict(stride=2, padding=1, padding_mode="reflect"),
+    ],
+)
 def test_power_iteration_matches_dense_matrix(kw):
     torch.manual_seed(5)
     kw = {"kernel_size": 3, **kw}
@@ -136,8 +143,13 @@ def test_layer_norms_of_linear_layers_are_svdvals():
 
 def test_layer_norms_see_spectral_norm_and_do_not_touch_its_state():
     torch.manual_seed(7)
-    critic = nn.Sequential(spectral_norm(nn.Linear(2, 64)), nn.ReLU(), spectral_norm(nn.Linear(64, 64)),
-                           nn.ReLU(), spectral_norm(nn.Linear(64, 1)))
+    critic = nn.Sequential(
+        spectral_norm(nn.Linear(2, 64)),
+        nn.ReLU(),
+        spectral_norm(nn.Linear(64, 64)),
+        nn.ReLU(),
+        spectral_norm(nn.Linear(64, 1)),
+    )
     critic.train()
     for _ in range(10):
         critic(torch.randn(8, 2))
@@ -199,7 +211,7 @@ def test_lower_bound_of_a_linear_critic_is_norm_w():
 def _true_lip_one_hidden_layer(critic, n=20000):
     """Lipschitz constant of a 1-hidden-layer ReLU net in 2-D, lower-bounded densely: the max
     gradient norm over a fine grid (every activation region of that size is hit)."""
-    g = torch.linspace(-4, 4, int(n ** 0.5))
+    g = torch.linspace(-4, 4, int(n**0.5))
     pts = torch.cartesian_prod(g, g).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(pts).sum(), pts)
     return float(grad.norm(dim=1).max())
@@ -228,7 +240,13 @@ def test_report_keys_and_that_it_leaves_the_critic_untouched():
     real, fake = torch.randn(64, 2), torch.randn(64, 2)
     metrics, diag = lipschitz_report(critic, real, fake, (2,), generator=_gen())
     assert set(metrics) == {f"grad_{a}_{b}" for a in ("real", "fake", "interp") for b in ("mean", "max")} | {
-        "sigma_max", "sigma_prod", "lip_lower", "lip_upper", "lip_upper_est", "lip_ratio"}
+        "sigma_max",
+        "sigma_prod",
+        "lip_lower",
+        "lip_upper",
+        "lip_upper_est",
+        "lip_ratio",
+    }
     assert metrics["lip_upper"] == metrics["sigma_prod"] == metrics["lip_upper_est"]
     assert metrics["lip_ratio"] == pytest.approx(metrics["lip_upper"] / metrics["lip_lower"])
     assert metrics["lip_lower"] <= metrics["lip_upper"]

@@ -28,8 +28,12 @@ def toy_x_mean(ev, params):
 @pytest.fixture
 def toy_metric():
     """A metric registered from this module (not a default), removed again after the test."""
-    catalog.register_metric("toy", kinds=("toy2d",), default=False, outputs=[
-        catalog.output(TOY, HIGHER, "mean x of the generated points", table=True)])(toy_x_mean)
+    catalog.register_metric(
+        "toy",
+        kinds=("toy2d",),
+        default=False,
+        outputs=[catalog.output(TOY, HIGHER, "mean x of the generated points", table=True)],
+    )(toy_x_mean)
     yield "toy"
     catalog.unregister("toy")
 
@@ -52,11 +56,18 @@ def test_a_toy_metric_is_computed_recorded_and_reported_with_its_direction(tmp_p
 
     # a report in a fresh process, where no code declares the toy metric, reads it from the record
     out = tmp_path / "report"
-    code = ("import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
-            "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sweep"), "--out", str(out), "--no-plots",
-                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
+        "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "sweep"), "--out", str(out), "--no-plots", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "loaded: []" in proc.stdout  # the report loaded neither torch, torch-fidelity nor training code
     header = next(line for line in (out / "table.md").read_text().splitlines() if line.startswith("| method"))
@@ -86,10 +97,13 @@ def test_metrics_of_another_data_kind_are_skipped_and_the_primary_metric_is_requ
 ALLOWED = ", ".join(sorted(catalog.names()))
 
 
-@pytest.mark.parametrize("value, message", [
-    ("[w1,foo]", f"eval.metrics=foo: unknown; allowed: {ALLOWED}"),
-    ("[]", "eval.metrics=[]: expected a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("[w1,foo]", f"eval.metrics=foo: unknown; allowed: {ALLOWED}"),
+        ("[]", "eval.metrics=[]: expected a non-empty list"),
+    ],
+)
 def test_a_bad_metric_selection_is_one_line(value, message):
     with pytest.raises(ConfigError) as e:
         compose_cfg(f"eval.metrics={value}")
@@ -148,8 +162,13 @@ def test_a_metric_parameter_is_an_eval_key_with_nothing_else_to_edit(tmp_path):
     def scaled(ev, params):
         return {TOY: params.toy_scale * float(ev.fake[: len(ev.real), 0].mean())}
 
-    catalog.register_metric("toy", kinds=("toy2d",), default=False, params=ToyParams, outputs=[
-        catalog.output(TOY, HIGHER, "scaled mean x of the generated points", table=True)])(scaled)
+    catalog.register_metric(
+        "toy",
+        kinds=("toy2d",),
+        default=False,
+        params=ToyParams,
+        outputs=[catalog.output(TOY, HIGHER, "scaled mean x of the generated points", table=True)],
+    )(scaled)
     try:
         selected = f"eval.metrics=[{','.join(DEFAULTS_2D)},toy]"
         assert compose_cfg(selected).eval.toy_scale == 2.0

@@ -42,8 +42,7 @@ def test_mixture_of_hits_and_misses():
     # 40 of 100 are high quality; only mode 0 reaches 20 samples.
     inside = CENTERS[0] + np.array([0.0, 2.9 * STD])
     outside = CENTERS[2] + np.array([3.1 * STD, 0.0])  # just outside 3 std of the nearest mode
-    samples = np.concatenate([np.repeat([inside], 30, 0), np.repeat(CENTERS[1:2], 10, 0),
-                              np.repeat([outside], 60, 0)])
+    samples = np.concatenate([np.repeat([inside], 30, 0), np.repeat(CENTERS[1:2], 10, 0), np.repeat([outside], 60, 0)])
     out = mode_stats(samples, CENTERS, STD)
     assert out["modes"] == 1
     assert out["hq_pct"] == pytest.approx(40.0)

@@ -115,14 +115,20 @@ def toy_metric():
         fake = ev.fake[: len(ev.real)]
         return {"toy_radius": float(fake.norm(dim=1).pow(params.radius_power).mean())}
 
-    catalog.register_metric("toy_radius", kinds=("toy2d",), default=False, params=RadiusParams, outputs=[
-        catalog.output("toy_radius", LOWER, "mean |x|^p of the generated points", table=True)])(radius)
+    catalog.register_metric(
+        "toy_radius",
+        kinds=("toy2d",),
+        default=False,
+        params=RadiusParams,
+        outputs=[catalog.output("toy_radius", LOWER, "mean |x|^p of the generated points", table=True)],
+    )(radius)
     yield "toy_radius"
     catalog.unregister("toy_radius")
 
 
-def test_an_in_process_sweep_trains_and_reports_the_toy_constraint_and_metric(plugin, toy_metric, tmp_path,
-                                                                              monkeypatch):
+def test_an_in_process_sweep_trains_and_reports_the_toy_constraint_and_metric(
+    plugin, toy_metric, tmp_path, monkeypatch
+):
     from hydra.core.global_hydra import GlobalHydra
 
     from lipbench.cli import main
@@ -131,8 +137,18 @@ def test_an_in_process_sweep_trains_and_reports_the_toy_constraint_and_metric(pl
     sweep = tmp_path / "sweep"
     metrics = f"eval.metrics=[w1,modes,critic_gap,lipschitz,{toy_metric}]"
     try:
-        main(["-m", f"constraint={plugin},none", OPTIM, "name=plugin", f"hydra.sweep.dir={sweep}", *TINY_RUN,
-              metrics, "eval.radius_power=2"])
+        main(
+            [
+                "-m",
+                f"constraint={plugin},none",
+                OPTIM,
+                "name=plugin",
+                f"hydra.sweep.dir={sweep}",
+                *TINY_RUN,
+                metrics,
+                "eval.radius_power=2",
+            ]
+        )
     finally:
         GlobalHydra.instance().clear()
     summaries = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/summary.json"))]

@@ -17,10 +17,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_importing_the_record_loads_neither_torch_nor_torch_fidelity():
-    code = ("import sys, lipbench.record, lipbench.record.legacy; "
-            "print(sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "PYTHONPATH": REPO}, timeout=300)
+    code = (
+        "import sys, lipbench.record, lipbench.record.legacy; "
+        "print(sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -63,18 +71,25 @@ def test_summary_reads_a_record_back_to_the_same_object(tmp_path):
 
 def test_summary_of_a_sparse_record_takes_defaults_and_keeps_unknown_keys():
     """A rejected sweep trial's record (status, error, config) and a key no version knows."""
-    s = record.Summary.from_dict({"status": "failed", "error": "ConfigError: x", "config": {"seed": 4},
-                                  "final": [1], "future_key": 1})
+    s = record.Summary.from_dict(
+        {"status": "failed", "error": "ConfigError: x", "config": {"seed": 4}, "final": [1], "future_key": 1}
+    )
     assert (s.seed, s.final, s.diverged, s.run_id) == (4, {}, None, None)
     assert s.extra == {"future_key": 1} and s.to_dict()["future_key"] == 1
 
 
-@pytest.mark.parametrize("content, reason", [
-    (None, "no summary.json (found metrics.jsonl)"),
-    ("{", "summary.json is not valid JSON"),
-    ("[1]", "summary.json is not valid JSON: expected an object, got list"),
-    ('{"status": "paused"}', "summary.json has status='paused'; expected one of completed, diverged, failed, running"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "no summary.json (found metrics.jsonl)"),
+        ("{", "summary.json is not valid JSON"),
+        ("[1]", "summary.json is not valid JSON: expected an object, got list"),
+        (
+            '{"status": "paused"}',
+            "summary.json has status='paused'; expected one of completed, diverged, failed, running",
+        ),
+    ],
+)
 def test_unreadable_summaries_give_one_reason(tmp_path, content, reason):
     (tmp_path / record.METRICS).write_text('{"step": 0}\n')
     if content is not None:
@@ -104,8 +119,11 @@ def test_merge_keeps_every_runs_order():
 
 
 def test_prefix_entries_cover_their_names_and_the_longest_wins():
-    infos = {"fid_*": MetricInfo("fid_*", "lower"), "fid_floor_*": MetricInfo("fid_floor_*", None),
-             "w1": MetricInfo("w1", "lower")}
+    infos = {
+        "fid_*": MetricInfo("fid_*", "lower"),
+        "fid_floor_*": MetricInfo("fid_floor_*", None),
+        "w1": MetricInfo("w1", "lower"),
+    }
     assert record.lookup(infos, "fid_domain").better == "lower"
     assert record.lookup(infos, "fid_floor_domain").better is None
     assert record.lookup(infos, "w1_floor") is None

@@ -78,8 +78,9 @@ def test_unknown_status_and_missing_input_are_incomplete(tmp_path):
 def test_swept_factors_are_the_varied_keys_only(tmp_path):
     # data sets x optimizer presets x methods x seeds: lr/betas/n_critic follow from the preset,
     # data.std/noise from the data set, constraint params from the method; seed is not a factor.
-    make_sweep(tmp_path, methods=("gp", "sn"), seeds=(0, 1), datas=("eight_gaussians", "swiss_roll"),
-               presets=("A", "D"))
+    make_sweep(
+        tmp_path, methods=("gp", "sn"), seeds=(0, 1), datas=("eight_gaussians", "swiss_roll"), presets=("A", "D")
+    )
     runs, _ = load_runs(tmp_path)
     assert swept_factors(runs) == ["cfg.data.name", "cfg.optim.preset"]
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from lipbench.report.callback import ReportCallback
 from report_fixtures import make_run
 
-APP = '''
+APP = """
 import json, os
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -37,9 +37,9 @@ def main(cfg):
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
-CONFIG = '''
+CONFIG = """
 name: cbtest
 seed: 0
 constraint:
@@ -50,7 +50,7 @@ hydra:
     report:
       _target_: lipbench.report.callback.ReportCallback
       metrics: [w1, modes]
-'''
+"""
 
 
 def test_callback_writes_report_after_multirun(tmp_path):
@@ -60,7 +60,11 @@ def test_callback_writes_report_after_multirun(tmp_path):
     sweep = tmp_path / "sweep"
     proc = subprocess.run(
         [sys.executable, "app.py", "-m", "optim.lr=0.001,0.01", "seed=0,1", f"hydra.sweep.dir={sweep}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     table_md = sweep / "report" / "table.md"
     assert table_md.is_file(), proc.stdout[-2000:]
@@ -106,7 +110,8 @@ def test_a_failing_report_is_one_printed_line_not_an_exception(tmp_path, capsys,
     make_run(tmp_path / "sweep", method="gp", seed=0)
     cb.on_multirun_end(_sweep_cfg(tmp_path / "sweep"))
     assert capsys.readouterr().out.strip().splitlines() == [
-        "lipbench report failed (RuntimeError: disk full); rerun: lipbench-report <sweep dir>"]
+        "lipbench report failed (RuntimeError: disk full); rerun: lipbench-report <sweep dir>"
+    ]
 
 
 def test_a_sweep_without_runs_gets_an_empty_report(tmp_path, capsys):

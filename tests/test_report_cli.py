@@ -65,8 +65,7 @@ def test_cli_merges_sweeps_and_exit_codes(tmp_path, capsys):
     os.makedirs(tmp_path / "s2" / "halfway")
     (tmp_path / "s2" / "halfway" / "metrics.jsonl").write_text('{"step": 0}\n')
     out = tmp_path / "merged"
-    code = main([str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(out), "--metrics", "w1,modes",
-                 "--no-plots"])
+    code = main([str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(out), "--metrics", "w1,modes", "--no-plots"])
     printed = capsys.readouterr().out
     assert code == 0 and "halfway" in printed
     table = pd.read_csv(out / "table.csv")
@@ -108,12 +107,19 @@ def test_a_report_loads_no_torch_no_torch_fidelity_and_no_training_code(tmp_path
 
     sweep = make_sweep(tmp_path / "sweep", methods=("gp", "sn"), seeds=(0, 1), datas=("eight_gaussians", "digits"))
     make_run(sweep, "clip", 0, dirname="recorded", metric_info={"w1": "lower", "modes": "higher"})
-    code = ("import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
-            "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))")
+    code = (
+        "import sys; from lipbench.report.cli import main; main(sys.argv[1:]); "
+        "print('loaded:', sorted(m for m in ('torch', 'torch_fidelity', 'lipbench.train') if m in sys.modules))"
+    )
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", code, str(sweep), "--out", str(tmp_path / "out"), "--quiet"],
-                          capture_output=True, text=True, cwd=repo, timeout=600,
-                          env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(sweep), "--out", str(tmp_path / "out"), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "loaded: []"
     assert any(name.endswith(".png") for name in os.listdir(tmp_path / "out" / "plots"))

@@ -16,27 +16,37 @@ from report_fixtures import make_run
 NAN = float("nan")
 
 
-@pytest.mark.parametrize("lower, upper, verdict", [
-    (0.2, 0.9, "certified"),
-    (0.2, 1 + SLACK, "certified"),     # the slack is inclusive
-    (0.2, 1.001, "undecided"),         # a certificate above 1: K <= 1.001, not 1-Lipschitz for sure
-    (0.2, 1.05, "undecided"),          # (the old 5% tolerance called this certified)
-    (1.2, 30.0, "exceeded"),           # a gradient norm of 1.2 proves K > 1
-    (1.0 + 2 * SLACK, NAN, "exceeded"),  # a witness needs no certificate
-    (1.0 + SLACK / 2, 30.0, "undecided"),
-    (NAN, 0.5, "certified"),
-    (0.3, NAN, "no certificate"),      # no guaranteed bound: never certified
-    (0.3, None, "no certificate"),
-    (NAN, NAN, None),
-])
+@pytest.mark.parametrize(
+    "lower, upper, verdict",
+    [
+        (0.2, 0.9, "certified"),
+        (0.2, 1 + SLACK, "certified"),  # the slack is inclusive
+        (0.2, 1.001, "undecided"),  # a certificate above 1: K <= 1.001, not 1-Lipschitz for sure
+        (0.2, 1.05, "undecided"),  # (the old 5% tolerance called this certified)
+        (1.2, 30.0, "exceeded"),  # a gradient norm of 1.2 proves K > 1
+        (1.0 + 2 * SLACK, NAN, "exceeded"),  # a witness needs no certificate
+        (1.0 + SLACK / 2, 30.0, "undecided"),
+        (NAN, 0.5, "certified"),
+        (0.3, NAN, "no certificate"),  # no guaranteed bound: never certified
+        (0.3, None, "no certificate"),
+        (NAN, NAN, None),
+    ],
+)
 def test_run_verdict(lower, upper, verdict):
     assert run_verdict(lower, upper) == verdict
 
 
 def _runs(root, spec, model="mlp"):
     for i, (method, seed, status, final) in enumerate(spec):
-        make_run(root, method, seed, status=status, dirname=f"r{i}", npz=False,
-                 final={"w1": 0.1, "critic_gap": 0.05, "dual_ratio": 0.5, **final})
+        make_run(
+            root,
+            method,
+            seed,
+            status=status,
+            dirname=f"r{i}",
+            npz=False,
+            final={"w1": 0.1, "critic_gap": 0.05, "dual_ratio": 0.5, **final},
+        )
         if model != "mlp":  # rewrite the recorded model name
             path = root / f"r{i}" / "summary.json"
             path.write_text(path.read_text().replace('"name": "mlp"', f'"name": "{model}"'))
@@ -51,10 +61,17 @@ def _bounds(lo, up, est):
 
 def test_table_counts_verdicts_over_completed_runs_and_report_writes_it(tmp_path):
     runs = tmp_path / "runs"
-    _runs(runs, [("sn", 0, "completed", _bounds(0.3, 1.00001, 0.99)), ("sn", 1, "completed", _bounds(0.2, 1.2, 1.1)),
-                 ("sn", 2, "diverged", _bounds(5.0, 50.0, 40.0)),  # not a completed run: not counted
-                 ("gp", 0, "completed", _bounds(1.4, 20.0, 15.0)), ("gp", 1, "completed", _bounds(1.6, 25.0, 18.0)),
-                 ("bjorck", 0, "completed", _bounds(0.5, NAN, 0.99))])
+    _runs(
+        runs,
+        [
+            ("sn", 0, "completed", _bounds(0.3, 1.00001, 0.99)),
+            ("sn", 1, "completed", _bounds(0.2, 1.2, 1.1)),
+            ("sn", 2, "diverged", _bounds(5.0, 50.0, 40.0)),  # not a completed run: not counted
+            ("gp", 0, "completed", _bounds(1.4, 20.0, 15.0)),
+            ("gp", 1, "completed", _bounds(1.6, 25.0, 18.0)),
+            ("bjorck", 0, "completed", _bounds(0.5, NAN, 0.99)),
+        ],
+    )
     df, _ = load_runs(runs)
     table = lipschitz_table(df).set_index("method")
     cols = ["n_certified", "n_exceeded", "n_undecided", "n_no_certificate"]

@@ -63,8 +63,16 @@ def test_all_plots_written_for_a_2d_settings_sweep(tmp_path):
     errors = []
     files = plots.plot_all(runs, tmp_path / "plots", errors=errors)
     assert errors == []
-    assert _stems(files) == {"history", "final", "samples_2d", "grad_norms", "layer_norms",
-                             "settings_optim.preset", "budget_optim.preset", "lipschitz"}
+    assert _stems(files) == {
+        "history",
+        "final",
+        "samples_2d",
+        "grad_norms",
+        "layer_norms",
+        "settings_optim.preset",
+        "budget_optim.preset",
+        "lipschitz",
+    }
     assert {f.rsplit(".", 1)[1] for f in files} == {"png", "pdf"}
     for f in files:
         assert os.path.getsize(f) > 1000
@@ -114,12 +122,24 @@ def test_wide_figures_wrap_into_rows(tmp_path):
 
 def test_quantities_spanning_decades_get_log_axes(tmp_path):
     # W1 and the critic gap from 0.001 to 3: on linear axes all but one method sit at the origin
-    for i, (method, w1, gap) in enumerate([("none", 3.0, 2.5), ("clip", 0.004, 0.001), ("gp", 0.05, 0.04),
-                                           ("sn", 0.02, -0.01)]):
+    for i, (method, w1, gap) in enumerate(
+        [("none", 3.0, 2.5), ("clip", 0.004, 0.001), ("gp", 0.05, 0.04), ("sn", 0.02, -0.01)]
+    ):
         for seed in (0, 1):
-            make_run(tmp_path, method, seed, dirname=f"r{i}{seed}", npz=False,
-                     final={"w1": w1 * (1 + seed / 10), "critic_gap": gap, "lip_lower": 0.5 + i,
-                            "lip_upper": 10.0 ** i, "modes": 8})
+            make_run(
+                tmp_path,
+                method,
+                seed,
+                dirname=f"r{i}{seed}",
+                npz=False,
+                final={
+                    "w1": w1 * (1 + seed / 10),
+                    "critic_gap": gap,
+                    "lip_lower": 0.5 + i,
+                    "lip_upper": 10.0**i,
+                    "modes": 8,
+                },
+            )
     runs, _ = load_runs(tmp_path)
     fig = plots.figures_lipschitz(runs)["lipschitz"]
     bounds, gap_ax = _visible(fig)

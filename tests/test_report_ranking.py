@@ -20,8 +20,11 @@ MEANS = {
 
 
 def _table():
-    rows = [{"method": m, "cfg.data.name": d, "w1_mean": w1, "modes_mean": modes}
-            for d, per in MEANS.items() for m, (w1, modes) in per.items()]
+    rows = [
+        {"method": m, "cfg.data.name": d, "w1_mean": w1, "modes_mean": modes}
+        for d, per in MEANS.items()
+        for m, (w1, modes) in per.items()
+    ]
     table = pd.DataFrame(rows)
     table.attrs.update(metrics=["w1", "modes"], factors=["cfg.data.name"])
     return table
@@ -31,8 +34,11 @@ def test_ranks_within_data_sets_and_spread_across():
     ranking = ranking_table(_table())
     w1 = ranking[ranking["metric"] == "w1"].set_index("method")
     # gp: ranks 1, 2, 1.5 (tied with sn on twentyfive_gaussians); sn: 2, 1, 1.5; none: 3, 3, 3
-    assert w1.loc["gp", ["rank[eight_gaussians]", "rank[swiss_roll]", "rank[twentyfive_gaussians]"]].tolist() \
-        == [1.0, 2.0, 1.5]
+    assert w1.loc["gp", ["rank[eight_gaussians]", "rank[swiss_roll]", "rank[twentyfive_gaussians]"]].tolist() == [
+        1.0,
+        2.0,
+        1.5,
+    ]
     assert w1.loc["gp", "mean_rank"] == pytest.approx(1.5)
     assert w1.loc["gp", "std_rank"] == pytest.approx(np.std([1, 2, 1.5], ddof=1))
     assert (w1.loc["gp", "min_rank"], w1.loc["gp", "max_rank"]) == (1.0, 2.0)
@@ -70,8 +76,13 @@ def test_one_data_set_and_nothing_to_rank():
 
 
 def test_report_writes_and_prints_the_ranking(tmp_path, capsys):
-    make_sweep(tmp_path / "sweep", methods=("none", "gp", "sn"), seeds=(0, 1),
-               datas=("eight_gaussians", "swiss_roll"), npz=False)
+    make_sweep(
+        tmp_path / "sweep",
+        methods=("none", "gp", "sn"),
+        seeds=(0, 1),
+        datas=("eight_gaussians", "swiss_roll"),
+        npz=False,
+    )
     res = report(tmp_path / "sweep", tmp_path / "out", plots=False)
     printed = capsys.readouterr().out
     assert "Ranking over 2 data set(s):" in printed and "w1 rank" in printed

@@ -17,7 +17,7 @@ def _welch_one_sided(best, other):
     a, b = np.asarray(best, float), np.asarray(other, float)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     t = (b.mean() - a.mean()) / math.sqrt(va + vb)
-    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     return stats.t.sf(t, dof)
 
 

@@ -20,22 +20,34 @@ def _runs(tmp_path, spec, metric_info=DECLARED):
     """spec: list of (method, seed, status, {metric: value}[, data]); each run records
     ``metric_info`` (None: a record written before runs recorded it)."""
     for i, (method, seed, status, final, *data) in enumerate(spec):
-        make_run(tmp_path, method, seed, status=status, final=final, dirname=f"r{i}",
-                 data=data[0] if data else "eight_gaussians", npz=False, metric_info=metric_info)
+        make_run(
+            tmp_path,
+            method,
+            seed,
+            status=status,
+            final=final,
+            dirname=f"r{i}",
+            data=data[0] if data else "eight_gaussians",
+            npz=False,
+            metric_info=metric_info,
+        )
     runs, incomplete = load_runs(tmp_path)
     assert incomplete == []
     return runs
 
 
 def test_mean_std_match_hand_computation_and_bad_runs_counted(tmp_path):
-    runs = _runs(tmp_path, [
-        ("gp", 0, "completed", {"tst_lo": 1.0, "tst_hi": 5.0}),
-        ("gp", 1, "completed", {"tst_lo": 2.0, "tst_hi": 6.0}),
-        ("gp", 2, "completed", {"tst_lo": 4.0, "tst_hi": 7.0}),
-        ("gp", 3, "diverged", {"tst_lo": 1000.0, "tst_hi": 0.0}),  # counted, not averaged
-        ("gp", 4, "failed", {}),
-        ("sn", 0, "completed", {"tst_lo": 3.0, "tst_hi": 9.0}),
-    ])
+    runs = _runs(
+        tmp_path,
+        [
+            ("gp", 0, "completed", {"tst_lo": 1.0, "tst_hi": 5.0}),
+            ("gp", 1, "completed", {"tst_lo": 2.0, "tst_hi": 6.0}),
+            ("gp", 2, "completed", {"tst_lo": 4.0, "tst_hi": 7.0}),
+            ("gp", 3, "diverged", {"tst_lo": 1000.0, "tst_hi": 0.0}),  # counted, not averaged
+            ("gp", 4, "failed", {}),
+            ("sn", 0, "completed", {"tst_lo": 3.0, "tst_hi": 9.0}),
+        ],
+    )
     table = comparison_table(runs, metrics=["tst_lo", "tst_hi"])
     gp = table[table["method"] == "gp"].iloc[0]
     mean = 7 / 3
@@ -58,11 +70,14 @@ def test_mean_std_match_hand_computation_and_bad_runs_counted(tmp_path):
 
 
 def test_no_direction_means_no_bold_and_partial_n_shown(tmp_path):
-    runs = _runs(tmp_path, [
-        ("gp", 0, "completed", {"tst_diag": 1.0, "tst_lo": 1.0}),
-        ("gp", 1, "completed", {"tst_diag": 2.0, "tst_lo": None}),
-        ("sn", 0, "completed", {"tst_diag": 0.5, "tst_lo": 2.0}),
-    ])
+    runs = _runs(
+        tmp_path,
+        [
+            ("gp", 0, "completed", {"tst_diag": 1.0, "tst_lo": 1.0}),
+            ("gp", 1, "completed", {"tst_diag": 2.0, "tst_lo": None}),
+            ("sn", 0, "completed", {"tst_diag": 0.5, "tst_lo": 2.0}),
+        ],
+    )
     table = comparison_table(runs, metrics=["tst_diag", "tst_lo"])
     assert not table["tst_diag_tied_best"].any()
     md = format_table(table, "markdown").set_index("method")
@@ -74,16 +89,22 @@ def test_bold_is_tested_within_each_data_set(tmp_path):
     # eight_gaussians: gp far better than sn; swiss_roll: gp's mean is lower, but the seeds overlap.
     spec = []
     for seed, (g8, s8, gr, sr) in enumerate([(1.0, 5.0, 4.0, 4.3), (1.1, 5.1, 4.4, 4.1), (0.9, 4.9, 4.2, 4.5)]):
-        spec += [("gp", seed, "completed", {"tst_lo": g8}, "eight_gaussians"),
-                 ("sn", seed, "completed", {"tst_lo": s8}, "eight_gaussians"),
-                 ("gp", seed, "completed", {"tst_lo": gr}, "swiss_roll"),
-                 ("sn", seed, "completed", {"tst_lo": sr}, "swiss_roll")]
+        spec += [
+            ("gp", seed, "completed", {"tst_lo": g8}, "eight_gaussians"),
+            ("sn", seed, "completed", {"tst_lo": s8}, "eight_gaussians"),
+            ("gp", seed, "completed", {"tst_lo": gr}, "swiss_roll"),
+            ("sn", seed, "completed", {"tst_lo": sr}, "swiss_roll"),
+        ]
     spec.append(("sn", 9, "diverged", {"tst_lo": 4.0}, "swiss_roll"))
     table = comparison_table(_runs(tmp_path, spec), metrics=["tst_lo"])
     assert table.attrs["factors"] == ["cfg.data.name"]
     bold = {(r["method"], r["cfg.data.name"]): r["tst_lo_tied_best"] for _, r in table.iterrows()}
-    assert bold == {("gp", "eight_gaussians"): True, ("sn", "eight_gaussians"): False,
-                    ("gp", "swiss_roll"): True, ("sn", "swiss_roll"): True}
+    assert bold == {
+        ("gp", "eight_gaussians"): True,
+        ("sn", "eight_gaussians"): False,
+        ("gp", "swiss_roll"): True,
+        ("sn", "swiss_roll"): True,
+    }
     p = table.set_index(["method", "cfg.data.name"])["tst_lo_p"]
     assert p[("sn", "eight_gaussians")] < 1e-4 and p[("sn", "swiss_roll")] > 0.05
     assert np.isnan(p[("gp", "eight_gaussians")])  # the best row is the reference, not tested
@@ -107,12 +128,15 @@ def test_alpha_from_the_runs_or_given(tmp_path):
 
 
 def test_write_tables_md_csv_tex(tmp_path):
-    runs = _runs(tmp_path / "runs", [
-        ("none", 0, "completed", {"tst_lo": 3.0}),
-        ("sn+gp", 0, "completed", {"tst_lo": 1.0}),
-        ("sn+gp", 1, "completed", {"tst_lo": 2.0}),
-        ("clip", 0, "failed", {}),
-    ])
+    runs = _runs(
+        tmp_path / "runs",
+        [
+            ("none", 0, "completed", {"tst_lo": 3.0}),
+            ("sn+gp", 0, "completed", {"tst_lo": 1.0}),
+            ("sn+gp", 1, "completed", {"tst_lo": 2.0}),
+            ("clip", 0, "failed", {}),
+        ],
+    )
     table = comparison_table(runs, metrics=["tst_lo"])
     paths = write_tables(table, tmp_path / "out", caption="demo_sweep")
     md = open(paths["md"]).read()
@@ -154,8 +178,10 @@ def test_converged_floor_and_time_to_quality_columns(tmp_path):
     assert shown.columns.get_loc("converged") < shown.columns.get_loc("w1 ↓")
     paths = write_tables(table.reset_index(), tmp_path / "out")
     md = open(paths["md"]).read()
-    assert ("WARNING: 1 of 2 rows have runs that did not converge (none: 0/3 converged); their final numbers "
-            "describe the training budget, not the method.") in md
+    assert (
+        "WARNING: 1 of 2 rows have runs that did not converge (none: 0/3 converged); their final numbers "
+        "describe the training budget, not the method."
+    ) in md
     assert "within 1.5 × its sampling floor" in md
     assert "plateau rule (" in md and "over the last 3 evaluations" in md  # with the runs' settings
     csv = pd.read_csv(paths["csv"]).set_index("method")
@@ -176,9 +202,27 @@ def test_runs_without_the_convergence_fields_still_render(tmp_path):
 
 
 def test_default_metric_order_and_empty_table(tmp_path):
-    runs = _runs(tmp_path, [("gp", 0, "completed", {"lip_upper": 2.0, "hq_pct": 80.0, "w1": 0.1,
-                                                   "loss_d": 0.3, "kid_domain_std": 0.1, "w1_floor": 0.05,
-                                                   "converged": 1.0, "ttq_steps": 10.0})], metric_info=None)
+    runs = _runs(
+        tmp_path,
+        [
+            (
+                "gp",
+                0,
+                "completed",
+                {
+                    "lip_upper": 2.0,
+                    "hq_pct": 80.0,
+                    "w1": 0.1,
+                    "loss_d": 0.3,
+                    "kid_domain_std": 0.1,
+                    "w1_floor": 0.05,
+                    "converged": 1.0,
+                    "ttq_steps": 10.0,
+                },
+            )
+        ],
+        metric_info=None,
+    )
     metrics = default_metrics(runs)
     assert metrics[:3] == ["w1", "w1_floor", "hq_pct"]
     assert metrics.index("lip_upper") < metrics.index("it_per_s")
@@ -193,8 +237,10 @@ def test_directions_and_columns_come_from_the_records(tmp_path):
     """A run that records its metrics is reported by what it records (a diagnostic it marks
     for the table is shown, in its order); a run of before is reported by the declarations of
     that time; merged, each keeps its order."""
-    recorded = {"tst_b": {"better": None, "target": None, "table": True},
-                "tst_a": {"better": "higher", "target": None, "table": True}}
+    recorded = {
+        "tst_b": {"better": None, "target": None, "table": True},
+        "tst_a": {"better": "higher", "target": None, "table": True},
+    }
     make_run(tmp_path, "gp", 0, final={"tst_b": 1.0, "tst_a": 2.0}, dirname="new", npz=False, metric_info=recorded)
     make_run(tmp_path, "sn", 0, final={"w1": 0.3, "modes": 7.0}, dirname="old", npz=False)
     runs, _ = load_runs(tmp_path)
@@ -204,8 +250,9 @@ def test_directions_and_columns_come_from_the_records(tmp_path):
 
 
 def test_a_metric_its_records_do_not_describe_has_no_direction(tmp_path):
-    make_run(tmp_path, "gp", 0, final={"tst_lo": 1.0, "w1": 0.2}, dirname="a", npz=False,
-             metric_info={"tst_lo": "lower"})
+    make_run(
+        tmp_path, "gp", 0, final={"tst_lo": 1.0, "w1": 0.2}, dirname="a", npz=False, metric_info={"tst_lo": "lower"}
+    )
     runs, _ = load_runs(tmp_path)
     shown = format_table(comparison_table(runs, metrics=["tst_lo", "w1"]), "markdown")
     assert list(shown.columns[-2:]) == ["tst_lo ↓", "w1"]

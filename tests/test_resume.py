@@ -45,8 +45,13 @@ LIPBENCH = Path(sys.executable).parent / "lipbench"
 def start(run_dir: Path, overrides, cwd: Path) -> subprocess.Popen:
     """Start ``lipbench`` writing into ``run_dir``; its output goes to files in ``cwd``."""
     out = open(cwd / f"{run_dir.name}.out", "ab")
-    return subprocess.Popen([str(LIPBENCH), *overrides, f"hydra.run.dir={run_dir}"], cwd=cwd,
-                            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [str(LIPBENCH), *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
@@ -93,8 +98,13 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_numbers(tmp_path):
 
 
 def _sweep(tmp_path, *extra):
-    return subprocess.Popen([str(LIPBENCH), "-m", "name=idem", "constraint=gp,sn", "seed=5", *RESUME_RUN, *extra],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [str(LIPBENCH), "-m", "name=idem", "constraint=gp,sn", "seed=5", *RESUME_RUN, *extra],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(proc):
@@ -128,8 +138,7 @@ def test_sweep_killed_mid_way_resumes_then_relaunch_trains_nothing(tmp_path):
 
     # and again: nothing is trained, nothing in the runs changes, the report is rewritten
     table = sweep / "report" / "table.md"
-    kept = {p: (p.stat().st_mtime_ns, p.read_bytes()) for d in (gp_dir, sn_dir)
-            for p in d.iterdir() if p.is_file()}
+    kept = {p: (p.stat().st_mtime_ns, p.read_bytes()) for d in (gp_dir, sn_dir) for p in d.iterdir() if p.is_file()}
     table_mtime = table.stat().st_mtime_ns
     time.sleep(0.01)
     out = _finish(_sweep(tmp_path))

@@ -21,11 +21,26 @@ from lipbench.data import build_data
 from lipbench.sample_cli import main
 from lipbench.train.loop import train
 
-DIGITS = ["data=digits", "model=dcgan", "model.width=8", "model.z_dim=16", "constraint=sn", "seed=2",
-          "train.iterations=3", "train.batch_size=32", "train.progress=false", "train.threads=1",
-          "train.tensorboard=true", "eval.every=2", "eval.fid_samples=100", "eval.fid_samples_during=50",
-          "eval.kid_subset_size=40", "eval.grad_samples=16", "eval.extractors=[domain]",
-          "eval.fidelity_batch_size=50"]
+DIGITS = [
+    "data=digits",
+    "model=dcgan",
+    "model.width=8",
+    "model.z_dim=16",
+    "constraint=sn",
+    "seed=2",
+    "train.iterations=3",
+    "train.batch_size=32",
+    "train.progress=false",
+    "train.threads=1",
+    "train.tensorboard=true",
+    "eval.every=2",
+    "eval.fid_samples=100",
+    "eval.fid_samples_during=50",
+    "eval.kid_subset_size=40",
+    "eval.grad_samples=16",
+    "eval.extractors=[domain]",
+    "eval.fidelity_batch_size=50",
+]
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +116,9 @@ def test_loaded_image_run_reproduces_its_grid_and_gradient_norms(image_run, tmp_
 def test_each_image_evaluation_logs_its_grid_to_tensorboard(image_run):
     acc = EventAccumulator(str(image_run / "tb"), size_guidance={"images": 0})
     acc.Reload()
-    images = {e.step: np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB"))
-              for e in acc.Images("samples")}
+    images = {
+        e.step: np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB")) for e in acc.Images("samples")
+    }
     assert sorted(images) == [2, 3]
     for step, name in ((2, "grid_step000002.png"), (3, "grid_final.png")):
         assert np.array_equal(images[step], np.asarray(Image.open(image_run / name).convert("RGB")))
@@ -115,15 +131,18 @@ def test_points_of_a_2d_run(run_2d, tmp_path):
     np.testing.assert_array_equal(points, load_run(run_2d).sample(700, seed=9).numpy())
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--n", "0", "--out", "{tmp}/x.npz"], "--n 0: must be >= 1"),
-    (["--n", "many", "--out", "{tmp}/x.npz"], "argument --n: invalid int value"),
-    (["--n", "5"], "the following arguments are required: --out"),
-    (["--n", "5", "--out", "{tmp}/dir"], "a 2-D run's samples are points"),
-    (["--n", "5", "--out", "{tmp}/x.npz", "--device", "nonsense"], "--device nonsense: not a torch device"),
-    (["--n", "5", "--out", "{tmp}/missing/x.npz"], "does not exist"),
-    (["--n", "5", "--out", "{tmp}/x.npz", "--batch-size", "0"], "--batch-size 0: must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n", "0", "--out", "{tmp}/x.npz"], "--n 0: must be >= 1"),
+        (["--n", "many", "--out", "{tmp}/x.npz"], "argument --n: invalid int value"),
+        (["--n", "5"], "the following arguments are required: --out"),
+        (["--n", "5", "--out", "{tmp}/dir"], "a 2-D run's samples are points"),
+        (["--n", "5", "--out", "{tmp}/x.npz", "--device", "nonsense"], "--device nonsense: not a torch device"),
+        (["--n", "5", "--out", "{tmp}/missing/x.npz"], "does not exist"),
+        (["--n", "5", "--out", "{tmp}/x.npz", "--batch-size", "0"], "--batch-size 0: must be >= 1"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(run_2d, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
         main([str(run_2d), *[a.format(tmp=tmp_path) for a in args]])
@@ -135,8 +154,12 @@ def test_bad_input_is_one_line_and_status_2(run_2d, tmp_path, capsys, args, mess
 
 def test_console_script_reports_a_missing_run_in_one_line(tmp_path):
     exe = Path(sys.executable).parent / "lipbench-sample"
-    proc = subprocess.run([str(exe), str(tmp_path / "nowhere"), "--n", "5", "--out", str(tmp_path / "x.npz")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(exe), str(tmp_path / "nowhere"), "--n", "5", "--out", str(tmp_path / "x.npz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == f"lipbench-sample: error: {tmp_path / 'nowhere'}: no such run directory"
 

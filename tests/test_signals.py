@@ -21,8 +21,16 @@ from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import Interrupted, train
 
 LIPBENCH = Path(sys.executable).parent / "lipbench"
-RUN = [*FAST_2D, "model.hidden=32", "train.iterations=200", "train.checkpoint_every=0", "eval.every=100",
-       "eval.surface_resolution=8", "constraint=sn", "seed=2"]
+RUN = [
+    *FAST_2D,
+    "model.hidden=32",
+    "train.iterations=200",
+    "train.checkpoint_every=0",
+    "eval.every=100",
+    "eval.surface_resolution=8",
+    "constraint=sn",
+    "seed=2",
+]
 
 
 def _summary(run_dir):
@@ -34,8 +42,14 @@ def _rows(run_dir):
 
 
 def _start(run_dir, cwd):
-    return subprocess.Popen([str(LIPBENCH), *RUN, f"hydra.run.dir={run_dir}"], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [str(LIPBENCH), *RUN, f"hydra.run.dir={run_dir}"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_sigterm_checkpoints_and_exits_cleanly_then_the_run_resumes(tmp_path):

@@ -21,10 +21,20 @@ from lipbench.sweep import sweep_objective
 
 optuna = pytest.importorskip("optuna")  # the `tune` extra (in `test`)
 
-TINY = ["train.iterations=6", "train.batch_size=32", "train.progress=false",
-        "train.tensorboard=false", "eval.every=3", "eval.n_samples=200", "eval.w1_samples=100",
-        "eval.grad_samples=16", "eval.surface_resolution=8", "eval.floor_pairs=1", "train.threads=1",
-        "~hydra.callbacks.report"]
+TINY = [
+    "train.iterations=6",
+    "train.batch_size=32",
+    "train.progress=false",
+    "train.tensorboard=false",
+    "eval.every=3",
+    "eval.n_samples=200",
+    "eval.w1_samples=100",
+    "eval.grad_samples=16",
+    "eval.surface_resolution=8",
+    "eval.floor_pairs=1",
+    "train.threads=1",
+    "~hydra.callbacks.report",
+]
 
 
 def _trials(sweep: Path):
@@ -38,8 +48,10 @@ def test_the_preflight_checks_an_optuna_sweep_without_expanding_it():
     assert preflight(["-m", "experiment=tune_toy2d", "constraint=gp"]) == 1
     for argv, expected in [
         (["-m", "hydra/sweeper=optuna", "constraint=gp,nope"], "constraint=nope: unknown option"),
-        (["-m", "hydra/sweeper=optuna", "constraint=gp", "constraint.gp.weight=interval(-1,10)"],
-         "constraint.gp.weight=-1.0: must be >= 0"),
+        (
+            ["-m", "hydra/sweeper=optuna", "constraint=gp", "constraint.gp.weight=interval(-1,10)"],
+            "constraint.gp.weight=-1.0: must be >= 0",
+        ),
         (["-m", "experiment=tune_toy2d", "constraint=gp", "model.hidden=abc"], "model.hidden=abc: expected an integer"),
         (["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=many"], "n_trials"),
     ]:
@@ -62,16 +74,34 @@ def test_a_run_returns_its_final_primary_metric_and_a_bad_run_the_worst():
 def _hydra_app(args, cwd):
     """The Hydra app without the preflight, as a sweeper's trials reach it."""
     code = "import sys; from lipbench.cli import hydra_app; sys.argv = ['lipbench', *sys.argv[1:]]; hydra_app()"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_an_optuna_study_goes_on_past_trials_that_fail_and_minimises_what_the_runs_return(tmp_path):
     # the grid: a valid trial, one whose config is invalid (weight -1), and dcgan on 2-D data,
     # which passes the config checks but cannot be built
-    proc = _hydra_app(["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=4",
-                       "hydra.sweeper.n_jobs=1", "name=grid", "constraint=gp", "model=choice(mlp,dcgan)",
-                       "constraint.gp.weight=choice(10,-1)", *TINY], cwd=tmp_path)
+    proc = _hydra_app(
+        [
+            "-m",
+            "hydra/sweeper=optuna",
+            "hydra/sweeper/sampler=grid",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=1",
+            "name=grid",
+            "constraint=gp",
+            "model=choice(mlp,dcgan)",
+            "constraint.gp.weight=choice(10,-1)",
+            *TINY,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep = tmp_path / "multirun" / "grid"
     trials = {(s["config"]["model"]["name"], s["config"]["constraint"]["gp"]["weight"]): s for s in _trials(sweep)}
@@ -88,8 +118,19 @@ def test_an_optuna_study_goes_on_past_trials_that_fail_and_minimises_what_the_ru
 
 
 def test_the_tune_preset_samples_each_methods_lr_and_penalty_weight(tmp_path):
-    proc = run_cli(["-m", "experiment=tune_toy2d", "constraint=gp", "hydra/launcher=basic",
-                    "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", "model.hidden=16", *TINY], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "-m",
+            "experiment=tune_toy2d",
+            "constraint=gp",
+            "hydra/launcher=basic",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=1",
+            "model.hidden=16",
+            *TINY,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep = tmp_path / "multirun" / "tune_toy2d" / "gp"
     trials = _trials(sweep)
@@ -116,10 +157,15 @@ def _suggested(cfg, fixed=None):
     return trial.distributions
 
 
-@pytest.mark.parametrize("constraint, weight_key, weight", [
-    ("gp", "constraint.gp.weight", 10.0), ("ortho", "constraint.ortho.weight", 1e-4),
-    ("clip", None, None), ("sn", None, None),
-])
+@pytest.mark.parametrize(
+    "constraint, weight_key, weight",
+    [
+        ("gp", "constraint.gp.weight", 10.0),
+        ("ortho", "constraint.ortho.weight", 1e-4),
+        ("clip", None, None),
+        ("sn", None, None),
+    ],
+)
 def test_the_search_space_is_centred_on_each_methods_own_setting(constraint, weight_key, weight):
     cfg = compose_cfg(f"constraint={constraint}")
     space = _suggested(cfg)

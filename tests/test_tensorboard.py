@@ -15,8 +15,9 @@ from lipbench.train.loop import train
 def _images(run_dir):
     acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0, "scalars": 0})
     acc.Reload()
-    return acc, {e.step: np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB"))
-                 for e in acc.Images("samples")}
+    return acc, {
+        e.step: np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB")) for e in acc.Images("samples")
+    }
 
 
 def _pixels(path):

@@ -23,8 +23,20 @@ def test_run_record_is_complete(tmp_path):
     s = train(cfg, tmp_path)
     assert s["status"] == "completed" and s["method"] == "sn" and s["step"] == 20
     on_disk = _summary(tmp_path)
-    for key in ("run_id", "config", "final", "diagnostics", "wall_time_s", "it_per_s", "seed", "device",
-                "versions", "git_commit", "started_at", "finished_at"):
+    for key in (
+        "run_id",
+        "config",
+        "final",
+        "diagnostics",
+        "wall_time_s",
+        "it_per_s",
+        "seed",
+        "device",
+        "versions",
+        "git_commit",
+        "started_at",
+        "finished_at",
+    ):
         assert key in on_disk
     assert on_disk["config"]["optim"]["lr"] == pytest.approx(2e-4)  # SN's paper setting was resolved
     rows = read_jsonl(tmp_path / "metrics.jsonl")
@@ -46,7 +58,8 @@ def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
     c = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=4"), tmp_path / "c")
     assert untimed(a["final"]) == untimed(b["final"])
     assert [untimed(r) for r in read_jsonl(tmp_path / "a" / "metrics.jsonl")] == [
-        untimed(r) for r in read_jsonl(tmp_path / "b" / "metrics.jsonl")]
+        untimed(r) for r in read_jsonl(tmp_path / "b" / "metrics.jsonl")
+    ]
     assert a["final"]["w1"] != c["final"]["w1"]
 
 
@@ -104,8 +117,9 @@ def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
 def test_the_schedule_evaluates_and_checkpoints_at_multiples_before_the_end(iterations, every, ckpt):
     from lipbench.train.driver import Schedule
 
-    cfg = compose_cfg(*FAST_2D, f"train.iterations={iterations}", f"eval.every={every}",
-                      f"train.checkpoint_every={ckpt}")
+    cfg = compose_cfg(
+        *FAST_2D, f"train.iterations={iterations}", f"eval.every={every}", f"train.checkpoint_every={ckpt}"
+    )
     s = Schedule.of(cfg)
     assert (s.iterations, s.every, s.checkpoint_every, s.batch_size) == (iterations, every, ckpt, 64)
     # the final evaluation and checkpoint always run; these are the ones before it

@@ -100,7 +100,7 @@ class BjorckOrthonormal(nn.Module):
             gram = w0 @ w0.T if w0.shape[0] < w0.shape[1] else w0.T @ w0
             bound = float(gram.abs().sum(1).max())  # Gershgorin: >= sigma(w0)^2
             if bound > 2.9:  # the estimate was poor: rescale so that sigma(w0) <= 1 for sure
-                scale = scale * bound ** 0.5
+                scale = scale * bound**0.5
         return bjorck(w2 / scale, self.iterations, self.tol).reshape(weight.shape)
 
 
@@ -121,8 +121,9 @@ class Bjorck(Constraint):
             if self.params.ortho_init:
                 with torch.no_grad():  # the raw weight, below any earlier parametrization
                     nn.init.orthogonal_(raw_weight(module))
-            p = BjorckOrthonormal(module.weight.detach(), self.params.iterations, self.params.n_power_iterations,
-                                  self.params.tol)
+            p = BjorckOrthonormal(
+                module.weight.detach(), self.params.iterations, self.params.n_power_iterations, self.params.tol
+            )
             parametrize.register_parametrization(module, "weight", p)
         return critic
 

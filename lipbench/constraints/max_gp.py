@@ -45,7 +45,7 @@ class MaxGradientPenalty(Constraint):
         top = input_gradient_norms(critic, interpolates(real, fake)).max()
         if self.params.form == "hinge":
             top = (top - 1).clamp_min(0)
-        return self.params.weight * top ** 2
+        return self.params.weight * top**2
 
     @classmethod
     def check_property(cls):

@@ -62,8 +62,9 @@ class SpectralNormExact(Constraint):
         """After SGD steps, the largest singular value of a linear weight and of a reshaped
         conv kernel is 1 (to 1e-5), by an SVD of the effective weights."""
         with seeded(0):
-            net = cls.build().wrap(nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.ReLU(), nn.Flatten(),
-                                                 nn.Linear(4 * 5 * 5, 1)))
+            net = cls.build().wrap(
+                nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 1))
+            )
             opt = torch.optim.SGD(net.parameters(), lr=0.5)
             for _ in range(3):
                 opt.zero_grad()
@@ -86,8 +87,13 @@ class ConvOperatorNorm(nn.Module):
     def __init__(self, conv: nn.Conv2d, n_power_iterations: int, eps: float):
         super().__init__()
         self.n_power, self.eps = n_power_iterations, eps
-        self.geometry = dict(stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-                             groups=conv.groups, padding_mode=conv.padding_mode)
+        self.geometry = dict(
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            padding_mode=conv.padding_mode,
+        )
         self.conv = [conv]  # a list, so that the layer is not registered as our submodule
         self.register_buffer("u", torch.empty(0))
         self._pending_warmup = False
@@ -106,8 +112,13 @@ class ConvOperatorNorm(nn.Module):
             return weight
         if self._pending_warmup or self.training:
             n = WARMUP_ITERATIONS if self._pending_warmup else self.n_power
-            _, u = conv_operator_norm(weight.detach(), tuple(self.u.shape), n_iter=n,
-                                      u=None if self._pending_warmup else self.u, **self.geometry)
+            _, u = conv_operator_norm(
+                weight.detach(),
+                tuple(self.u.shape),
+                n_iter=n,
+                u=None if self._pending_warmup else self.u,
+                **self.geometry,
+            )
             with torch.no_grad():
                 self.u.copy_(u.to(self.u.dtype))
             self._pending_warmup = False
@@ -149,8 +160,15 @@ class SpectralNormConv(Constraint):
         and so is the linear layer's largest singular value (within 2%)."""
         shape = (2, 6, 6)
         with seeded(0):
-            net = cls.build().wrap(nn.Sequential(nn.Conv2d(2, 4, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 4, 2, 1),
-                                                 nn.Flatten(), nn.Linear(4 * 3 * 3, 1)))
+            net = cls.build().wrap(
+                nn.Sequential(
+                    nn.Conv2d(2, 4, 3, 1, 1),
+                    nn.LeakyReLU(0.1),
+                    nn.Conv2d(4, 4, 4, 2, 1),
+                    nn.Flatten(),
+                    nn.Linear(4 * 3 * 3, 1),
+                )
+            )
             for _ in range(10):
                 net(torch.randn(4, *shape))
         net.eval()

@@ -116,9 +116,9 @@ def split_layout(
     """
     paths = sorted(files)
     prefix = _strip_common_dir(paths, (train_split, test_split))
-    rel = {p: p[len(prefix):] for p in paths}
-    tr = {p: r[len(train_split) + 1:] for p, r in rel.items() if r.startswith(train_split + "/")}
-    te = {p: r[len(test_split) + 1:] for p, r in rel.items() if r.startswith(test_split + "/")}
+    rel = {p: p[len(prefix) :] for p in paths}
+    tr = {p: r[len(train_split) + 1 :] for p, r in rel.items() if r.startswith(train_split + "/")}
+    te = {p: r[len(test_split) + 1 :] for p, r in rel.items() if r.startswith(test_split + "/")}
     if tr and te:
         return {p: _class_of(r) for p, r in tr.items()}, {p: _class_of(r) for p, r in te.items()}
     return {p: _class_of(r) for p, r in rel.items()}, None

@@ -101,7 +101,11 @@ def _load_imagefolder(root, res, ch, train_split, test_split, fraction, max_imag
 def _imagefolder_source(key, blob):
     has_test = len(blob["test_images"]) > 0
     return ImageSource(
-        name="imagefolder", key=key, train_images=blob["train_images"], train_labels=blob["train_labels"],
-        test_images=blob["test_images"] if has_test else None, test_labels=blob["test_labels"] if has_test else None,
+        name="imagefolder",
+        key=key,
+        train_images=blob["train_images"],
+        train_labels=blob["train_labels"],
+        test_images=blob["test_images"] if has_test else None,
+        test_labels=blob["test_labels"] if has_test else None,
         num_classes=len(blob["classes"]),
     )

@@ -149,8 +149,13 @@ def build_digits(cfg) -> ImageSource:
     te = torch.tensor(sorted(test), dtype=torch.int64)
     x = resize_uint8(x, res, ch)
     return ImageSource(
-        name="digits", key=_key("digits", res, ch), train_images=x[tr], train_labels=y[tr],
-        test_images=x[te], test_labels=y[te], num_classes=10,
+        name="digits",
+        key=_key("digits", res, ch),
+        train_images=x[tr],
+        train_labels=y[tr],
+        test_images=x[te],
+        test_labels=y[te],
+        num_classes=10,
     )
 
 
@@ -179,8 +184,13 @@ def _torchvision(cfg, name, cls_name, default_res, default_ch):
         splits.append((resize_uint8(x.contiguous(), res, ch), y))
     (xtr, ytr), (xte, yte) = splits
     return ImageSource(
-        name=name, key=_key(name, res, ch, _max_images(cfg)), train_images=xtr, train_labels=ytr,
-        test_images=xte, test_labels=yte, num_classes=10,
+        name=name,
+        key=_key(name, res, ch, _max_images(cfg)),
+        train_images=xtr,
+        train_labels=ytr,
+        test_images=xte,
+        test_labels=yte,
+        num_classes=10,
     )
 
 

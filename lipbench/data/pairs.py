@@ -92,16 +92,20 @@ def _int_at_least(node, key: str, lo: int, what: str = "") -> int:
 def _known_keys(node, allowed) -> None:
     unknown = sorted(set(node) - set(allowed))
     if unknown:
-        raise ConfigError(f"pair.{unknown[0]}: unknown key for pair.name={node.get('name')}; "
-                          f"allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"pair.{unknown[0]}: unknown key for pair.name={node.get('name')}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def _random_spd(dim: int, gen: torch.Generator) -> torch.Tensor:
     """Q diag(λ) Qᵀ with λ log-spaced in [1/4, 4] and Q a random rotation (fixed by ``gen``)."""
     q, r = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))
     q = q * torch.sign(torch.diagonal(r))
-    lam = torch.logspace(math.log10(0.25), math.log10(4.0), dim, dtype=torch.float64) if dim > 1 else \
-        torch.ones(1, dtype=torch.float64)
+    lam = (
+        torch.logspace(math.log10(0.25), math.log10(4.0), dim, dtype=torch.float64)
+        if dim > 1
+        else torch.ones(1, dtype=torch.float64)
+    )
     return (q * lam) @ q.T
 
 

@@ -73,8 +73,9 @@ def eight_gaussians(cfg) -> Toy2DSource:
     radius, std, div = _positive(cfg, "radius"), _positive(cfg, "std"), _positive(cfg, "divide_by")
     angles = np.arange(8) * (math.pi / 4)
     centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1) / div
-    return Toy2DSource(name="eight_gaussians", sampler=_mixture_sampler(centers, std / div), centers=centers,
-                       std=std / div)
+    return Toy2DSource(
+        name="eight_gaussians", sampler=_mixture_sampler(centers, std / div), centers=centers, std=std / div
+    )
 
 
 @DATASETS.register("twentyfive_gaussians", schema=TwentyFiveGaussiansConfig)

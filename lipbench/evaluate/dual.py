@@ -56,7 +56,7 @@ class _EvalMode:
 @torch.no_grad()
 def critic_values(critic: torch.nn.Module, x: torch.Tensor, device, chunk: int = 4096) -> torch.Tensor:
     """f(x) for every row of ``x`` as a float64 CPU tensor (the caller sets eval mode)."""
-    out = [critic(x[i:i + chunk].to(device)).reshape(-1).double().cpu() for i in range(0, len(x), chunk)]
+    out = [critic(x[i : i + chunk].to(device)).reshape(-1).double().cpu() for i in range(0, len(x), chunk)]
     return torch.cat(out)
 
 
@@ -140,10 +140,17 @@ class DualEvaluator:
     def _picture(self, critic, n: int = 2000):
         p, q = self.p[:n], self.q[:n]
         sx, sy, values = self._surface(critic, torch.cat([p, q]))
-        save_pair_surface(self.run_dir / record.SURFACE, p.numpy(), q.numpy(), sx, sy, values,
-                          f"{self.pair.label}, critic value")
-        np.savez_compressed(self.run_dir / record.SAMPLES, real=p.numpy(), fake=q.numpy(),
-                            surface_x=sx, surface_y=sy, surface_values=values)
+        save_pair_surface(
+            self.run_dir / record.SURFACE, p.numpy(), q.numpy(), sx, sy, values, f"{self.pair.label}, critic value"
+        )
+        np.savez_compressed(
+            self.run_dir / record.SAMPLES,
+            real=p.numpy(),
+            fake=q.numpy(),
+            surface_x=sx,
+            surface_y=sy,
+            surface_values=values,
+        )
 
 
 def save_pair_surface(path, p, q, sx, sy, values, title):

@@ -86,8 +86,7 @@ class ImageEvaluator:
         self.picture = self.run_dir / name
 
         rng = torch.Generator().manual_seed(31 * (self.seed + 1) + step)
-        ev = Evaluation(self.run, step, final, D, self.real, fake, rng, generator=G, images_u8=fake_u8,
-                        n_generated=n)
+        ev = Evaluation(self.run, step, final, D, self.real, fake, rng, generator=G, images_u8=fake_u8, n_generated=n)
         diagnostics = self.metric_set.run(ev)
         if final:
             diagnostics.update(self.metric_set.info())

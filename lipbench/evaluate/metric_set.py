@@ -73,10 +73,10 @@ class MetricSet:
     def require(self, column: str, why: str) -> None:
         """ConfigError when no selected metric writes ``column`` (the evaluator needs it)."""
         if not self.produces(column):
-            owner = next((m.name for m in catalog.selection(self.kind) if any(o.name == column for o in m.outputs)),
-                         column)
-            raise ConfigError(f"eval.metrics=[{','.join(self.names)}]: a {self.kind} run needs {owner} ({why}); "
-                              f"add it")
+            owner = next(
+                (m.name for m in catalog.selection(self.kind) if any(o.name == column for o in m.outputs)), column
+            )
+            raise ConfigError(f"eval.metrics=[{','.join(self.names)}]: a {self.kind} run needs {owner} ({why}); add it")
 
     def run(self, ev: Evaluation, when: str = EVERY) -> dict:
         """Compute the metrics scheduled ``when`` (EVERY or FINAL) into ``ev.metrics``, in order;

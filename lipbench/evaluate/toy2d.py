@@ -92,5 +92,11 @@ class Toy2DEvaluator:
         save_critic_figure(self.run_dir / name, real.numpy(), fake.numpy(), sx, sy, values, title)
         self.picture = self.run_dir / name
         if final:
-            np.savez_compressed(self.run_dir / record.SAMPLES, real=real.numpy(), fake=fake[: len(real)].numpy(),
-                                surface_x=sx, surface_y=sy, surface_values=values)
+            np.savez_compressed(
+                self.run_dir / record.SAMPLES,
+                real=real.numpy(),
+                fake=fake[: len(real)].numpy(),
+                surface_x=sx,
+                surface_y=sy,
+                surface_values=values,
+            )

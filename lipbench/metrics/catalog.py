@@ -36,9 +36,26 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 from lipbench.errors import ConfigError
 from lipbench.record.metric_info import HIGHER, LOWER, MetricInfo, lookup
 
-__all__ = ["LOWER", "HIGHER", "EVERY", "FINAL", "KINDS", "MetricInfo", "Metric", "register_metric",
-           "declare_history", "output", "at_least", "get", "names", "selection", "info", "direction", "all_metrics",
-           "check_selection"]
+__all__ = [
+    "LOWER",
+    "HIGHER",
+    "EVERY",
+    "FINAL",
+    "KINDS",
+    "MetricInfo",
+    "Metric",
+    "register_metric",
+    "declare_history",
+    "output",
+    "at_least",
+    "get",
+    "names",
+    "selection",
+    "info",
+    "direction",
+    "all_metrics",
+    "check_selection",
+]
 
 EVERY = "every"
 FINAL = "final"
@@ -68,8 +85,9 @@ _METRICS: Dict[str, Metric] = {}
 _LOADED = []  # set once the built-in metric modules are imported
 
 
-def output(name: str, better: Optional[str] = None, doc: str = "", target: Optional[float] = None,
-           table: bool = False) -> MetricInfo:
+def output(
+    name: str, better: Optional[str] = None, doc: str = "", target: Optional[float] = None, table: bool = False
+) -> MetricInfo:
     """One column a metric writes (``better``: LOWER, HIGHER or None)."""
     return MetricInfo(name, better, doc, target, table)
 
@@ -95,20 +113,39 @@ def _add(metric: Metric) -> None:
     _METRICS[metric.name] = metric
 
 
-def register_metric(name: str, *, kinds, outputs: Sequence[MetricInfo], params: Optional[type] = None,
-                    default: bool = True, order: int = DEFAULT_ORDER, doc: str = "") -> Callable:
+def register_metric(
+    name: str,
+    *,
+    kinds,
+    outputs: Sequence[MetricInfo],
+    params: Optional[type] = None,
+    default: bool = True,
+    order: int = DEFAULT_ORDER,
+    doc: str = "",
+) -> Callable:
     """Decorator: register the decorated function or class as the metric ``name``."""
 
     def decorator(compute):
-        _add(Metric(name, _kinds(kinds), tuple(outputs), compute, params, default, order,
-                    doc or (compute.__doc__ or "").strip().split("\n")[0]))
+        _add(
+            Metric(
+                name,
+                _kinds(kinds),
+                tuple(outputs),
+                compute,
+                params,
+                default,
+                order,
+                doc or (compute.__doc__ or "").strip().split("\n")[0],
+            )
+        )
         return compute
 
     return decorator
 
 
-def declare_history(name: str, *, kinds, outputs: Sequence[MetricInfo], order: int = DEFAULT_ORDER,
-                    doc: str = "") -> None:
+def declare_history(
+    name: str, *, kinds, outputs: Sequence[MetricInfo], order: int = DEFAULT_ORDER, doc: str = ""
+) -> None:
     """Declare columns the training loop derives from the evaluation history (recorded with
     the run's metrics, never selected or computed by an evaluator)."""
     _add(Metric(name, _kinds(kinds), tuple(outputs), None, None, True, order, doc))
@@ -157,8 +194,10 @@ def check_selection(selected) -> None:
     if selected is None:
         return
     if isinstance(selected, str) or not isinstance(selected, Sequence) or not selected:
-        raise ConfigError(f"eval.metrics={selected}: expected a non-empty list such as [w1,lipschitz], "
-                          "or null for the data kind's defaults")
+        raise ConfigError(
+            f"eval.metrics={selected}: expected a non-empty list such as [w1,lipschitz], "
+            "or null for the data kind's defaults"
+        )
     for name in selected:
         get(str(name))
 
@@ -177,8 +216,9 @@ def selection(kind: str, selected: Optional[Sequence[str]] = None) -> list:
 def history(kind: str) -> list:
     """The history metrics declared for ``kind``, in order."""
     _load_all()
-    return sorted((m for m in _METRICS.values() if not m.selectable and kind in m.kinds),
-                  key=lambda m: (m.order, m.name))
+    return sorted(
+        (m for m in _METRICS.values() if not m.selectable and kind in m.kinds), key=lambda m: (m.order, m.name)
+    )
 
 
 def all_metrics() -> Dict[str, MetricInfo]:

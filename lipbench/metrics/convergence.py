@@ -29,21 +29,39 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from lipbench.metrics.catalog import HIGHER, LOWER, declare_history, output
 
-declare_history("convergence", kinds=("toy2d", "image"), outputs=(
-    output("converged", HIGHER, "1 when the primary metric stopped improving over the last eval.plateau_window "
-                                "evaluations (plateau rule, lipbench.metrics.convergence), else 0"),
-    output("ttq_steps", LOWER, "generator iterations until the primary metric first came within "
-                               "eval.quality_factor x its sampling floor (NaN: never)"),
-    output("ttq_s", LOWER, "training seconds until the primary metric first came within eval.quality_factor x "
-                           "its floor"),
-), doc="computed by the training loop from metrics.jsonl (assess)")
+declare_history(
+    "convergence",
+    kinds=("toy2d", "image"),
+    outputs=(
+        output(
+            "converged",
+            HIGHER,
+            "1 when the primary metric stopped improving over the last eval.plateau_window "
+            "evaluations (plateau rule, lipbench.metrics.convergence), else 0",
+        ),
+        output(
+            "ttq_steps",
+            LOWER,
+            "generator iterations until the primary metric first came within "
+            "eval.quality_factor x its sampling floor (NaN: never)",
+        ),
+        output(
+            "ttq_s",
+            LOWER,
+            "training seconds until the primary metric first came within eval.quality_factor x its floor",
+        ),
+    ),
+    doc="computed by the training loop from metrics.jsonl (assess)",
+)
 
 # Bumped whenever the rule changes; a record made by an older rule is re-assessed by the report.
 RULE_VERSION = 2
 # The rule's defaults; EvalSchema (lipbench/config_schemas.py) takes its eval.* fields from them.
 DEFAULTS = {"plateau_window": 4, "plateau_tol": 0.1, "plateau_cv": 0.2, "quality_factor": 3.0}
-RULE = ("converged when, over the last {window} evaluations of {metric}, the later half's mean is at most "
-        "{tol:g} x the window's mean below the earlier half's mean and the coefficient of variation is at most {cv:g}")
+RULE = (
+    "converged when, over the last {window} evaluations of {metric}, the later half's mean is at most "
+    "{tol:g} x the window's mean below the earlier half's mean and the coefficient of variation is at most {cv:g}"
+)
 
 
 def _finite(x) -> bool:
@@ -62,7 +80,7 @@ def plateau(values: Sequence[float], window: int, tol: float, cv: float = math.i
     if not all(_finite(v) for v in last):
         return False, "a non-finite value in the last evaluations"
     half = window // 2
-    early, late = last[: window - half], last[window - half:]
+    early, late = last[: window - half], last[window - half :]
     m_early, m_late, mean = sum(early) / len(early), sum(late) / len(late), sum(last) / window
     scale = abs(mean)
     drop = (m_early - m_late) / scale if scale > 0 else 0.0
@@ -74,8 +92,9 @@ def plateau(values: Sequence[float], window: int, tol: float, cv: float = math.i
     return True, f"relative improvement {drop:.3f} <= {tol:g}, coefficient of variation {spread:.3f} <= {cv:g}"
 
 
-def time_to_quality(steps: Sequence[int], seconds: Sequence[float], values: Sequence[float],
-                    floor: Optional[float], factor: float) -> Tuple[float, float]:
+def time_to_quality(
+    steps: Sequence[int], seconds: Sequence[float], values: Sequence[float], floor: Optional[float], factor: float
+) -> Tuple[float, float]:
     """``(steps, seconds)`` at the first evaluation with ``value <= factor * floor``; NaNs if none."""
     if not _finite(floor) or floor <= 0:
         return math.nan, math.nan
@@ -86,8 +105,16 @@ def time_to_quality(steps: Sequence[int], seconds: Sequence[float], values: Sequ
     return math.nan, math.nan
 
 
-def assess(rows: List[dict], metric: str, floor: Optional[float], window: int, tol: float,
-           factor: float, cv: float = math.inf, comparable_by: Optional[str] = None) -> Tuple[Dict[str, float], dict]:
+def assess(
+    rows: List[dict],
+    metric: str,
+    floor: Optional[float],
+    window: int,
+    tol: float,
+    factor: float,
+    cv: float = math.inf,
+    comparable_by: Optional[str] = None,
+) -> Tuple[Dict[str, float], dict]:
     """Convergence metrics for a run's evaluation ``rows`` (metrics.jsonl, oldest first).
 
     ``comparable_by`` names a row key (e.g. ``fid_n``, the sample size behind an image metric)
@@ -106,12 +133,20 @@ def assess(rows: List[dict], metric: str, floor: Optional[float], window: int, t
     seconds = [r.get("train_time_s", r.get("time_s", math.nan)) for r in history]
     ttq_steps, ttq_s = time_to_quality(steps, seconds, values, floor, factor)
     metrics = {"converged": 1.0 if converged else 0.0, "ttq_steps": ttq_steps, "ttq_s": ttq_s}
-    record = {"metric": metric, "rule_version": RULE_VERSION,
-              "rule": RULE.format(window=window, metric=metric, tol=tol, cv=cv),
-              "window": window, "tol": tol, "cv": cv, "quality_factor": factor,
-              "floor": floor if _finite(floor) else None, "converged": converged, "reason": reason,
-              "ttq_steps": None if math.isnan(ttq_steps) else int(ttq_steps),
-              "ttq_s": None if math.isnan(ttq_s) else ttq_s}
+    record = {
+        "metric": metric,
+        "rule_version": RULE_VERSION,
+        "rule": RULE.format(window=window, metric=metric, tol=tol, cv=cv),
+        "window": window,
+        "tol": tol,
+        "cv": cv,
+        "quality_factor": factor,
+        "floor": floor if _finite(floor) else None,
+        "converged": converged,
+        "reason": reason,
+        "ttq_steps": None if math.isnan(ttq_steps) else int(ttq_steps),
+        "ttq_s": None if math.isnan(ttq_s) else ttq_s,
+    }
     return metrics, record
 
 
@@ -132,7 +167,13 @@ def reassess(summary: dict, rows: List[dict]) -> Optional[Tuple[Dict[str, float]
     floor = final.get(entry.get("floor_metric") or "", entry.get("floor"))
     floor = floor if _finite(floor) else None
     comparable = "fid_n" if any("fid_n" in r for r in rows) else None
-    return assess(rows, entry["metric"], floor, int(e.get("plateau_window", DEFAULTS["plateau_window"])),
-                  float(e.get("plateau_tol", DEFAULTS["plateau_tol"])),
-                  float(e.get("quality_factor", DEFAULTS["quality_factor"])),
-                  float(e.get("plateau_cv", DEFAULTS["plateau_cv"])), comparable)
+    return assess(
+        rows,
+        entry["metric"],
+        floor,
+        int(e.get("plateau_window", DEFAULTS["plateau_window"])),
+        float(e.get("plateau_tol", DEFAULTS["plateau_tol"])),
+        float(e.get("quality_factor", DEFAULTS["quality_factor"])),
+        float(e.get("plateau_cv", DEFAULTS["plateau_cv"])),
+        comparable,
+    )

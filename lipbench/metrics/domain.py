@@ -107,14 +107,14 @@ def train_classifier(data, device="cpu", verbose: bool = False):
     for _ in tqdm(range(steps), desc=f"training domain classifier ({data.key})", disable=not verbose, leave=False):
         if pos + BATCH_SIZE > len(order):
             order, pos = torch.randperm(len(x), generator=gen), 0
-        idx = order[pos:pos + BATCH_SIZE]
+        idx = order[pos : pos + BATCH_SIZE]
         pos += BATCH_SIZE
         xb = _to_float(x[idx])
         # light augmentation: random shifts by up to 1/8 of the image (reflect padding)
         pad = max(1, xb.shape[-1] // 8)
         xb = F.pad(xb, (pad,) * 4, mode="reflect")
         shifts = torch.randint(0, 2 * pad + 1, (len(idx), 2), generator=gen).tolist()
-        xb = torch.stack([xb[i, :, dy:dy + x.shape[2], dx:dx + x.shape[3]] for i, (dy, dx) in enumerate(shifts)])
+        xb = torch.stack([xb[i, :, dy : dy + x.shape[2], dx : dx + x.shape[3]] for i, (dy, dx) in enumerate(shifts)])
         loss = F.cross_entropy(model(xb.to(device))[1], y[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -169,8 +169,14 @@ def load_or_train(data, cache_root: Optional[str] = None, device="cpu", verbose=
         if blob is None:
             model, acc = train_classifier(data, device=device, verbose=verbose)
             state = model.state_dict()
-            blob = dict(version=RECIPE_VERSION, key=data.key, arch=model.arch(), state_dict=state,
-                        test_accuracy=float(acc), fingerprint=_fingerprint(state))
+            blob = dict(
+                version=RECIPE_VERSION,
+                key=data.key,
+                arch=model.arch(),
+                state_dict=state,
+                test_accuracy=float(acc),
+                fingerprint=_fingerprint(state),
+            )
             tmp = f"{path}.{os.getpid()}.tmp"
             torch.save(blob, tmp)
             os.replace(tmp, path)
@@ -240,8 +246,9 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         elif clf.channels == 3 and h.shape[1] == 1:
             h = h.expand(-1, 3, -1, -1)
         if h.shape[-2:] != (clf.resolution, clf.resolution):
-            h = F.interpolate(h, size=(clf.resolution, clf.resolution), mode="bilinear", antialias=True,
-                              align_corners=False)
+            h = F.interpolate(
+                h, size=(clf.resolution, clf.resolution), mode="bilinear", antialias=True, align_corners=False
+            )
         penultimate, logits = clf(h)
         feats = {
             "penultimate": penultimate,

@@ -76,12 +76,18 @@ def ot_truth(sample: Callable[[int, int], tuple], n: int, repeats: int) -> dict:
         halves.append(ot_w1(p[: n // 2], q[: n // 2]))
         pair_costs.append(float((p.double() - q.double()).norm(dim=1).mean()))
     s = np.asarray(solves)
-    return {"w1_true": float(s.mean()), "w1_true_se": float(s.std(ddof=1) / math.sqrt(len(s))),
-            "w1_true_std": float(s.std(ddof=1)), "w1_half": float(np.mean(halves)),
-            "w1_bias_gauge": float((np.mean(halves) - s.mean()) / (math.sqrt(2) - 1)),
-            "w1_pair_cost": float(np.mean(pair_costs)),
-            "w1_n": int(n), "w1_repeats": int(repeats), "w1_solves": [float(v) for v in s],
-            "w1_method": "exact OT (POT ot.emd2), n coupled held-out samples of P and of Q, mean over repeats"}
+    return {
+        "w1_true": float(s.mean()),
+        "w1_true_se": float(s.std(ddof=1) / math.sqrt(len(s))),
+        "w1_true_std": float(s.std(ddof=1)),
+        "w1_half": float(np.mean(halves)),
+        "w1_bias_gauge": float((np.mean(halves) - s.mean()) / (math.sqrt(2) - 1)),
+        "w1_pair_cost": float(np.mean(pair_costs)),
+        "w1_n": int(n),
+        "w1_repeats": int(repeats),
+        "w1_solves": [float(v) for v in s],
+        "w1_method": "exact OT (POT ot.emd2), n coupled held-out samples of P and of Q, mean over repeats",
+    }
 
 
 def tightness(est: float, est_se: float, w1: float, w1_se: float) -> dict:
@@ -93,8 +99,9 @@ def tightness(est: float, est_se: float, w1: float, w1_se: float) -> dict:
     return {"dual_tightness": ratio, "dual_tightness_se": ratio_se, "dual_excess_z": z}
 
 
-def exceeds_bound(est: float, est_se: float, w1: float, w1_se: float, sigmas: float = BOUND_SIGMAS,
-                  lip: float = 1.0) -> bool:
+def exceeds_bound(
+    est: float, est_se: float, w1: float, w1_se: float, sigmas: float = BOUND_SIGMAS, lip: float = 1.0
+) -> bool:
     """Whether an estimate is above ``lip`` x W1 (the most an lip-Lipschitz critic can reach)
     by more than ``sigmas`` combined standard errors, plus :data:`FLOAT_RTOL` x W1 for the
     float32 rounding of the critic's values (which no sampling error covers)."""
@@ -115,24 +122,48 @@ def time_to_fraction(rows: Sequence[dict], fraction: float = FRACTION, key: str 
         return {"steps_to_95": None, "seconds_to_95": None, "dual_late_gain": None}
     first = next(r for r in rows if r[key] >= fraction * final)
     late = next(r for r in rows if r["step"] >= LATE * rows[-1]["step"])
-    return {"steps_to_95": int(first["step"]), "seconds_to_95": float(first.get("train_s", math.nan)),
-            "dual_late_gain": (final - late[key]) / final}
+    return {
+        "steps_to_95": int(first["step"]),
+        "seconds_to_95": float(first.get("train_s", math.nan)),
+        "dual_late_gain": (final - late[key]) / final,
+    }
 
 
 # ----------------------------------------------------------------------------- plug-ins
-@register_metric("dual", kinds=("dual",), order=10, outputs=(
-    output("dual_estimate", None, "critic's held-out E_P[f] - E_Q[f] (fresh samples never used in training)"),
-    output("dual_estimate_se", None, "standard error of dual_estimate: std(f(p_i) - f(q_i)) / sqrt(n), coupled pairs"),
-    output("w1_true", None, "exact W1(P, Q): closed form, or the mean of several exact OT solves on held-out samples"),
-    output("w1_true_se", None, "standard error of w1_true (0 for a closed form; std of the OT solves / sqrt(repeats))"),
-    output("w1_bias_gauge", None, "upward bias left in an OT w1_true if it falls like n^(-1/2): "
-                                  "(W1 on n/2 samples - W1 on n) / (sqrt 2 - 1)"),
-    output("dual_tightness", None, "dual_estimate / w1_true: 1 = the critic attains W1; > 1 is impossible when "
-                                   "1-Lipschitz", target=1.0),
-    output("dual_tightness_se", None, "standard error of dual_tightness (estimate and truth errors combined)"),
-    output("dual_excess_z", None, "(dual_estimate - w1_true) / combined standard error; > 3 with a certified "
-                                  "critic is a bug"),
-))
+@register_metric(
+    "dual",
+    kinds=("dual",),
+    order=10,
+    outputs=(
+        output("dual_estimate", None, "critic's held-out E_P[f] - E_Q[f] (fresh samples never used in training)"),
+        output(
+            "dual_estimate_se", None, "standard error of dual_estimate: std(f(p_i) - f(q_i)) / sqrt(n), coupled pairs"
+        ),
+        output(
+            "w1_true", None, "exact W1(P, Q): closed form, or the mean of several exact OT solves on held-out samples"
+        ),
+        output(
+            "w1_true_se", None, "standard error of w1_true (0 for a closed form; std of the OT solves / sqrt(repeats))"
+        ),
+        output(
+            "w1_bias_gauge",
+            None,
+            "upward bias left in an OT w1_true if it falls like n^(-1/2): (W1 on n/2 samples - W1 on n) / (sqrt 2 - 1)",
+        ),
+        output(
+            "dual_tightness",
+            None,
+            "dual_estimate / w1_true: 1 = the critic attains W1; > 1 is impossible when 1-Lipschitz",
+            target=1.0,
+        ),
+        output("dual_tightness_se", None, "standard error of dual_tightness (estimate and truth errors combined)"),
+        output(
+            "dual_excess_z",
+            None,
+            "(dual_estimate - w1_true) / combined standard error; > 3 with a certified critic is a bug",
+        ),
+    ),
+)
 def dual(ev, params) -> dict:
     """The held-out estimate with its standard error, the exact W1 and their ratio."""
     est, se = dual_estimate(*ev.critic_values)
@@ -145,10 +176,19 @@ def dual(ev, params) -> dict:
     return metrics
 
 
-@register_metric("dual_normalized", kinds={"dual": FINAL}, order=90, outputs=(
-    output("dual_tightness_normalized", None, "dual_estimate / (lip_upper x w1_true): the estimate of the critic "
-                                              "divided by its certified constant, against W1"),
-))
+@register_metric(
+    "dual_normalized",
+    kinds={"dual": FINAL},
+    order=90,
+    outputs=(
+        output(
+            "dual_tightness_normalized",
+            None,
+            "dual_estimate / (lip_upper x w1_true): the estimate of the critic "
+            "divided by its certified constant, against W1",
+        ),
+    ),
+)
 def dual_normalized(ev, params) -> dict:
     """The ratio of f / lip_upper to W1 (needs the ``lipschitz`` metric before it)."""
     upper, est = ev.metrics.get("lip_upper"), ev.metrics.get("dual_estimate")
@@ -157,10 +197,20 @@ def dual_normalized(ev, params) -> dict:
     return {}
 
 
-declare_history("time_to_95", kinds=("dual",), outputs=(
-    output("steps_to_95", LOWER, "critic steps until the held-out estimate first reached 95% of its final value"),
-    output("dual_late_gain", None, "share of the final estimate gained over the last 30% of the critic steps "
-                                   "(near 0: levelled off; large: still rising when the budget ended)"),
-    output("seconds_to_95", LOWER, "training seconds until the held-out estimate first reached 95% of its final "
-                                   "value"),
-), doc="computed by lipbench.train.dual from metrics.jsonl (time_to_fraction)")
+declare_history(
+    "time_to_95",
+    kinds=("dual",),
+    outputs=(
+        output("steps_to_95", LOWER, "critic steps until the held-out estimate first reached 95% of its final value"),
+        output(
+            "dual_late_gain",
+            None,
+            "share of the final estimate gained over the last 30% of the critic steps "
+            "(near 0: levelled off; large: still rising when the budget ended)",
+        ),
+        output(
+            "seconds_to_95", LOWER, "training seconds until the held-out estimate first reached 95% of its final value"
+        ),
+    ),
+    doc="computed by lipbench.train.dual from metrics.jsonl (time_to_fraction)",
+)

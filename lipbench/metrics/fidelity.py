@@ -159,9 +159,17 @@ def _common_kwargs(generated, reference, kid_subset_size, batch_size, device, ca
     n_gen, n_ref = len(generated), len(reference)
     kid_size = min(int(kid_subset_size), n_gen, n_ref)
     return dict(
-        input1=Uint8Images(generated.cpu()), input2=Uint8Images(reference), cuda=device.type == "cuda",
-        batch_size=int(batch_size), isc=True, fid=True, kid=kid_size >= 2, kid_subset_size=max(kid_size, 2),
-        isc_splits=max(1, min(10, n_gen)), save_cpu_ram=True, cache_root=os.path.join(cache_root, "fidelity"),
+        input1=Uint8Images(generated.cpu()),
+        input2=Uint8Images(reference),
+        cuda=device.type == "cuda",
+        batch_size=int(batch_size),
+        isc=True,
+        fid=True,
+        kid=kid_size >= 2,
+        kid_subset_size=max(kid_size, 2),
+        isc_splits=max(1, min(10, n_gen)),
+        save_cpu_ram=True,
+        cache_root=os.path.join(cache_root, "fidelity"),
         verbose=verbose,
     )
 

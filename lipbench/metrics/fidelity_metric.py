@@ -38,30 +38,57 @@ class FidelityParams:
 def _fidelity_outputs():
     """The columns in the report's order: domain metrics, Inception metrics, then the rest."""
     what = {"domain": "the data set's own classifier (offline)", "inception": "Inception-v3 (torch-fidelity)"}
-    fid = {ex: output(f"fid_{ex}", LOWER, f"Frechet distance of {w} features, generated vs reference split",
-                      table=True) for ex, w in what.items()}
-    kid_is = {ex: [output(f"kid_{ex}", LOWER, f"kernel (MMD, cubic polynomial) distance of {w} features", table=True),
-                   output(f"is_{ex}", HIGHER, f"Inception Score computed with {w} logits", table=True)]
-              for ex, w in what.items()}
-    spreads = [output(f"{m}_{ex}_std", None, f"standard deviation of {m}_{ex} over {over}")
-               for ex in EXTRACTORS for m, over in (("kid", "subsets"), ("is", "splits"))]
+    fid = {
+        ex: output(f"fid_{ex}", LOWER, f"Frechet distance of {w} features, generated vs reference split", table=True)
+        for ex, w in what.items()
+    }
+    kid_is = {
+        ex: [
+            output(f"kid_{ex}", LOWER, f"kernel (MMD, cubic polynomial) distance of {w} features", table=True),
+            output(f"is_{ex}", HIGHER, f"Inception Score computed with {w} logits", table=True),
+        ]
+        for ex, w in what.items()
+    }
+    spreads = [
+        output(f"{m}_{ex}_std", None, f"standard deviation of {m}_{ex} over {over}")
+        for ex in EXTRACTORS
+        for m, over in (("kid", "subsets"), ("is", "splits"))
+    ]
     return [
-        fid["domain"], output("fid_floor_domain", None, _FLOOR_DOC, table=True),
-        output("fid_excess_domain", LOWER, _EXCESS_DOC, table=True), *kid_is["domain"],
-        output("precision_domain", HIGHER, "share of generated samples inside the real manifold (k-NN, domain "
-                                           "features)", table=True),
-        output("recall_domain", HIGHER, "share of real samples inside the generated manifold (k-NN, domain features)",
-               table=True),
-        output("domain_clf_acc", None, "held-out accuracy of the domain classifier that defines the *_domain "
-                                       "features", table=True),
-        fid["inception"], *kid_is["inception"], *spreads,
-        output("fid_floor_inception", None, _FLOOR_DOC), output("fid_excess_inception", LOWER, _EXCESS_DOC),
+        fid["domain"],
+        output("fid_floor_domain", None, _FLOOR_DOC, table=True),
+        output("fid_excess_domain", LOWER, _EXCESS_DOC, table=True),
+        *kid_is["domain"],
+        output(
+            "precision_domain",
+            HIGHER,
+            "share of generated samples inside the real manifold (k-NN, domain features)",
+            table=True,
+        ),
+        output(
+            "recall_domain",
+            HIGHER,
+            "share of real samples inside the generated manifold (k-NN, domain features)",
+            table=True,
+        ),
+        output(
+            "domain_clf_acc",
+            None,
+            "held-out accuracy of the domain classifier that defines the *_domain features",
+            table=True,
+        ),
+        fid["inception"],
+        *kid_is["inception"],
+        *spreads,
+        output("fid_floor_inception", None, _FLOOR_DOC),
+        output("fid_excess_inception", LOWER, _EXCESS_DOC),
         output("fid_n", None, "number of generated images behind this evaluation's fidelity metrics"),
     ]
 
 
-_FLOOR_DOC = ("sampling floor: FID of the held-out real split (up to eval.fid_samples images) "
-              "against the reference split")
+_FLOOR_DOC = (
+    "sampling floor: FID of the held-out real split (up to eval.fid_samples images) against the reference split"
+)
 _EXCESS_DOC = "fid / fid_floor: 1 = as close as held-out real images"
 
 
@@ -87,9 +114,17 @@ class Fidelity:
 
     def _fidelity(self, images, prc: bool) -> dict:
         p = self.p
-        return compute_fidelity(images, self.data, extractors=p.extractors, ref_split=p.ref_split,
-                                inception_weights=p.inception_weights, kid_subset_size=int(p.kid_subset_size),
-                                prc=prc, batch_size=int(self.sizes.fidelity_batch_size), device=self.device)
+        return compute_fidelity(
+            images,
+            self.data,
+            extractors=p.extractors,
+            ref_split=p.ref_split,
+            inception_weights=p.inception_weights,
+            kid_subset_size=int(p.kid_subset_size),
+            prc=prc,
+            batch_size=int(self.sizes.fidelity_batch_size),
+            device=self.device,
+        )
 
     def _floor(self) -> dict:
         """The held-out real split (the one that is not ``ref_split``, at most ``fid_samples``

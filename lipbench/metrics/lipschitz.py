@@ -43,11 +43,12 @@ def _input_grad_norms(critic: nn.Module, x: torch.Tensor, chunk: int = CHUNK) ->
     out = []
     with torch.enable_grad():
         for start in range(0, x.shape[0], chunk):
-            xb = x[start:start + chunk].detach().clone().requires_grad_(True)
+            xb = x[start : start + chunk].detach().clone().requires_grad_(True)
             d = critic(xb)
             if d.numel() != xb.shape[0]:
-                raise DataError(f"critic output has shape {tuple(d.shape)}; "
-                                f"expected (B,) or (B, 1) for B={xb.shape[0]}")
+                raise DataError(
+                    f"critic output has shape {tuple(d.shape)}; expected (B,) or (B, 1) for B={xb.shape[0]}"
+                )
             (g,) = torch.autograd.grad(d.sum(), xb)
             out.append(g.reshape(g.shape[0], -1).norm(dim=1).detach().float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
@@ -71,8 +72,11 @@ def _gradient_norms(critic, real, fake, generator):
     real, fake = real.detach().to(device), fake.detach().to(device)
     interp = _interpolates(real, fake, generator)
     with _frozen(critic):
-        norms = {"real": _input_grad_norms(critic, real), "fake": _input_grad_norms(critic, fake),
-                 "interp": _input_grad_norms(critic, interp)}
+        norms = {
+            "real": _input_grad_norms(critic, real),
+            "fake": _input_grad_norms(critic, fake),
+            "interp": _input_grad_norms(critic, interp),
+        }
     return norms, interp
 
 
@@ -105,8 +109,9 @@ def _unit_rows(v: torch.Tensor) -> torch.Tensor:
     return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-30)).reshape(v.shape)
 
 
-def lipschitz_lower_bound(critic: nn.Module, points: torch.Tensor, steps: int = 20, lr: float = 0.01,
-                          generator=None, n_pairs: int = 32) -> float:
+def lipschitz_lower_bound(
+    critic: nn.Module, points: torch.Tensor, steps: int = 20, lr: float = 0.01, generator=None, n_pairs: int = 32
+) -> float:
     """A certified lower bound on the Lipschitz constant of ``critic``.
 
     Starts from the largest ||grad_x D|| over ``points``. Then, from the ``n_pairs`` points
@@ -135,8 +140,9 @@ def lipschitz_lower_bound(critic: nn.Module, points: torch.Tensor, steps: int = 
         with torch.enable_grad():
             xg = x.clone().requires_grad_(True)
             (g,) = torch.autograd.grad(critic(xg).sum(), xg)
-        noise = torch.randn(x.shape, generator=generator,
-                            device=generator.device if generator is not None else device).to(device, x.dtype)
+        noise = torch.randn(
+            x.shape, generator=generator, device=generator.device if generator is not None else device
+        ).to(device, x.dtype)
         delta = r * _unit_rows(_unit_rows(g) + 0.1 * _unit_rows(noise))
         with torch.enable_grad():
             for i in range(steps + 1):
@@ -156,9 +162,18 @@ def lipschitz_lower_bound(critic: nn.Module, points: torch.Tensor, steps: int = 
 
 
 # ----------------------------------------------------------------------------- report
-def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, input_shape, generator=None,
-                     n_iter: int = 50, steps: int = 20, lr: float = 0.01, n_pairs: int = 32,
-                     activation_lip: float = 1.0):
+def lipschitz_report(
+    critic: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    input_shape,
+    generator=None,
+    n_iter: int = 50,
+    steps: int = 20,
+    lr: float = 0.01,
+    n_pairs: int = 32,
+    activation_lip: float = 1.0,
+):
     """All Lipschitz diagnostics of ``critic`` as ``(metrics, diagnostics)``.
 
     metrics: the six ``grad_*`` keys, ``sigma_max``, ``sigma_prod``, ``lip_lower``,
@@ -182,10 +197,21 @@ def lipschitz_report(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
         entry.update(bound["layers"].get(entry["name"], {"bound": None, "bound_method": None}))
     upper = bound["lip_upper"]
     ratio = upper / lower if lower > 0 and math.isfinite(upper) else math.nan
-    metrics = {**gradient_norm_summary(norms), **summary, "lip_lower": lower, "lip_upper": upper,
-               "lip_upper_est": summary["sigma_prod"], "lip_ratio": ratio}
-    diagnostics = {"layers": layers, "grad_norms": {k: v.tolist() for k, v in norms.items()},
-                   "lip_upper": {"certified": not bound["unsupported"], "unsupported": bound["unsupported"],
-                                 "ops": bound["layers"]}}
+    metrics = {
+        **gradient_norm_summary(norms),
+        **summary,
+        "lip_lower": lower,
+        "lip_upper": upper,
+        "lip_upper_est": summary["sigma_prod"],
+        "lip_ratio": ratio,
+    }
+    diagnostics = {
+        "layers": layers,
+        "grad_norms": {k: v.tolist() for k, v in norms.items()},
+        "lip_upper": {
+            "certified": not bound["unsupported"],
+            "unsupported": bound["unsupported"],
+            "ops": bound["layers"],
+        },
+    }
     return metrics, diagnostics
-

@@ -37,9 +37,24 @@ from lipbench.metrics.lipschitz_rules import function_factor, has_rule, module_b
 
 SHAPE_METHODS = {"size", "dim", "numel", "ndimension", "get_device"}
 SHAPE_ATTRS = {"shape", "ndim", "dtype", "device"}
-RANDOM = {torch.rand, torch.randn, torch.randint, torch.rand_like, torch.randn_like, torch.randint_like,
-          torch.normal, torch.bernoulli, torch.poisson, torch.multinomial, F.dropout, "normal_", "uniform_",
-          "bernoulli_", "random_", "exponential_"}
+RANDOM = {
+    torch.rand,
+    torch.randn,
+    torch.randint,
+    torch.rand_like,
+    torch.randn_like,
+    torch.randint_like,
+    torch.normal,
+    torch.bernoulli,
+    torch.poisson,
+    torch.multinomial,
+    F.dropout,
+    "normal_",
+    "uniform_",
+    "bernoulli_",
+    "random_",
+    "exponential_",
+}
 ADD = {operator.add, torch.add, "add", operator.sub, torch.sub, "sub"}
 MUL = {operator.mul, torch.mul, "mul"}
 DIV = {operator.truediv, torch.div, "div"}
@@ -92,8 +107,9 @@ class _Propagator(fx.Interpreter):
     def run_node(self, n: fx.Node):
         value = super().run_node(n)
         inputs = n.all_input_nodes
-        if (n.op == "placeholder" and not self.depends) or (any(a in self.depends for a in inputs)
-                                                             and not _shape_only(n)):
+        if (n.op == "placeholder" and not self.depends) or (
+            any(a in self.depends for a in inputs) and not _shape_only(n)
+        ):
             self.depends.add(n)
         if n.target in RANDOM or any(a in self.random for a in inputs):
             self.random.add(n)
@@ -178,8 +194,11 @@ def critic_lipschitz_bound(critic: nn.Module, input_shape) -> dict:
             return {"lip_upper": math.nan, "layers": {}, "unsupported": [f"forward not traceable by torch.fx: {e}"]}
         prop = _Propagator(fx.GraphModule(root, graph))
         p = next(critic.parameters(), None)
-        dummy = torch.zeros((1, *tuple(input_shape)), device=None if p is None else p.device,
-                            dtype=p.dtype if p is not None and p.is_floating_point() else None)
+        dummy = torch.zeros(
+            (1, *tuple(input_shape)),
+            device=None if p is None else p.device,
+            dtype=p.dtype if p is not None and p.is_floating_point() else None,
+        )
         prop.run(dummy)
     out = next(n for n in graph.nodes if n.op == "output")
     upper = prop.lip[out]

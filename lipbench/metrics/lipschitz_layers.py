@@ -26,8 +26,9 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-def conv_operator_norm(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
-                       padding_mode="zeros", n_iter=50, u=None):
+def conv_operator_norm(
+    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", n_iter=50, u=None
+):
     """Largest singular value of ``x -> conv2d(pad(x), weight)`` on inputs of shape (C, H, W).
 
     Power iteration on A^T A, where A is the padded convolution (any ``padding_mode`` of
@@ -87,8 +88,11 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
     try:
         with _frozen(critic), torch.no_grad():
             p = next(critic.parameters(), None)
-            dummy = torch.zeros((1, *tuple(input_shape)), device=p.device if p is not None else None,
-                                dtype=p.dtype if p is not None and p.is_floating_point() else None)
+            dummy = torch.zeros(
+                (1, *tuple(input_shape)),
+                device=p.device if p is not None else None,
+                dtype=p.dtype if p is not None and p.is_floating_point() else None,
+            )
             critic(dummy)
             for name, m in layers:
                 w = m.weight.detach()
@@ -99,9 +103,16 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
                 shape = seen.get(id(m))
                 sigma_op = None
                 if shape is not None:
-                    sigma_op, _ = conv_operator_norm(w, shape, stride=m.stride, padding=m.padding,
-                                                     dilation=m.dilation, groups=m.groups,
-                                                     padding_mode=m.padding_mode, n_iter=n_iter)
+                    sigma_op, _ = conv_operator_norm(
+                        w,
+                        shape,
+                        stride=m.stride,
+                        padding=m.padding,
+                        dilation=m.dilation,
+                        groups=m.groups,
+                        padding_mode=m.padding_mode,
+                        n_iter=n_iter,
+                    )
                 out.append({"name": name, "kind": "conv", "sigma": sigma, "sigma_op": sigma_op})
     finally:
         for h in handles:

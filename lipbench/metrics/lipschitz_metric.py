@@ -16,12 +16,21 @@ def _outputs():
     return out + [
         output("sigma_max", None, "largest per-layer sigma (conv: reshaped kernel, what SN normalizes)", table=True),
         output("sigma_prod", None, "product of per-layer operator norm estimates (= lip_upper_est)", table=True),
-        output("lip_lower", None, "lower bound on the critic's Lipschitz constant (max grad norm / pair ascent)",
-               table=True),
-        output("lip_upper", None, "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)",
-               table=True),
-        output("lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); "
-                                      "not a bound"),
+        output(
+            "lip_lower",
+            None,
+            "lower bound on the critic's Lipschitz constant (max grad norm / pair ascent)",
+            table=True,
+        ),
+        output(
+            "lip_upper",
+            None,
+            "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)",
+            table=True,
+        ),
+        output(
+            "lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); not a bound"
+        ),
         output("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the guaranteed bound is (>= 1)", table=True),
     ]
 
@@ -33,5 +42,4 @@ def lipschitz(ev, params):
     g, device = int(ev.run.options.grad_samples), ev.run.device
     from lipbench.metrics.lipschitz import lipschitz_report
 
-    return lipschitz_report(ev.critic, ev.real[:g].to(device), ev.fake[:g].to(device), ev.run.shape,
-                            generator=ev.rng)
+    return lipschitz_report(ev.critic, ev.real[:g].to(device), ev.fake[:g].to(device), ev.run.shape, generator=ev.rng)

@@ -63,7 +63,7 @@ def _max_block_sigma(blocks: torch.Tensor) -> float:
     per = max(1, CHUNK_BYTES // (16 * max(a, b) ** 2))
     best = 0.0
     for start in range(0, blocks.shape[0], per):
-        blk = blocks[start:start + per]
+        blk = blocks[start : start + per]
         gram = blk @ blk.mH if a <= b else blk.mH @ blk
         best = max(best, float(torch.linalg.eigvalsh(gram)[..., -1].max()))
     return math.sqrt(max(best, 0.0))
@@ -148,8 +148,9 @@ def _circular_fits(h, w, pads, ext, stride) -> bool:
     return h % sh == 0 and w % sw == 0 and out_h <= h // sh and out_w <= w // sw
 
 
-def conv_norm_bound(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
-                    padding_mode="zeros") -> Tuple[float, str]:
+def conv_norm_bound(
+    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"
+) -> Tuple[float, str]:
     """A guaranteed upper bound on the operator norm of nn.Conv2d's map on inputs of
     shape (C, H, W), and the method used (see the module docstring)."""
     h, w = (int(v) for v in tuple(input_shape)[-2:])

@@ -19,16 +19,56 @@ from torch import nn
 
 from lipbench.metrics.lipschitz_ops import conv_norm_bound, matrix_sigma, max_pool_bound, nonneg_linear_norm
 
-ONE_LIPSCHITZ = (nn.ReLU, nn.ReLU6, nn.Tanh, nn.Hardtanh, nn.Identity, nn.Flatten, nn.Unflatten,
-                 nn.Dropout, nn.Dropout2d)  # Dropout: the identity in eval mode
+ONE_LIPSCHITZ = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Tanh,
+    nn.Hardtanh,
+    nn.Identity,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Dropout,
+    nn.Dropout2d,
+)  # Dropout: the identity in eval mode
 NONNEG_LINEAR = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 NONNEG_MODES = ("nearest", "linear", "bilinear", "area")
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
-UNARY_ONE = {operator.neg, torch.neg, torch.abs, torch.relu, F.relu, torch.tanh, F.hardtanh, torch.flatten,
-             torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose, torch.permute, torch.clamp}
-METHODS_ONE = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous", "permute", "transpose", "clone",
-               "float", "double", "to", "relu", "tanh", "neg", "abs", "clamp"}
+UNARY_ONE = {
+    operator.neg,
+    torch.neg,
+    torch.abs,
+    torch.relu,
+    F.relu,
+    torch.tanh,
+    F.hardtanh,
+    torch.flatten,
+    torch.reshape,
+    torch.squeeze,
+    torch.unsqueeze,
+    torch.transpose,
+    torch.permute,
+    torch.clamp,
+}
+METHODS_ONE = {
+    "view",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "contiguous",
+    "permute",
+    "transpose",
+    "clone",
+    "float",
+    "double",
+    "to",
+    "relu",
+    "tanh",
+    "neg",
+    "abs",
+    "clamp",
+}
 NONNEG_FUNCS = {F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, torch.sum, torch.mean}
 
 
@@ -68,8 +108,12 @@ def module_bound(m: nn.Module, x: torch.Tensor):
 
 def has_rule(m: nn.Module) -> bool:
     return hasattr(m, "lipschitz_bound") or isinstance(
-        m, (nn.Linear, nn.Conv2d, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Upsample, nn.MaxPool2d)
-        + ONE_LIPSCHITZ + NONNEG_LINEAR + BATCH_NORMS)
+        m,
+        (nn.Linear, nn.Conv2d, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Upsample, nn.MaxPool2d)
+        + ONE_LIPSCHITZ
+        + NONNEG_LINEAR
+        + BATCH_NORMS,
+    )
 
 
 # ----------------------------------------------------------------------------- functions
@@ -85,8 +129,11 @@ def function_factor(target, args, kwargs):
     interp = target is F.interpolate and kwargs.get("mode", args[3] if len(args) > 3 else "nearest") in NONNEG_MODES
     if target in NONNEG_FUNCS or target in ("sum", "mean") or interp:
         rest, x = args[1:], args[0]
-        fn = (lambda t: getattr(t, target)(*rest, **kwargs)) if isinstance(target, str) else (
-            lambda t: target(t, *rest, **kwargs))
+        fn = (
+            (lambda t: getattr(t, target)(*rest, **kwargs))
+            if isinstance(target, str)
+            else (lambda t: target(t, *rest, **kwargs))
+        )
         return nonneg_linear_norm(fn, x.shape, x.device), "Schur test (nonnegative linear map)"
     if target is operator.getitem and _basic_index(args[1]):
         return 1.0, "slice (coordinate projection)"

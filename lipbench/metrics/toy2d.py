@@ -114,14 +114,29 @@ class W1Params:
         at_least("floor_pairs", self.floor_pairs, 1)
 
 
-@register_metric("w1", kinds=("toy2d",), params=W1Params, order=10, outputs=(
-    output("w1", LOWER, "exact Wasserstein-1 between generated and true samples (POT ot.emd2, Euclidean cost)",
-           table=True),
-    output("w1_floor", None, "sampling floor: exact W1 between two independent true samples of eval.w1_samples "
-                             "points (mean over eval.floor_pairs pairs)", table=True),
-    output("w1_floor_std", None, "standard deviation of the W1 floor over its eval.floor_pairs pairs"),
-    output("w1_excess", LOWER, "w1 / w1_floor: 1 = as close as two samples of the true distribution", table=True),
-))
+@register_metric(
+    "w1",
+    kinds=("toy2d",),
+    params=W1Params,
+    order=10,
+    outputs=(
+        output(
+            "w1",
+            LOWER,
+            "exact Wasserstein-1 between generated and true samples (POT ot.emd2, Euclidean cost)",
+            table=True,
+        ),
+        output(
+            "w1_floor",
+            None,
+            "sampling floor: exact W1 between two independent true samples of eval.w1_samples "
+            "points (mean over eval.floor_pairs pairs)",
+            table=True,
+        ),
+        output("w1_floor_std", None, "standard deviation of the W1 floor over its eval.floor_pairs pairs"),
+        output("w1_excess", LOWER, "w1 / w1_floor: 1 = as close as two samples of the true distribution", table=True),
+    ),
+)
 class W1:
     """Exact W1 of ``eval.w1_samples`` generated against as many true points, and its floor."""
 
@@ -132,8 +147,12 @@ class W1:
     def __call__(self, ev) -> dict:
         fake = ev.fake.numpy()
         w1 = exact_w1(fake[: self.n], ev.real[: self.n].numpy()) if np.isfinite(fake).all() else float("nan")
-        return {"w1": w1, "w1_floor": self.floor, "w1_floor_std": self.floor_std,
-                "w1_excess": w1 / self.floor if self.floor > 0 else float("nan")}
+        return {
+            "w1": w1,
+            "w1_floor": self.floor,
+            "w1_floor_std": self.floor_std,
+            "w1_excess": w1 / self.floor if self.floor > 0 else float("nan"),
+        }
 
 
 @dataclass
@@ -144,11 +163,21 @@ class ModesParams:
         at_least("mode_min_count", self.mode_min_count, 0)
 
 
-@register_metric("modes", kinds=("toy2d",), params=ModesParams, order=20, outputs=(
-    output("modes", HIGHER, "number of mixture modes with at least eval.mode_min_count high-quality samples",
-           table=True),
-    output("hq_pct", HIGHER, "percentage of samples within 3 std (Euclidean) of their nearest mode", table=True),
-))
+@register_metric(
+    "modes",
+    kinds=("toy2d",),
+    params=ModesParams,
+    order=20,
+    outputs=(
+        output(
+            "modes",
+            HIGHER,
+            "number of mixture modes with at least eval.mode_min_count high-quality samples",
+            table=True,
+        ),
+        output("hq_pct", HIGHER, "percentage of samples within 3 std (Euclidean) of their nearest mode", table=True),
+    ),
+)
 def modes(ev, params: ModesParams) -> dict:
     """:func:`mode_stats` of ``eval.n_samples`` generated points (data with mode centres only)."""
     data = ev.run.data
@@ -158,11 +187,21 @@ def modes(ev, params: ModesParams) -> dict:
     return mode_stats(fake, data.centers, data.std, min_count=params.mode_min_count)
 
 
-@register_metric("critic_gap", kinds=("toy2d",), order=30, outputs=(
-    output("critic_gap", None, "critic's estimate E[D(real)]-E[D(fake)] of W1", table=True),
-    output("dual_ratio", None, "critic_gap / w1: how tight the critic's dual estimate of W1 is (1 = exact)",
-           target=1.0, table=True),
-))
+@register_metric(
+    "critic_gap",
+    kinds=("toy2d",),
+    order=30,
+    outputs=(
+        output("critic_gap", None, "critic's estimate E[D(real)]-E[D(fake)] of W1", table=True),
+        output(
+            "dual_ratio",
+            None,
+            "critic_gap / w1: how tight the critic's dual estimate of W1 is (1 = exact)",
+            target=1.0,
+            table=True,
+        ),
+    ),
+)
 def critic_gap(ev, params) -> dict:
     """E[D(real)] - E[D(fake)] over ``eval.w1_samples`` points each, and its ratio to ``w1``."""
     import torch

@@ -42,8 +42,9 @@ class GroupSort(nn.Module):
         c = x.shape[1]
         g = c if self.group_size is None else self.group_size
         if c % g:
-            raise ConfigError(f"GroupSort: {c} channels are not divisible by group_size={g}; "
-                              f"use an even model.hidden / width")
+            raise ConfigError(
+                f"GroupSort: {c} channels are not divisible by group_size={g}; use an even model.hidden / width"
+            )
         grouped = x.reshape(x.shape[0], c // g, g, *x.shape[2:])
         return grouped.sort(dim=2).values.reshape(x.shape)
 

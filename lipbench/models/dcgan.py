@@ -25,8 +25,9 @@ from lipbench.models import MODELS
 def image_shape(data_shape, model: str) -> Tuple[int, int]:
     """``(channels, resolution)`` of square image data, or a ConfigError."""
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
-        raise ConfigError(f"model.name={model}: needs square image data (C, H, H), "
-                          f"got data of shape {tuple(data_shape)}")
+        raise ConfigError(
+            f"model.name={model}: needs square image data (C, H, H), got data of shape {tuple(data_shape)}"
+        )
     return int(data_shape[0]), int(data_shape[1])
 
 

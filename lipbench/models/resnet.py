@@ -47,8 +47,13 @@ class UpBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
         self.residual = nn.Sequential(
-            nn.BatchNorm2d(c_in), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, 1, 1),
+            nn.BatchNorm2d(c_in),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c_in, c_out, 3, 1, 1),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1),
         )
         self.shortcut = nn.Conv2d(c_in, c_out, 1)
 

@@ -65,9 +65,12 @@ class SNGANCritic(nn.Module):
         s = _base(resolution)
         w = width
         spec = [  # (in, out, kernel, stride, padding)
-            (channels, w, 3, 1, 1), (w, w, 4, 2, 1),
-            (w, 2 * w, 3, 1, 1), (2 * w, 2 * w, 4, 2, 1),
-            (2 * w, 4 * w, 3, 1, 1), (4 * w, 4 * w, 4, 2, 1),
+            (channels, w, 3, 1, 1),
+            (w, w, 4, 2, 1),
+            (w, 2 * w, 3, 1, 1),
+            (2 * w, 2 * w, 4, 2, 1),
+            (2 * w, 4 * w, 3, 1, 1),
+            (4 * w, 4 * w, 4, 2, 1),
             (4 * w, 8 * w, 3, 1, 1),
         ]
         layers = []

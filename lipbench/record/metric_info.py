@@ -81,7 +81,7 @@ def merge(maps: Iterable[Mapping[str, MetricInfo]]) -> InfoMap:
                 if m[name].table and not out[name].table:
                     out[name] = MetricInfo(name, out[name].better, out[name].doc, out[name].target, True)
                 continue
-            anchor = next((n for n in names[i + 1:] if n in out), None)
+            anchor = next((n for n in names[i + 1 :] if n in out), None)
             order.insert(order.index(anchor) if anchor is not None else len(order), name)
             out[name] = m[name]
     return {name: out[name] for name in order}

@@ -81,8 +81,11 @@ class Summary:
                 values[key] = None
         if "seed" not in data:
             values["seed"] = values["config"].get("seed")
-        return cls(**values, extra={k: v for k, v in data.items() if k not in known},
-                   absent=tuple(k for k in known if k not in data))
+        return cls(
+            **values,
+            extra={k: v for k, v in data.items() if k not in known},
+            absent=tuple(k for k in known if k not in data),
+        )
 
     def to_dict(self) -> Dict[str, Any]:
         """The summary.json object: every field but those the record read did not have and

@@ -25,9 +25,22 @@ from lipbench.report.factors import swept_factors
 REPORT_MARKER = ".lipbench-report"  # written into every report out_dir; skipped when found below an input
 
 # Columns taken from the top level of summary.json (final metrics never overwrite them).
-BASE_COLUMNS = ("run_dir", "run_id", "method", "status", "seed", "step", "iterations",
-                "wall_time_s", "it_per_s", "device", "diverged_step", "diverged_quantity",
-                "error", "finished_at")
+BASE_COLUMNS = (
+    "run_dir",
+    "run_id",
+    "method",
+    "status",
+    "seed",
+    "step",
+    "iterations",
+    "wall_time_s",
+    "it_per_s",
+    "device",
+    "diverged_step",
+    "diverged_quantity",
+    "error",
+    "finished_at",
+)
 
 PathLike = Union[str, os.PathLike]
 
@@ -48,8 +61,9 @@ def find_run_dirs(path: PathLike) -> List[str]:
         return [path]
     found = []
     for root, dirs, _files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not os.path.isfile(os.path.join(root, d, REPORT_MARKER)))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not os.path.isfile(os.path.join(root, d, REPORT_MARKER))
+        )
         keep = []
         for d in dirs:
             sub = os.path.join(root, d)
@@ -204,8 +218,11 @@ def load_runs(paths: Union[PathLike, Iterable[PathLike]]) -> Tuple[pd.DataFrame,
 
 def metric_columns(df: pd.DataFrame) -> List[str]:
     """Final-metric columns of a runs DataFrame (everything but bookkeeping and cfg.*)."""
-    return [c for c in df.columns if c not in BASE_COLUMNS and not c.startswith("cfg.")
-            and pd.api.types.is_numeric_dtype(df[c])]
+    return [
+        c
+        for c in df.columns
+        if c not in BASE_COLUMNS and not c.startswith("cfg.") and pd.api.types.is_numeric_dtype(df[c])
+    ]
 
 
 def load_histories(df: pd.DataFrame, factors: Optional[Sequence[str]] = None) -> pd.DataFrame:

@@ -17,8 +17,9 @@ import pandas as pd
 from lipbench import record
 
 
-def budget_curve(values: Sequence[float], better: str = "lower", n_draws: int = 1000,
-                 seed: int = 0, exact: bool = False) -> pd.DataFrame:
+def budget_curve(
+    values: Sequence[float], better: str = "lower", n_draws: int = 1000, seed: int = 0, exact: bool = False
+) -> pd.DataFrame:
     """Columns ``k, mean, q25, q75`` for k = 1..K (non-finite values are ignored).
 
     ``exact=False`` resamples (``n_draws`` random orders from ``numpy.random.default_rng(seed)``;
@@ -61,13 +62,21 @@ def setting_scores(df: pd.DataFrame, metric: str, factor: str) -> pd.DataFrame:
     for (method, setting), g in df.groupby(["method", factor], sort=True, dropna=False):
         ok = g[g["status"].astype(str) == record.COMPLETED]
         vals = pd.to_numeric(ok[metric], errors="coerce").dropna() if metric in ok else pd.Series([], dtype=float)
-        rows.append({"method": method, "setting": setting, "score": vals.mean() if len(vals) else np.nan,
-                     "n": int(len(vals)), "n_runs": int(len(g))})
+        rows.append(
+            {
+                "method": method,
+                "setting": setting,
+                "score": vals.mean() if len(vals) else np.nan,
+                "n": int(len(vals)),
+                "n_runs": int(len(g)),
+            }
+        )
     return pd.DataFrame(rows, columns=["method", "setting", "score", "n", "n_runs"])
 
 
-def budget_curves(df: pd.DataFrame, metric: str, factor: str, better: str,
-                  n_draws: int = 1000, seed: int = 0) -> pd.DataFrame:
+def budget_curves(
+    df: pd.DataFrame, metric: str, factor: str, better: str, n_draws: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Budget curve per method over the settings of ``factor``.
 
     Settings without a completed run are left out of the draws and counted in

@@ -24,8 +24,14 @@ from hydra.experimental.callback import Callback
 class ReportCallback(Callback):
     """Runs :func:`lipbench.report.report` on the sweep dir after a multirun."""
 
-    def __init__(self, enabled: bool = True, subdir: str = "report", metrics: Optional[Sequence[str]] = None,
-                 quiet: bool = False, alpha: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        subdir: str = "report",
+        metrics: Optional[Sequence[str]] = None,
+        quiet: bool = False,
+        alpha: Optional[float] = None,
+    ) -> None:
         self.enabled = enabled
         self.subdir = subdir
         self.metrics = list(metrics) if metrics else None
@@ -45,8 +51,14 @@ class ReportCallback(Callback):
             from lipbench.report import report
 
             out_dir = os.path.join(sweep_dir, self.subdir)
-            report(sweep_dir, out_dir, name=str(name) if name else None, quiet=self.quiet, metrics=self.metrics,
-                   alpha=self.alpha)
+            report(
+                sweep_dir,
+                out_dir,
+                name=str(name) if name else None,
+                quiet=self.quiet,
+                metrics=self.metrics,
+                alpha=self.alpha,
+            )
         except Exception as exc:  # never fail a finished sweep because of its report
             msg = " ".join(str(exc).split())  # one line, even for multi-line OmegaConf errors
             print(f"lipbench report failed ({type(exc).__name__}: {msg}); rerun: lipbench-report <sweep dir>")

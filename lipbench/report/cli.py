@@ -15,19 +15,32 @@ from typing import List, Optional
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lipbench-report",
-        description="Aggregate lipbench run/sweep directories into tables (md/csv/tex) and plots.")
-    p.add_argument("paths", nargs="+", metavar="RUN_OR_SWEEP_DIR",
-                   help="run directories or folders searched recursively for runs (merged)")
-    p.add_argument("--out", default=None,
-                   help="output folder, e.g. results/NAME (default: <dir>/report for a single input)")
+        description="Aggregate lipbench run/sweep directories into tables (md/csv/tex) and plots.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="RUN_OR_SWEEP_DIR",
+        help="run directories or folders searched recursively for runs (merged)",
+    )
+    p.add_argument(
+        "--out", default=None, help="output folder, e.g. results/NAME (default: <dir>/report for a single input)"
+    )
     p.add_argument("--name", default=None, help="title of the report (default: the --out folder name)")
-    p.add_argument("--metrics", default=None,
-                   help="comma-separated metric columns for the table, e.g. w1,modes,hq_pct (default: all present)")
-    p.add_argument("--alpha", default=None,
-                   help="significance level of the bold (one-sided Welch t-test over seeds against each "
-                        "column's best), a number in (0, 1) (default: the runs' eval.alpha, else 0.05)")
-    p.add_argument("--quiet", action="store_true",
-                   help="do not print the tables (the convergence warning is still printed)")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metric columns for the table, e.g. w1,modes,hq_pct (default: all present)",
+    )
+    p.add_argument(
+        "--alpha",
+        default=None,
+        help="significance level of the bold (one-sided Welch t-test over seeds against each "
+        "column's best), a number in (0, 1) (default: the runs' eval.alpha, else 0.05)",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="do not print the tables (the convergence warning is still printed)"
+    )
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     return p
 
@@ -57,8 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
     from lipbench.report import report  # heavy imports only after the arguments are checked
 
-    report(args.paths, out, name=args.name, quiet=args.quiet, metrics=metrics, plots=not args.no_plots,
-           alpha=alpha)
+    report(args.paths, out, name=args.name, quiet=args.quiet, metrics=metrics, plots=not args.no_plots, alpha=alpha)
     return 0
 
 

@@ -65,13 +65,13 @@ def _num(v: float) -> str:
 
 
 def format_converged(row) -> str:
-    """"k/n" converged among the completed runs that record the flag ("—" when none do)."""
+    """ "k/n" converged among the completed runs that record the flag ("—" when none do)."""
     n = int(row["n_checked"])
     return f"{int(row['n_converged'])}/{n}" if n else "—"
 
 
 def format_ttq(row) -> str:
-    """"<median it> it, <median s> s (k/n)" over the runs that reached quality; "never (0/n)"."""
+    """ "<median it> it, <median s> s (k/n)" over the runs that reached quality; "never (0/n)"."""
     n, k = int(row["n_completed"]), int(row["n_reached"])
     if n == 0:
         return "—"
@@ -81,7 +81,7 @@ def format_ttq(row) -> str:
 
 
 def row_label(row, factors: Sequence[str]) -> str:
-    """"method (factor values)", e.g. "none (eight_gaussians)"."""
+    """ "method (factor values)", e.g. "none (eight_gaussians)"."""
     values = [str(row[f]) for f in factors]
     return str(row["method"]) + (f" ({', '.join(values)})" if values else "")
 
@@ -94,21 +94,27 @@ def convergence_warning(table: pd.DataFrame, factors: Sequence[str]) -> Optional
     bad = checked[checked["n_converged"] < checked["n_checked"]]
     if bad.empty:
         return None
-    named = [f"{row_label(r, factors)}: {int(r['n_converged'])}/{int(r['n_checked'])} converged"
-             for _, r in bad.head(MAX_LISTED).iterrows()]
+    named = [
+        f"{row_label(r, factors)}: {int(r['n_converged'])}/{int(r['n_checked'])} converged"
+        for _, r in bad.head(MAX_LISTED).iterrows()
+    ]
     if len(bad) > MAX_LISTED:
         named.append(f"... and {len(bad) - MAX_LISTED} more")
-    return (f"WARNING: {len(bad)} of {len(checked)} rows have runs that did not converge "
-            f"({'; '.join(named)}); their final numbers describe the training budget, not the method. "
-            "Train longer (train.iterations) or read these rows as a budget study.")
+    return (
+        f"WARNING: {len(bad)} of {len(checked)} rows have runs that did not converge "
+        f"({'; '.join(named)}); their final numbers describe the training budget, not the method. "
+        "Train longer (train.iterations) or read these rows as a budget study."
+    )
 
 
 def unknown_convergence_note(table: pd.DataFrame) -> Optional[str]:
     """A note when no run of the table records whether it converged (an older run record)."""
     if table.empty or "n_checked" in table.columns:
         return None
-    return ("note: these runs do not record whether they converged (a run record without `converged`); "
-            "their final numbers are the state at the end of the training budget, which may not be converged.")
+    return (
+        "note: these runs do not record whether they converged (a run record without `converged`); "
+        "their final numbers are the state at the end of the training budget, which may not be converged."
+    )
 
 
 def ttq_note(table: pd.DataFrame) -> Optional[str]:
@@ -117,9 +123,11 @@ def ttq_note(table: pd.DataFrame) -> Optional[str]:
         return None
     factor = table.attrs.get("quality_factor")
     within = f"{factor:g} ×" if isinstance(factor, (int, float)) and np.isfinite(factor) else "eval.quality_factor ×"
-    return (f"ttq (time to quality): generator iterations and training seconds until the run's primary metric "
-            f"first came within {within} its sampling floor; median over the completed seeds that got there "
-            "(k/n of completed seeds); never: no seed got there.")
+    return (
+        f"ttq (time to quality): generator iterations and training seconds until the run's primary metric "
+        f"first came within {within} its sampling floor; median over the completed seeds that got there "
+        "(k/n of completed seeds); never: no seed got there."
+    )
 
 
 def converged_note(table: pd.DataFrame) -> Optional[str]:
@@ -135,10 +143,15 @@ def converged_note(table: pd.DataFrame) -> Optional[str]:
         rule = RULE.format(window=int(window), tol=float(tol), metric=metric)
     except Exception:  # settings not recorded, or the rule text not importable: say it generically
         known = isinstance(window, (int, float)) and isinstance(tol, (int, float))
-        rule = (f"{metric} stopped improving by more than tol = {tol:g} over the last {window:g} evaluations"
-                if known else f"{metric} stopped improving over the last eval.plateau_window evaluations")
-    return (f"converged: completed seeds that meet the plateau rule ({rule}), out of the completed seeds that "
-            "record the flag; each run's summary.json \"convergence\" gives its reason.")
+        rule = (
+            f"{metric} stopped improving by more than tol = {tol:g} over the last {window:g} evaluations"
+            if known
+            else f"{metric} stopped improving over the last eval.plateau_window evaluations"
+        )
+    return (
+        f"converged: completed seeds that meet the plateau rule ({rule}), out of the completed seeds that "
+        'record the flag; each run\'s summary.json "convergence" gives its reason.'
+    )
 
 
 def config_value(df: pd.DataFrame, key: str, default: Optional[float] = None) -> Optional[float]:
@@ -150,6 +163,19 @@ def config_value(df: pd.DataFrame, key: str, default: Optional[float] = None) ->
     return float(vals.min()) if len(vals) else default
 
 
-__all__ = ["STATE_METRICS", "CONVERGED_COLUMNS", "TTQ_COLUMNS", "state_columns", "row_state",
-           "format_converged", "format_ttq", "convergence_warning", "unknown_convergence_note",
-           "ttq_note", "converged_note", "config_value", "row_label", "present"]
+__all__ = [
+    "STATE_METRICS",
+    "CONVERGED_COLUMNS",
+    "TTQ_COLUMNS",
+    "state_columns",
+    "row_state",
+    "format_converged",
+    "format_ttq",
+    "convergence_warning",
+    "unknown_convergence_note",
+    "ttq_note",
+    "converged_note",
+    "config_value",
+    "row_label",
+    "present",
+]

@@ -39,7 +39,7 @@ class MetricBook:
         return lookup(self.infos, metric)
 
     def better(self, metric: str) -> Optional[str]:
-        """"lower", "higher" or None (a diagnostic, a sampling floor or an unknown name)."""
+        """ "lower", "higher" or None (a diagnostic, a sampling floor or an unknown name)."""
         if is_floor(metric):
             return None
         i = self.info(metric)

@@ -54,8 +54,9 @@ def _num(row, key) -> float:
 
 
 def _violation(row) -> bool:
-    est, se, w1, w1_se, lip = (_num(row, k) for k in ("dual_estimate", "dual_estimate_se", "w1_true",
-                                                         "w1_true_se", "lip_upper"))
+    est, se, w1, w1_se, lip = (
+        _num(row, k) for k in ("dual_estimate", "dual_estimate_se", "w1_true", "w1_true_se", "lip_upper")
+    )
     if not all(math.isfinite(v) for v in (est, se, w1, w1_se, lip)):
         return False
     return exceeds_bound(est, se, w1, w1_se, lip=lip)

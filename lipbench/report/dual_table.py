@@ -47,11 +47,25 @@ def dual_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (pair, dim, critic), g in runs.groupby(list(KEYS), sort=True):
         done = g[g["status"] == record.COMPLETED]
-        row = {"pair": pair, "dim": int(dim), "critic": critic, "n_runs": len(g), "n_completed": len(done),
-               "n_diverged": int((g["status"] == record.DIVERGED).sum()),
-               "n_failed": int((g["status"] == record.FAILED).sum())}
-        for m in ("dual_tightness", "dual_tightness_normalized", "dual_estimate", "lip_upper", "lip_lower",
-                  "steps_to_95", "seconds_to_95", "dual_late_gain"):
+        row = {
+            "pair": pair,
+            "dim": int(dim),
+            "critic": critic,
+            "n_runs": len(g),
+            "n_completed": len(done),
+            "n_diverged": int((g["status"] == record.DIVERGED).sum()),
+            "n_failed": int((g["status"] == record.FAILED).sum()),
+        }
+        for m in (
+            "dual_tightness",
+            "dual_tightness_normalized",
+            "dual_estimate",
+            "lip_upper",
+            "lip_lower",
+            "steps_to_95",
+            "seconds_to_95",
+            "dual_late_gain",
+        ):
             mean, std, n = _stats(done[m]) if m in done else (math.nan, math.nan, 0)
             row.update({f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": n})
         for m in ("dual_estimate_se", "w1_true", "w1_true_se", "w1_bias_gauge"):
@@ -87,17 +101,26 @@ def _truth_line(sub: pd.DataFrame) -> str:
 def _markdown_pair(pair: str, sub: pd.DataFrame) -> List[str]:
     dims = sorted(sub["dim"].unique())
     critics = sorted(sub["critic"].unique())
-    lines = [f"## {pair}", "", _truth_line(sub), "", "| critic | " + " | ".join(f"d={d}" for d in dims) + " |",
-             "|---|" + "---:|" * len(dims)]
+    lines = [
+        f"## {pair}",
+        "",
+        _truth_line(sub),
+        "",
+        "| critic | " + " | ".join(f"d={d}" for d in dims) + " |",
+        "|---|" + "---:|" * len(dims),
+    ]
     for c in critics:
         cells = []
         for d in dims:
             r = sub[(sub["critic"] == c) & (sub["dim"] == d)]
             cells.append(_cell(*(r.iloc[0][f"dual_tightness_{s}"] for s in ("mean", "std", "n"))) if len(r) else "—")
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    lines += ["", "| critic | d | seeds | estimate/W1 | held-out se/W1 | ÷ lip_upper | lip_upper | certified "
-              "| steps to 95% | s to 95% | late gain | violations |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| critic | d | seeds | estimate/W1 | held-out se/W1 | ÷ lip_upper | lip_upper | certified "
+        "| steps to 95% | s to 95% | late gain | violations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for _, r in sub.sort_values(["critic", "dim"]).iterrows():
         lines.append(
             f"| {r['critic']} | {r['dim']} | {r['n_completed']}/{r['n_runs']} | "
@@ -105,7 +128,8 @@ def _markdown_pair(pair: str, sub: pd.DataFrame) -> List[str]:
             f"{fmt_number(r['dual_estimate_se'] / r['w1_true'], 2)} | "
             f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_number(r['lip_upper_mean'], 3)} | "
             f"{r['n_certified']}/{r['n_completed']} | {fmt_number(r['steps_to_95_mean'], 3)} | "
-            f"{fmt_number(r['seconds_to_95_mean'], 2)} | {_percent(r['dual_late_gain_mean'])} | {r['n_violations']} |")
+            f"{fmt_number(r['seconds_to_95_mean'], 2)} | {_percent(r['dual_late_gain_mean'])} | {r['n_violations']} |"
+        )
     return lines + [""]
 
 
@@ -115,15 +139,19 @@ def _percent(v: float) -> str:
 
 def to_markdown(table: pd.DataFrame, caption: str = "dual") -> str:
     """dual.md: the notes, then one section per pair."""
-    lines = [f"# {caption}: held-out critic estimate / exact W1", "",
-             "Cells: E_P[f] − E_Q[f] on held-out samples (never in a training batch) divided by the exact W1, "
-             "mean ± sample std over completed seeds. 1 = the critic attains W1; a critic that is truly "
-             "1-Lipschitz cannot exceed 1. *÷ lip_upper*: the same divided by the critic's guaranteed Lipschitz "
-             "bound (the tightness of the rescaled, certified critic). *certified*: lip_upper ≤ "
-             f"{1 + TOLERANCE:g}. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
-             f"{BOUND_SIGMAS:g} combined standard errors (impossible; a bug if non-zero). *late gain*: share of the "
-             "final estimate gained over the last 30% of the steps (large = still rising when the budget ended). "
-             "OT truths are biased upwards by the finite sample; the bias gauge estimates what is left.", ""]
+    lines = [
+        f"# {caption}: held-out critic estimate / exact W1",
+        "",
+        "Cells: E_P[f] − E_Q[f] on held-out samples (never in a training batch) divided by the exact W1, "
+        "mean ± sample std over completed seeds. 1 = the critic attains W1; a critic that is truly "
+        "1-Lipschitz cannot exceed 1. *÷ lip_upper*: the same divided by the critic's guaranteed Lipschitz "
+        "bound (the tightness of the rescaled, certified critic). *certified*: lip_upper ≤ "
+        f"{1 + TOLERANCE:g}. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
+        f"{BOUND_SIGMAS:g} combined standard errors (impossible; a bug if non-zero). *late gain*: share of the "
+        "final estimate gained over the last 30% of the steps (large = still rising when the budget ended). "
+        "OT truths are biased upwards by the finite sample; the bias gauge estimates what is left.",
+        "",
+    ]
     for pair in _pair_order(table):
         lines += _markdown_pair(pair, table[table["pair"] == pair])
     return "\n".join(lines)
@@ -142,8 +170,9 @@ def write_dual_tables(df: pd.DataFrame, out_dir, caption: str = "dual") -> Dict[
     return write_md_and_csv(table, out_dir, "dual", to_markdown(table, caption) + "\n")
 
 
-def dual_report(df: pd.DataFrame, out_dir, caption: str = "dual", plots: bool = True, errors=None,
-                quiet: bool = False) -> List[str]:
+def dual_report(
+    df: pd.DataFrame, out_dir, caption: str = "dual", plots: bool = True, errors=None, quiet: bool = False
+) -> List[str]:
     """The dual part of a report, when ``df`` holds dual runs: dual.md/.csv, the npz files the
     surface panels need (into the run copies) and the dual plots. Returns the files written."""
     paths = write_dual_tables(df, out_dir, caption)

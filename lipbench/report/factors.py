@@ -11,19 +11,34 @@ import numpy as np
 import pandas as pd
 
 # Config keys that never count as a swept factor (bookkeeping, paths, evaluation settings).
-_IGNORED_KEYS = {"cfg.seed", "cfg.device", "cfg.name", "cfg.train.overwrite", "cfg.train.progress",
-                 "cfg.train.threads", "cfg.train.log_every", "cfg.train.checkpoint_every"}
+_IGNORED_KEYS = {
+    "cfg.seed",
+    "cfg.device",
+    "cfg.name",
+    "cfg.train.overwrite",
+    "cfg.train.progress",
+    "cfg.train.threads",
+    "cfg.train.log_every",
+    "cfg.train.checkpoint_every",
+}
 _IGNORED_PREFIXES = ("cfg.hydra", "cfg.eval.")
 _IGNORED_LEAVES = {"run_dir", "output_dir", "out_dir", "cache_dir"}
 # Factors tried first when several config values change together (e.g. a preset and its lr).
 # (the dual task's pair: its data set and dimension first, so that a pair's own keys are not factors)
-_FACTOR_PRIORITY = ("cfg.data.name", "cfg.pair.base.name", "cfg.pair.dim", "cfg.loss.name", "cfg.optim.preset",
-                    "cfg.model.name", "cfg.optim.optimizer", "cfg.train.iterations")
+_FACTOR_PRIORITY = (
+    "cfg.data.name",
+    "cfg.pair.base.name",
+    "cfg.pair.dim",
+    "cfg.loss.name",
+    "cfg.optim.preset",
+    "cfg.model.name",
+    "cfg.optim.optimizer",
+    "cfg.train.iterations",
+)
 
 
 def _ignored(col: str) -> bool:
-    return (col in _IGNORED_KEYS or col.startswith(_IGNORED_PREFIXES)
-            or col.rsplit(".", 1)[-1] in _IGNORED_LEAVES)
+    return col in _IGNORED_KEYS or col.startswith(_IGNORED_PREFIXES) or col.rsplit(".", 1)[-1] in _IGNORED_LEAVES
 
 
 def _key(series: pd.Series) -> pd.Series:

@@ -13,10 +13,30 @@ import pandas as pd
 
 from lipbench.report.tables import format_table, table_metrics
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
-_SIGNS = {"±": r"$\pm$", "—": "--", "–": "--", "α": r"$\alpha$", "×": r"$\times$",
-          "↓": r"$\downarrow$", "↑": r"$\uparrow$", "≥": r"$\geq$", "≤": r"$\leq$", "…": r"\dots{}"}
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+}
+_SIGNS = {
+    "±": r"$\pm$",
+    "—": "--",
+    "–": "--",
+    "α": r"$\alpha$",
+    "×": r"$\times$",
+    "↓": r"$\downarrow$",
+    "↑": r"$\uparrow$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "…": r"\dots{}",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -43,8 +63,12 @@ def to_latex(table: pd.DataFrame, caption: Optional[str] = None, notes: Sequence
     shown = format_table(table, "latex")
     metrics = set(table_metrics(table))
     align = "".join("r" if c.split(" ")[0] in metrics or c.startswith("n_") else "l" for c in shown.columns)
-    lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule",
-             " & ".join(_head(c) for c in shown.columns) + " \\\\", "\\midrule"]
+    lines = [
+        f"\\begin{{tabular}}{{{align}}}",
+        "\\toprule",
+        " & ".join(_head(c) for c in shown.columns) + " \\\\",
+        "\\midrule",
+    ]
     for _, r in shown.iterrows():
         lines.append(" & ".join(_cell(str(v)) for v in r) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]

@@ -42,8 +42,12 @@ SLACK = 1e-4
 TOLERANCE = SLACK  # the name other reports import
 VERDICTS = ("certified", "exceeded", "undecided", "no certificate")
 BOUND_COLUMNS = ("lip_lower", "lip_upper", "lip_upper_est", "lip_ratio", "dual_ratio")
-_GROUP_TEXT = {"certified": "1-Lipschitz", "exceeded": "not 1-Lipschitz", "undecided": "undecided",
-               "no certificate": "no certificate"}
+_GROUP_TEXT = {
+    "certified": "1-Lipschitz",
+    "exceeded": "not 1-Lipschitz",
+    "undecided": "undecided",
+    "no certificate": "no certificate",
+}
 
 
 def run_verdict(lip_lower: float, lip_upper: float, tol: float = SLACK) -> Optional[str]:
@@ -137,17 +141,19 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def footer(tol: float = SLACK) -> str:
     """What each verdict guarantees, for the bottom of lipschitz.md."""
-    return (f"\nPer completed run, with a slack of {tol:g} (relative) for float rounding only: "
-            f"**certified** (1-Lipschitz): lip_upper, a guaranteed upper bound on the critic's Lipschitz "
-            f"constant K (exact σ for linear layers, circulant FFT bound for convolutions, L_skip + L_branch for "
-            f"residual blocks), is ≤ {1 + tol:g}, so K ≤ 1 holds up to rounding. **exceeded** (not 1-Lipschitz): "
-            f"lip_lower, a gradient norm or difference quotient measured on the critic, is > {1 + tol:g}, so "
-            "K > 1 for sure. **undecided**: K ≤ lip_upper with lip_upper > 1 (the column *certified K ≤* holds "
-            "the largest over the row's runs) and no witness above 1. **no certificate**: no guaranteed bound "
-            "exists for this critic (some layer has none, or the run predates the sound bounds and is not an "
-            "MLP) and no witness above 1; lip_upper_est, the product of per-layer estimates (power iteration "
-            "for convolutions), is shown but is not a bound. Other bounds are means over those runs; "
-            "critic_gap / W1 is 1 for an optimal 1-Lipschitz critic (2-D data only).\n")
+    return (
+        f"\nPer completed run, with a slack of {tol:g} (relative) for float rounding only: "
+        f"**certified** (1-Lipschitz): lip_upper, a guaranteed upper bound on the critic's Lipschitz "
+        f"constant K (exact σ for linear layers, circulant FFT bound for convolutions, L_skip + L_branch for "
+        f"residual blocks), is ≤ {1 + tol:g}, so K ≤ 1 holds up to rounding. **exceeded** (not 1-Lipschitz): "
+        f"lip_lower, a gradient norm or difference quotient measured on the critic, is > {1 + tol:g}, so "
+        "K > 1 for sure. **undecided**: K ≤ lip_upper with lip_upper > 1 (the column *certified K ≤* holds "
+        "the largest over the row's runs) and no witness above 1. **no certificate**: no guaranteed bound "
+        "exists for this critic (some layer has none, or the run predates the sound bounds and is not an "
+        "MLP) and no witness above 1; lip_upper_est, the product of per-layer estimates (power iteration "
+        "for convolutions), is shown but is not a bound. Other bounds are means over those runs; "
+        "critic_gap / W1 is 1 for an optimal 1-Lipschitz critic (2-D data only).\n"
+    )
 
 
 def write_lipschitz_table(table: pd.DataFrame, out_dir, caption: Optional[str] = None) -> Dict[str, str]:

@@ -24,8 +24,9 @@ from lipbench.report.plots_lipschitz import figures_lipschitz
 from lipbench.report.plots_runs import figures_budget, figures_final, figures_histories, figures_settings
 
 
-def plot_histories(df: pd.DataFrame, out_dir, histories: Optional[pd.DataFrame] = None,
-                   metrics: Optional[Sequence[str]] = None) -> List[str]:
+def plot_histories(
+    df: pd.DataFrame, out_dir, histories: Optional[pd.DataFrame] = None, metrics: Optional[Sequence[str]] = None
+) -> List[str]:
     """history*.png/pdf: each metric against step, mean and band over seeds, per method."""
     return save_figures(figures_histories(df, histories, metrics), out_dir)
 
@@ -55,8 +56,9 @@ def plot_settings(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = 
     return save_figures(figures_settings(df, metrics), out_dir)
 
 
-def plot_budget(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None,
-                n_draws: int = 1000, seed: int = 0) -> List[str]:
+def plot_budget(
+    df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000, seed: int = 0
+) -> List[str]:
     """budget_<factor>*.png/pdf: expected best metric against the number of settings tried."""
     return save_figures(figures_budget(df, metrics, n_draws=n_draws, seed=seed), out_dir)
 
@@ -93,8 +95,9 @@ def all_figures(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, error
     return figs
 
 
-def plot_all(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None,
-             errors: Optional[list] = None) -> List[str]:
+def plot_all(
+    df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None, errors: Optional[list] = None
+) -> List[str]:
     """Draw every report plot into ``out_dir``; returns the files written. Never raises."""
     files = []
     for name, build in FIGURES:
@@ -106,8 +109,26 @@ def plot_all(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None,
     return files
 
 
-__all__ = ["plot_histories", "plot_final", "plot_samples_2d", "plot_grad_norms", "plot_layer_norms",
-           "plot_settings", "plot_budget", "plot_lipschitz", "plot_all", "all_figures", "FIGURES",
-           "figures_histories", "figures_final", "figures_samples_2d", "figures_sample_grids", "figures_grad_norms",
-           "figures_layer_norms", "figures_settings", "figures_budget", "figures_lipschitz",
-           "representative_runs"]
+__all__ = [
+    "plot_histories",
+    "plot_final",
+    "plot_samples_2d",
+    "plot_grad_norms",
+    "plot_layer_norms",
+    "plot_settings",
+    "plot_budget",
+    "plot_lipschitz",
+    "plot_all",
+    "all_figures",
+    "FIGURES",
+    "figures_histories",
+    "figures_final",
+    "figures_samples_2d",
+    "figures_sample_grids",
+    "figures_grad_norms",
+    "figures_layer_norms",
+    "figures_settings",
+    "figures_budget",
+    "figures_lipschitz",
+    "representative_runs",
+]

@@ -66,9 +66,11 @@ def representative_runs(df: pd.DataFrame) -> pd.DataFrame:
     if cand.empty:
         return cand
     factors = swept_factors(df)
-    cand = cand.assign(_series=series_labels(cand, factors).to_numpy(),
-                       _done=(cand["status"].astype(str) != record.COMPLETED).astype(int),
-                       _seed=pd.to_numeric(cand["seed"], errors="coerce").fillna(np.inf))
+    cand = cand.assign(
+        _series=series_labels(cand, factors).to_numpy(),
+        _done=(cand["status"].astype(str) != record.COMPLETED).astype(int),
+        _seed=pd.to_numeric(cand["seed"], errors="coerce").fillna(np.inf),
+    )
     keys = ["_series"] + [f for f in factors if f.startswith("cfg.data.")]
     cand = cand.assign(**{k: cand[k].astype(str) for k in keys if k != "_series"})
     picked = cand.sort_values(["_done", "_seed", "run_dir"]).groupby(keys, sort=False).head(1)
@@ -94,8 +96,7 @@ def _samples_panel(ax, rows: pd.DataFrame, label: str, max_points: int) -> bool:
     return True
 
 
-def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000,
-                       per_row: int = MAX_PANELS_PER_ROW) -> FigureDict:
+def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000, per_row: int = MAX_PANELS_PER_ROW) -> FigureDict:
     """Grid in the manner of WGAN-GP Fig. 1: one block per data set (titled), one panel per
     method, at most ``per_row`` panels per row (more methods wrap into further rows); each
     panel shows the critic's value contours, real points and generated points (first seed)."""
@@ -118,7 +119,7 @@ def figures_samples_2d(df: pd.DataFrame, max_points: int = 1000,
     drew, first_ax = False, None
     for block, nrows, (group, sub, labels, present) in zip(blocks, rows_of, groups):
         axes = block.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(present):]:
+        for ax in axes[len(present) :]:
             ax.set_visible(False)
         for ax, s in zip(axes, present):
             drew = _samples_panel(ax, sub[labels == s], s, max_points) or drew
@@ -187,8 +188,11 @@ def _layer_table(diag: dict) -> Optional[pd.DataFrame]:
     layers = diag.get("layers") if isinstance(diag, dict) else None
     if not isinstance(layers, list) or not layers:
         return None
-    recs = [{"layer": i, "sigma": l.get("sigma"), "sigma_op": l.get("sigma_op")}
-            for i, l in enumerate(layers) if isinstance(l, dict)]
+    recs = [
+        {"layer": i, "sigma": l.get("sigma"), "sigma_op": l.get("sigma_op")}
+        for i, l in enumerate(layers)
+        if isinstance(l, dict)
+    ]
     out = pd.DataFrame(recs)
     for c in ("sigma", "sigma_op"):
         out[c] = pd.to_numeric(out[c], errors="coerce")

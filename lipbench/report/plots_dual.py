@@ -37,15 +37,22 @@ def figures_dual_dimension(df: pd.DataFrame, runs: Optional[pd.DataFrame] = None
     runs = dual_runs(df) if runs is None else runs
     runs = runs[runs["status"] == record.COMPLETED] if not runs.empty else runs
     figures = {}
-    for pair, sub in (runs.groupby("pair") if not runs.empty else []):
+    for pair, sub in runs.groupby("pair") if not runs.empty else []:
         if sub["dim"].nunique() < 2:
             continue
         fig, (ax,) = new_figure(1, size=(6.0, 4.2))
         cols = colours(_critics(runs))
         for critic, g in sub.groupby("critic"):
             stats = g.groupby("dim")["dual_tightness"].agg(["mean", "std"]).sort_index()
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
-                        label=critic, color=cols[critic])
+            ax.errorbar(
+                stats.index,
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                marker="o",
+                capsize=3,
+                label=critic,
+                color=cols[critic],
+            )
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("dimension d (log scale)")
@@ -61,8 +68,10 @@ def _curve(run_dir) -> pd.DataFrame:
         rows = record.read_jsonl(os.path.join(str(run_dir), record.METRICS))
     except OSError:
         rows = []
-    return pd.DataFrame([(r["step"], r["dual_tightness"]) for r in rows
-                         if isinstance(r.get("dual_tightness"), (int, float))], columns=["step", "ratio"])
+    return pd.DataFrame(
+        [(r["step"], r["dual_tightness"]) for r in rows if isinstance(r.get("dual_tightness"), (int, float))],
+        columns=["step", "ratio"],
+    )
 
 
 def figures_dual_curves(df: pd.DataFrame, runs: Optional[pd.DataFrame] = None) -> FigureDict:
@@ -98,8 +107,10 @@ def surface_runs(runs: pd.DataFrame) -> pd.DataFrame:
     flat = flat[flat["run_dir"].map(lambda d: os.path.isfile(os.path.join(str(d), NPZ)))]
     if flat.empty:
         return flat
-    flat = flat.assign(_done=(flat["status"] != record.COMPLETED).astype(int),
-                       _seed=pd.to_numeric(flat["seed"], errors="coerce").fillna(np.inf))
+    flat = flat.assign(
+        _done=(flat["status"] != record.COMPLETED).astype(int),
+        _seed=pd.to_numeric(flat["seed"], errors="coerce").fillna(np.inf),
+    )
     return flat.sort_values(["_done", "_seed"]).groupby(["pair", "critic"], sort=True).head(1)
 
 
@@ -121,10 +132,17 @@ def figures_dual_surfaces(df: pd.DataFrame, runs: Optional[pd.DataFrame] = None,
                 continue
             ratio = hit.iloc[0].get("dual_tightness")
             title = f"{critic}\n{pair}" + (f", est/W1 {ratio:.2f}" if np.isfinite(ratio) else "")
-            draw_critic_panel(ax, s["real"], s["fake"], s.get("surface_x"), s.get("surface_y"),
-                              s.get("surface_values"), title, max_points=max_points)
-    fig.suptitle("Critic value surfaces: P (orange) against Q = P + noise (blue), as in WGAN-GP Fig. 1a",
-                 fontsize=10)
+            draw_critic_panel(
+                ax,
+                s["real"],
+                s["fake"],
+                s.get("surface_x"),
+                s.get("surface_y"),
+                s.get("surface_values"),
+                title,
+                max_points=max_points,
+            )
+    fig.suptitle("Critic value surfaces: P (orange) against Q = P + noise (blue), as in WGAN-GP Fig. 1a", fontsize=10)
     return {"dual_surfaces": fig}
 
 

@@ -36,21 +36,29 @@ def _bounds_panel(ax, ok: pd.DataFrame, series) -> None:
 
     ok = sound_bounds(ok)
     colours_of = {"lip_lower": "tab:blue", "lip_upper": "tab:red", "lip_upper_est": "tab:gray"}
-    for off, (metric, marker) in zip((-0.15, 0.0, 0.15), (("lip_lower", "v"), ("lip_upper", "^"),
-                                                         ("lip_upper_est", "x"))):
+    for off, (metric, marker) in zip(
+        (-0.15, 0.0, 0.15), (("lip_lower", "v"), ("lip_upper", "^"), ("lip_upper_est", "x"))
+    ):
         if metric not in ok:
             continue
         for i, s in enumerate(series):
             vals = finite(ok[ok["series"] == s][metric])
             vals = vals[vals > 0]
-            ax.scatter(np.full(len(vals), i + off), vals, marker=marker, alpha=0.6,
-                       color=colours_of[metric], label=metric if i == 0 else None)
+            ax.scatter(
+                np.full(len(vals), i + off),
+                vals,
+                marker=marker,
+                alpha=0.6,
+                color=colours_of[metric],
+                label=metric if i == 0 else None,
+            )
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="K = 1")
     ax.set_yscale("log")
     ax.set_xticks(range(len(series)), series, rotation=30 if len(series) > 4 else 0, fontsize="small")
     ax.set_ylabel("Lipschitz constant estimate (log scale)")
-    ax.set_title("Critic Lipschitz bounds (lower: max grad norm; upper: guaranteed; est: layer-norm product)",
-                 fontsize="medium")
+    ax.set_title(
+        "Critic Lipschitz bounds (lower: max grad norm; upper: guaranteed; est: layer-norm product)", fontsize="medium"
+    )
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3, axis="y")
 

@@ -49,8 +49,14 @@ def panel_metrics(df: pd.DataFrame) -> list:
     diagnostics, in table order, at most :data:`MAX_PANELS`. Floors and excess ratios are
     left out: the floor is drawn inside its metric's history panel."""
     book = MetricBook.of(df)
-    return [m for m in default_metrics(df) if m != "it_per_s" and "_floor" not in m and "_excess" not in m
-            and (book.better(m) is not None or m in SHOWN_DIAGNOSTICS)][:MAX_PANELS]
+    return [
+        m
+        for m in default_metrics(df)
+        if m != "it_per_s"
+        and "_floor" not in m
+        and "_excess" not in m
+        and (book.better(m) is not None or m in SHOWN_DIAGNOSTICS)
+    ][:MAX_PANELS]
 
 
 def _label(metric: str, book: MetricBook) -> str:
@@ -58,8 +64,12 @@ def _label(metric: str, book: MetricBook) -> str:
     return metric + {"lower": " (lower is better)", "higher": " (higher is better)"}.get(d, "")
 
 
-def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None,
-                      metrics: Optional[Sequence[str]] = None, band: str = "minmax") -> FigureDict:
+def figures_histories(
+    df: pd.DataFrame,
+    histories: Optional[pd.DataFrame] = None,
+    metrics: Optional[Sequence[str]] = None,
+    band: str = "minmax",
+) -> FigureDict:
     """Each metric against step: per series the mean over seeds, with a min–max band
     (``band="std"``: ± one std). One figure per data set."""
     factors, book = swept_factors(df), MetricBook.of(df)
@@ -69,7 +79,7 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
     present = set(hist["metric"].unique())
     if metrics is None:
         metrics = [m for m in panel_metrics(df) if m in present] + [m for m in HISTORY_EXTRA if m in present]
-    metrics = [m for m in metrics if m in present][:MAX_PANELS + len(HISTORY_EXTRA)]
+    metrics = [m for m in metrics if m in present][: MAX_PANELS + len(HISTORY_EXTRA)]
     if not metrics:
         return {}
     hist = hist.assign(series=series_labels(hist, factors).to_numpy())
@@ -86,8 +96,11 @@ def figures_histories(df: pd.DataFrame, histories: Optional[pd.DataFrame] = None
                     continue
                 n = part[part["series"] == s]["run_dir"].nunique()
                 ax.plot(stats.index, stats["mean"], color=col[s], label=f"{s} (n={n})")
-                lo, hi = ((stats["min"], stats["max"]) if band == "minmax"
-                          else (stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0)))
+                lo, hi = (
+                    (stats["min"], stats["max"])
+                    if band == "minmax"
+                    else (stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0))
+                )
                 ax.fill_between(stats.index, lo, hi, color=col[s], alpha=0.2, linewidth=0)
             _draw_floor(ax, gdf, df, FLOOR_OF.get(metric))
             log = log_if_spanning(ax, part["value"])
@@ -144,10 +157,14 @@ def figures_final(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> 
             if pos:
                 ax.boxplot([data[p - 1] for p in pos], positions=pos, widths=0.5, showfliers=False)
             for i, d in enumerate(data):
-                ax.scatter(i + 1 + rng.uniform(-0.12, 0.12, len(d)), d, s=14, alpha=0.8, zorder=3,
-                           color=col[series[i]])
-            ax.set_xticks(range(1, len(series) + 1), ticks, rotation=30 if len(series) > 4 else 0,
-                          fontsize="small", ha="right" if len(series) > 4 else "center")
+                ax.scatter(i + 1 + rng.uniform(-0.12, 0.12, len(d)), d, s=14, alpha=0.8, zorder=3, color=col[series[i]])
+            ax.set_xticks(
+                range(1, len(series) + 1),
+                ticks,
+                rotation=30 if len(series) > 4 else 0,
+                fontsize="small",
+                ha="right" if len(series) > 4 else "center",
+            )
             ax.set_xlim(0.4, len(series) + 0.6)
             log = log_if_spanning(ax, np.concatenate(data) if data else [])
             ax.set_title(_label(metric, book))
@@ -162,8 +179,10 @@ def _hyper_setup(df: pd.DataFrame, metrics: Optional[Sequence[str]]):
     """(swept factors, the hyper-parameters among them, the metrics to draw) for the
     settings and budget plots."""
     factors = swept_factors(df)
-    metrics = primary_metrics([m for m in (default_metrics(df) if metrics is None else metrics)
-                               if has_values(df, m)], MetricBook.of(df).better)[:MAX_PANELS]
+    metrics = primary_metrics(
+        [m for m in (default_metrics(df) if metrics is None else metrics) if has_values(df, m)],
+        MetricBook.of(df).better,
+    )[:MAX_PANELS]
     return factors, hyper_factors(factors), metrics
 
 
@@ -188,8 +207,9 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
                     stats = values.groupby(sub[factor].astype(str)).agg(["mean", "std"])
                     stats = stats.reindex(settings)
                     x = np.arange(len(settings))
-                    ax.errorbar(x, stats["mean"], yerr=stats["std"].fillna(0), color=col[m], marker="o",
-                                capsize=3, label=m)
+                    ax.errorbar(
+                        x, stats["mean"], yerr=stats["std"].fillna(0), color=col[m], marker="o", capsize=3, label=m
+                    )
                 ax.set_xticks(range(len(settings)), settings)
                 ax.set_xlabel(short(factor))
                 log = log_if_spanning(ax, ok[metric])
@@ -202,8 +222,9 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
     return figs
 
 
-def figures_budget(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000,
-                   seed: int = 0) -> FigureDict:
+def figures_budget(
+    df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000, seed: int = 0
+) -> FigureDict:
     """Kurach-style budget curves per swept hyper-parameter: the expected best metric
     against the number of settings tried (mean over resamples, 25–75th percentile band)."""
     factors, hyper, metrics = _hyper_setup(df, metrics)

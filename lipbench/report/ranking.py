@@ -29,22 +29,30 @@ RANK_STATS = ("mean_rank", "std_rank", "min_rank", "max_rank", "n_datasets")
 def ranked_metrics(table: pd.DataFrame) -> List[str]:
     """The table's metrics ranked by default (declared direction; no excess ratio, no lip_*)."""
     book = MetricBook.of(table)
-    return [m for m in table_metrics(table) if book.better(m) in ("lower", "higher")
-            and "_excess" not in m and not m.startswith("lip_")]
+    return [
+        m
+        for m in table_metrics(table)
+        if book.better(m) in ("lower", "higher") and "_excess" not in m and not m.startswith("lip_")
+    ]
 
 
 def _block_label(row, data_cols: Sequence[str]) -> str:
     return ", ".join(str(row[c]) if c == "cfg.data.name" else f"{c[4:]}={row[c]}" for c in data_cols) or "all"
 
 
-def _rank_record(key: tuple, entity: Sequence[str], metric: str, per_block: Dict[str, float],
-                 blocks: Sequence[str]) -> dict:
+def _rank_record(
+    key: tuple, entity: Sequence[str], metric: str, per_block: Dict[str, float], blocks: Sequence[str]
+) -> dict:
     vals = np.array([per_block.get(b, np.nan) for b in blocks], dtype=float)
     ok = vals[np.isfinite(vals)]
     rec = dict(zip(entity, key), metric=metric)
-    rec.update(mean_rank=ok.mean() if len(ok) else np.nan, std_rank=ok.std(ddof=1) if len(ok) > 1 else np.nan,
-               min_rank=ok.min() if len(ok) else np.nan, max_rank=ok.max() if len(ok) else np.nan,
-               n_datasets=int(len(ok)))
+    rec.update(
+        mean_rank=ok.mean() if len(ok) else np.nan,
+        std_rank=ok.std(ddof=1) if len(ok) > 1 else np.nan,
+        min_rank=ok.min() if len(ok) else np.nan,
+        max_rank=ok.max() if len(ok) else np.nan,
+        n_datasets=int(len(ok)),
+    )
     rec.update({f"rank[{b}]": v for b, v in zip(blocks, vals)})
     return rec
 
@@ -59,8 +67,10 @@ def ranking_table(table: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
     factors = table_factors(table)
     data_cols = [f for f in factors if f.startswith("cfg.data.")]
     entity = ["method"] + [f for f in factors if f not in data_cols]
-    work = table.assign(_block=[_block_label(r, data_cols) for _, r in table.iterrows()],
-                        _key=[tuple(k) for k in table[entity].itertuples(index=False)])
+    work = table.assign(
+        _block=[_block_label(r, data_cols) for _, r in table.iterrows()],
+        _key=[tuple(k) for k in table[entity].itertuples(index=False)],
+    )
     blocks = list(dict.fromkeys(work["_block"]))
     keys = list(dict.fromkeys(work["_key"]))
     records, book = [], MetricBook.of(table)
@@ -74,8 +84,9 @@ def ranking_table(table: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
         records += [_rank_record(k, entity, m, per_key[k], blocks) for k in keys]
     out = pd.DataFrame(records)
     out = out[out["n_datasets"] > 0].reset_index(drop=True)
-    ranked_on = {m: int(out.loc[out["metric"] == m, [f"rank[{b}]" for b in blocks]].notna().any().sum())
-                 for m in metrics}
+    ranked_on = {
+        m: int(out.loc[out["metric"] == m, [f"rank[{b}]" for b in blocks]].notna().any().sum()) for m in metrics
+    }
     out.attrs.update(metrics=[m for m in metrics if ranked_on[m]], blocks=blocks, entity=entity, ranked_on=ranked_on)
     return out
 
@@ -96,32 +107,38 @@ def format_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
     primary metric's rank on each data set; sorted by the primary metric's mean rank
     (ties in table order)."""
     metrics, blocks, entity = (ranking.attrs[k] for k in ("metrics", "blocks", "entity"))
-    by_metric = {m: {tuple(r[c] for c in entity): r for r in g.to_dict("records")}
-                 for m, g in ranking.groupby("metric", sort=False)}
+    by_metric = {
+        m: {tuple(r[c] for c in entity): r for r in g.to_dict("records")}
+        for m, g in ranking.groupby("metric", sort=False)
+    }
     primary = by_metric.get(metrics[0], {})
     keys = list(dict.fromkeys(tuple(k) for k in ranking[entity].itertuples(index=False)))
     keys.sort(key=lambda k: primary[k]["mean_rank"] if k in primary else np.inf)
-    shown = pd.DataFrame({(c[4:] if c.startswith("cfg.") else c): [str(k[i]) for k in keys]
-                          for i, c in enumerate(entity)})
+    shown = pd.DataFrame(
+        {(c[4:] if c.startswith("cfg.") else c): [str(k[i]) for k in keys] for i, c in enumerate(entity)}
+    )
     for m in metrics:
         part = by_metric.get(m, {})
         n_blocks = ranking.attrs.get("ranked_on", {}).get(m, len(blocks))  # data sets that have metric m
         shown[f"{m} rank"] = [_rank_text(part[k], n_blocks) if k in part else "—" for k in keys]
     if len(blocks) > 1:
         for b in blocks:
-            shown[f"{metrics[0]} @ {b}"] = [fmt_number(primary[k][f"rank[{b}]"], 3) if k in primary else "—"
-                                           for k in keys]
+            shown[f"{metrics[0]} @ {b}"] = [
+                fmt_number(primary[k][f"rank[{b}]"], 3) if k in primary else "—" for k in keys
+            ]
     return shown
 
 
 def ranking_note(ranking: pd.DataFrame) -> str:
     """The footer that says how the ranks were computed."""
     n = len(ranking.attrs.get("blocks", []))
-    return (f"Within each data set, methods are ranked by their mean over completed seeds (1 = best; ties share "
-            f"the average rank). Each cell: mean rank over the data sets (of {n}) that have the metric ± its sample "
-            "std (ddof=1), best–worst rank in brackets; (n=k) when a method has values on only k of them. Ranks "
-            "use means only: a difference of one rank may be noise (the bold in table.md marks what is "
-            "significant).")
+    return (
+        f"Within each data set, methods are ranked by their mean over completed seeds (1 = best; ties share "
+        f"the average rank). Each cell: mean rank over the data sets (of {n}) that have the metric ± its sample "
+        "std (ddof=1), best–worst rank in brackets; (n=k) when a method has values on only k of them. Ranks "
+        "use means only: a difference of one rank may be noise (the bold in table.md marks what is "
+        "significant)."
+    )
 
 
 def ranking_markdown(ranking: pd.DataFrame) -> str:
@@ -139,5 +156,12 @@ def write_ranking(ranking: pd.DataFrame, out_dir, caption: Optional[str] = None)
     return write_md_and_csv(ranking, out_dir, "ranking", ranking_markdown(ranking), heading)
 
 
-__all__ = ["ranking_table", "ranked_metrics", "format_ranking", "ranking_markdown", "ranking_note",
-           "write_ranking", "RANK_STATS"]
+__all__ = [
+    "ranking_table",
+    "ranked_metrics",
+    "format_ranking",
+    "ranking_markdown",
+    "ranking_note",
+    "write_ranking",
+    "RANK_STATS",
+]

@@ -64,8 +64,7 @@ def worse_p_value(best: Sequence[float], other: Sequence[float], better: str) ->
     return float(stats.ttest_ind(b, a, equal_var=False, alternative=alternative).pvalue)
 
 
-def tied_with_best(samples: Sequence[Sequence[float]], better: Optional[str],
-                   alpha: float = DEFAULT_ALPHA) -> Marking:
+def tied_with_best(samples: Sequence[Sequence[float]], better: Optional[str], alpha: float = DEFAULT_ALPHA) -> Marking:
     """Mark the rows (one sample of seeds each) not significantly worse than the best mean.
 
     ``better`` None (a diagnostic without direction) marks nothing. See the module
@@ -110,12 +109,22 @@ def rule_text(alpha: float, n_range: Optional[tuple] = None) -> str:
     if n_range:
         lo, hi = n_range
         seeds = f"; n = {lo} seeds per row" if lo == hi else f"; n = {lo}–{hi} seeds per row"
-    return (f"bold: not significantly worse than the best mean of its column (within each data set), "
-            f"by a {TEST_NAME} of each row against the best row at α = {alpha:g}, "
-            f"no multiple-comparison correction{seeds}. A row with fewer than {MIN_SEEDS} completed seeds "
-            f"is not tested and not bold; a column whose best mean rests on fewer than {MIN_SEEDS} seeds "
-            "has no bold.")
+    return (
+        f"bold: not significantly worse than the best mean of its column (within each data set), "
+        f"by a {TEST_NAME} of each row against the best row at α = {alpha:g}, "
+        f"no multiple-comparison correction{seeds}. A row with fewer than {MIN_SEEDS} completed seeds "
+        f"is not tested and not bold; a column whose best mean rests on fewer than {MIN_SEEDS} seeds "
+        "has no bold."
+    )
 
 
-__all__ = ["DEFAULT_ALPHA", "MIN_SEEDS", "TEST_NAME", "Marking", "worse_p_value", "tied_with_best",
-           "check_alpha", "rule_text"]
+__all__ = [
+    "DEFAULT_ALPHA",
+    "MIN_SEEDS",
+    "TEST_NAME",
+    "Marking",
+    "worse_p_value",
+    "tied_with_best",
+    "check_alpha",
+    "rule_text",
+]

@@ -39,7 +39,7 @@ STATS = ("mean", "std", "n", "tied_best", "p")
 
 
 def direction(metric: str, book: Optional[MetricBook] = None) -> Optional[str]:
-    """"lower", "higher" or None (a diagnostic, a sampling floor or an unknown name), from
+    """ "lower", "higher" or None (a diagnostic, a sampling floor or an unknown name), from
     ``book`` (the runs' records), else from the declarations of the records of before."""
     return (book or MetricBook()).better(metric)
 
@@ -52,8 +52,11 @@ def default_metrics(df: pd.DataFrame) -> List[str]:
     if "it_per_s" in df and df["it_per_s"].notna().any():
         present.append("it_per_s")
     ordered = [m for m in book.table_order() if m in present]
-    extra = sorted(m for m in present if m not in ordered and m not in _NOT_DEFAULT
-                   and not m.endswith("_std") and book.better(m) is not None)
+    extra = sorted(
+        m
+        for m in present
+        if m not in ordered and m not in _NOT_DEFAULT and not m.endswith("_std") and book.better(m) is not None
+    )
     return ordered + extra
 
 
@@ -61,8 +64,12 @@ def _data_factors(factors: Sequence[str]) -> List[str]:
     return [f for f in factors if f.startswith("cfg.data.")]
 
 
-def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
-                     factors: Optional[Sequence[str]] = None, alpha: Optional[float] = None) -> pd.DataFrame:
+def comparison_table(
+    df: pd.DataFrame,
+    metrics: Optional[Sequence[str]] = None,
+    factors: Optional[Sequence[str]] = None,
+    alpha: Optional[float] = None,
+) -> pd.DataFrame:
     """One row per method x swept factor (seeds pooled), with mean/std/n/tied_best/p per metric.
 
     Columns: ``method``, the swept factors (``cfg.``-prefixed names), ``n_completed``,
@@ -76,16 +83,24 @@ def comparison_table(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None,
     """
     book = MetricBook.of(df)
     factors = list(swept_factors(df) if factors is None else factors)
-    metrics = [m for m in (default_metrics(df) if metrics is None else metrics)
-               if m in df.columns and m not in conv.STATE_METRICS]
+    metrics = [
+        m
+        for m in (default_metrics(df) if metrics is None else metrics)
+        if m in df.columns and m not in conv.STATE_METRICS
+    ]
     alpha = check_alpha(alpha) if alpha is not None else runs_alpha(df)
     keys = ["method"] + factors
     state = conv.state_columns(df)
     cols = keys + list(COUNT_COLUMNS) + state + [f"{m}_{s}" for m in metrics for s in STATS]
-    attrs = dict(metrics=metrics, factors=factors, alpha=alpha, **{ATTR: book.infos},
-                 quality_factor=conv.config_value(df, "cfg.eval.quality_factor"),
-                 plateau_window=conv.config_value(df, "cfg.eval.plateau_window"),
-                 plateau_tol=conv.config_value(df, "cfg.eval.plateau_tol"))
+    attrs = dict(
+        metrics=metrics,
+        factors=factors,
+        alpha=alpha,
+        **{ATTR: book.infos},
+        quality_factor=conv.config_value(df, "cfg.eval.quality_factor"),
+        plateau_window=conv.config_value(df, "cfg.eval.plateau_window"),
+        plateau_tol=conv.config_value(df, "cfg.eval.plateau_tol"),
+    )
     if df.empty:
         table = pd.DataFrame(columns=cols)
         table.attrs.update(attrs)
@@ -131,8 +146,9 @@ def runs_alpha(df: pd.DataFrame) -> float:
         return DEFAULT_ALPHA
 
 
-def _mark_tied_best(table: pd.DataFrame, samples: List[np.ndarray], metric: str, within: List[str],
-                    alpha: float, better: Optional[str]) -> None:
+def _mark_tied_best(
+    table: pd.DataFrame, samples: List[np.ndarray], metric: str, within: List[str], alpha: float, better: Optional[str]
+) -> None:
     """Fill ``<metric>_tied_best`` and ``<metric>_p`` per block of rows (each data set)."""
     tied = pd.Series(False, index=table.index)
     pvals = pd.Series(np.nan, index=table.index)
@@ -192,8 +208,10 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
     for latex, ``*`` suffix for plain), and the run-state columns ``converged`` (k/n) and
     ``ttq`` when the runs record them."""
     metrics, factors, book = table_metrics(table), table_factors(table), MetricBook.of(table)
-    arrows = {"lower": {"latex": r" $\downarrow$", "markdown": " ↓", "plain": " (lower)"},
-              "higher": {"latex": r" $\uparrow$", "markdown": " ↑", "plain": " (higher)"}}
+    arrows = {
+        "lower": {"latex": r" $\downarrow$", "markdown": " ↓", "plain": " (lower)"},
+        "higher": {"latex": r" $\uparrow$", "markdown": " ↑", "plain": " (higher)"},
+    }
     out = pd.DataFrame(index=table.index)
     out["method"] = table["method"].astype(str)
     for f in factors:
@@ -241,14 +259,19 @@ def table_notes(table: pd.DataFrame, warnings: bool = True) -> List[str]:
     if table.empty:
         return []
     alpha = table.attrs.get("alpha", DEFAULT_ALPHA)
-    notes = ["mean ± sample std (ddof=1) over completed seeds; — : undefined (one run) or no completed run; "
-             "↓ lower / ↑ higher is better; sampling floors (w1_floor, fid_floor_domain) describe the data "
-             "and are never bold.",
-             rule_text(alpha, seeds_range(table))]
+    notes = [
+        "mean ± sample std (ddof=1) over completed seeds; — : undefined (one run) or no completed run; "
+        "↓ lower / ↑ higher is better; sampling floors (w1_floor, fid_floor_domain) describe the data "
+        "and are never bold.",
+        rule_text(alpha, seeds_range(table)),
+    ]
     notes += [n for n in (conv.converged_note(table), conv.ttq_note(table)) if n]
     if warnings:
-        notes += [n for n in (conv.convergence_warning(table, table_factors(table)),
-                              conv.unknown_convergence_note(table)) if n]
+        notes += [
+            n
+            for n in (conv.convergence_warning(table, table_factors(table)), conv.unknown_convergence_note(table))
+            if n
+        ]
     return notes
 
 

@@ -12,8 +12,9 @@ from lipbench.report.latex import to_latex
 from lipbench.report.tables import table_notes, to_markdown
 
 
-def write_md_and_csv(frame: pd.DataFrame, out_dir, stem: str, markdown: str,
-                     heading: Optional[str] = None) -> Dict[str, str]:
+def write_md_and_csv(
+    frame: pd.DataFrame, out_dir, stem: str, markdown: str, heading: Optional[str] = None
+) -> Dict[str, str]:
     """Write ``<stem>.md`` (``# heading``, when given, then ``markdown``) and ``<stem>.csv``
     (``frame``) into ``out_dir``; returns ``{"md": path, "csv": path}``. The side tables
     (ranking, Lipschitz verdicts, dual) are written through this."""

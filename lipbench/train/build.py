@@ -48,8 +48,16 @@ def build_gan(cfg: DictConfig, device: torch.device, data=None):
     return data, gan
 
 
-def gan_from_parts(generator: nn.Module, critic: nn.Module, constraints: ConstraintSet, optim: Mapping,
-                   loss: Mapping, device: torch.device, precision: str = "fp32", compiled: bool = False) -> GAN:
+def gan_from_parts(
+    generator: nn.Module,
+    critic: nn.Module,
+    constraints: ConstraintSet,
+    optim: Mapping,
+    loss: Mapping,
+    device: torch.device,
+    precision: str = "fp32",
+    compiled: bool = False,
+) -> GAN:
     """A GAN around built networks: ``critic`` is already wrapped by ``constraints`` and both
     are on ``device``; ``optim`` is a resolved optimizer setting (see
     lipbench.train.setup.build_optimizer), ``loss`` a loss config (``{"name": ...}``).

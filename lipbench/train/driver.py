@@ -37,8 +37,7 @@ class Schedule:
     @classmethod
     def of(cls, cfg) -> "Schedule":
         t = cfg.train
-        return cls(int(t.iterations), int(cfg.eval.every), int(t.checkpoint_every), int(t.log_every),
-                   int(t.batch_size))
+        return cls(int(t.iterations), int(cfg.eval.every), int(t.checkpoint_every), int(t.log_every), int(t.batch_size))
 
     def eval_due(self, step: int) -> bool:
         """An evaluation before the final one (which always runs) is due at ``step``."""
@@ -139,14 +138,23 @@ def interrupt(run: TaskRun, stop: SignalFlag) -> None:
         state.writer.flush()
     where = state.run_dir / record.CHECKPOINT
     if stop.chained():
-        log.warning("%s at step %d: checkpoint written to %s; the launcher decides what happens next "
-                    "(requeued jobs resume from this checkpoint)", stop.name, state.step, where)
+        log.warning(
+            "%s at step %d: checkpoint written to %s; the launcher decides what happens next "
+            "(requeued jobs resume from this checkpoint)",
+            stop.name,
+            state.step,
+            where,
+        )
     else:
         run.progress.close()
         if state.writer is not None:
             state.writer.close()
-        log.warning("interrupted by %s at step %d; checkpoint written to %s; run the same command again "
-                    "to resume", stop.name, state.step, where)
+        log.warning(
+            "interrupted by %s at step %d; checkpoint written to %s; run the same command again to resume",
+            stop.name,
+            state.step,
+            where,
+        )
     stop.hand_over()  # raises Interrupted, or passes the signal to the launcher's handler
     state.summary.pop("interrupted")  # that handler let the run go on
 

@@ -77,8 +77,14 @@ class DualRun(TaskRun):
         summary.update(method=self.constraints.name, task="dual", pair=self.pair.describe())
         self.evaluator = DualEvaluator(cfg, self.pair, run_dir, device)
         self.cfg, self.device, self.schedule = cfg, device, Schedule.of(cfg)
-        self.state = TrainState(run_dir, summary, data_gen, {"critic": self.critic, "opt_d": self.opt},
-                                {"loss_d": [], "penalty": []}, t_start=t_start)
+        self.state = TrainState(
+            run_dir,
+            summary,
+            data_gen,
+            {"critic": self.critic, "opt_d": self.opt},
+            {"loss_d": [], "penalty": []},
+            t_start=t_start,
+        )
 
     def start(self) -> None:
         self.critic.train()
@@ -104,5 +110,12 @@ class DualRun(TaskRun):
 
     def report(self, final: dict) -> None:
         s = self.state.summary
-        log.info("%s on %s: %s in %.1f s, estimate/W1 = %.4g -> %s", s["method"], self.pair.label, s["status"],
-                 s["wall_time_s"], final.get("dual_tightness", math.nan), self.state.run_dir)
+        log.info(
+            "%s on %s: %s in %.1f s, estimate/W1 = %.4g -> %s",
+            s["method"],
+            self.pair.label,
+            s["status"],
+            s["wall_time_s"],
+            final.get("dual_tightness", math.nan),
+            self.state.run_dir,
+        )

@@ -76,7 +76,8 @@ def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> dict
     }
     if resume:
         summary["resumes"] = list((plan.summary or {}).get("resumes") or []) + [
-            {"step": int(plan.checkpoint["step"]), "at": record.now()}]
+            {"step": int(plan.checkpoint["step"]), "at": record.now()}
+        ]
     return summary
 
 

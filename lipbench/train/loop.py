@@ -47,8 +47,11 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False, bo
     rundir.check_writable(run_dir)
     plan = rundir.plan(run_dir, run_identity(cfg), bool(cfg.train.overwrite))  # reads only; may raise
     if plan.action == "skip":
-        log.info("%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
-                 run_dir, plan.summary.get("status"))
+        log.info(
+            "%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
+            run_dir,
+            plan.summary.get("status"),
+        )
         return plan.summary
     with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
         return _run(cfg, run_dir, overrides, raise_errors, body or _train)
@@ -92,9 +95,14 @@ class GanRun(TaskRun):
         self.cfg, self.device, self.schedule = cfg, device, Schedule.of(cfg)
         self.n_critic = int(cfg.optim.n_critic)
         g = self.gan
-        self.state = TrainState(run_dir, summary, data_gen,
-                                {"generator": g.generator, "critic": g.critic, "opt_g": g.opt_g, "opt_d": g.opt_d},
-                                {"loss_d": [], "loss_g": [], "penalty": []}, t_start=t_start)
+        self.state = TrainState(
+            run_dir,
+            summary,
+            data_gen,
+            {"generator": g.generator, "critic": g.critic, "opt_g": g.opt_g, "opt_d": g.opt_d},
+            {"loss_d": [], "loss_g": [], "penalty": []},
+            t_start=t_start,
+        )
 
     def sample_real(self, n: int):
         return self.data.sample(n, self.state.data_gen).to(self.device, non_blocking=True)
@@ -137,12 +145,26 @@ class GanRun(TaskRun):
         rows = record.read_jsonl(self.state.run_dir / record.METRICS)
         floor_metric = getattr(self.evaluator, "floor_metric", None)
         comparable_by = getattr(self.evaluator, "comparable_by", None)
-        extra, entry = assess(rows, metric, final.get(floor_metric), int(e.plateau_window), float(e.plateau_tol),
-                              float(e.quality_factor), float(e.plateau_cv), comparable_by)
+        extra, entry = assess(
+            rows,
+            metric,
+            final.get(floor_metric),
+            int(e.plateau_window),
+            float(e.plateau_tol),
+            float(e.quality_factor),
+            float(e.plateau_cv),
+            comparable_by,
+        )
         self.state.summary["convergence"] = {**entry, "floor_metric": floor_metric}
         return {**final, **extra}
 
     def report(self, final: dict) -> None:
         s = self.state.summary
-        log.info("%s: %s in %.1f s (%.1f it/s) -> %s", s["method"], s["status"], s["wall_time_s"],
-                 s["it_per_s"] or 0, self.state.run_dir)
+        log.info(
+            "%s: %s in %.1f s (%.1f it/s) -> %s",
+            s["method"],
+            s["status"],
+            s["wall_time_s"],
+            s["it_per_s"] or 0,
+            self.state.run_dir,
+        )

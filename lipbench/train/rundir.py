@@ -46,9 +46,7 @@ def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
         try:
             summary = record.read_json(summary_path)
         except (OSError, ValueError) as e:
-            raise RunDirError(
-                f"{summary_path} is unreadable ({e}); delete it or pass train.overwrite=true"
-            ) from None
+            raise RunDirError(f"{summary_path} is unreadable ({e}); delete it or pass train.overwrite=true") from None
         other = summary.get("run_id")
         if other and other != run_id:
             raise RunDirError(
@@ -142,8 +140,10 @@ class RunLock:
             os.close(fd)
             if e.errno == errno.ENOLCK:
                 return self
-            raise RunDirError(f"{self.path.parent} is being trained by another process ({holder or 'unknown'}); "
-                              "wait for it to end or stop it, then run again") from None
+            raise RunDirError(
+                f"{self.path.parent} is being trained by another process ({holder or 'unknown'}); "
+                "wait for it to end or stop it, then run again"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
         self._fd = fd

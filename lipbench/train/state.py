@@ -54,15 +54,23 @@ class TrainState:
     def checkpoint(self) -> None:
         """Write the checkpoint atomically; on failure the previous one is left as it was."""
         path = self.run_dir / record.CHECKPOINT
-        state = {"run_id": self.summary["run_id"], "step": self.step,
-                 **{name: part.state_dict() for name, part in self.parts.items()},
-                 "rng": rng_state(self.data_gen), "running": self.running,
-                 "train_time_s": self.train_time, "wall_time_s": self.elapsed()}
+        state = {
+            "run_id": self.summary["run_id"],
+            "step": self.step,
+            **{name: part.state_dict() for name, part in self.parts.items()},
+            "rng": rng_state(self.data_gen),
+            "running": self.running,
+            "train_time_s": self.train_time,
+            "wall_time_s": self.elapsed(),
+        }
         try:
             save_checkpoint(path, state)
         except OSError as e:
-            raise OSError(e.errno, f"writing {path} at step {self.step} failed ({e.strerror or e}); "
-                                   "any previous checkpoint is left intact") from e
+            raise OSError(
+                e.errno,
+                f"writing {path} at step {self.step} failed ({e.strerror or e}); "
+                "any previous checkpoint is left intact",
+            ) from e
 
     def restore(self, ck: dict, iterations: int) -> None:
         """Continue from the checkpoint ``ck``. Rows evaluated after it are evaluated again;
@@ -70,8 +78,11 @@ class TrainState:
         for name, part in self.parts.items():
             part.load_state_dict(ck[name])
         set_rng_state(ck["rng"], self.data_gen)
-        self.step, self.train_time, self.elapsed_before = int(ck["step"]), float(ck["train_time_s"]), \
-            float(ck["wall_time_s"])
+        self.step, self.train_time, self.elapsed_before = (
+            int(ck["step"]),
+            float(ck["train_time_s"]),
+            float(ck["wall_time_s"]),
+        )
         self.running = {k: list(v) for k, v in ck["running"].items()}
         rows = record.read_jsonl(self.run_dir / record.METRICS, max_step=min(self.step, iterations - 1))
         record.atomic_write(self.run_dir / record.METRICS, lambda f: f.writelines(json.dumps(r) + "\n" for r in rows))
@@ -80,8 +91,13 @@ class TrainState:
     def append_row(self, metrics: dict, train_key: str = "train_time_s") -> dict:
         """Append the evaluation row of this step to metrics.jsonl; return the mean losses."""
         losses = self.mean_losses()
-        row = {"step": self.step, "time_s": round(self.elapsed(), 3), train_key: round(self.train_time, 3),
-               **losses, **metrics}
+        row = {
+            "step": self.step,
+            "time_s": round(self.elapsed(), 3),
+            train_key: round(self.train_time, 3),
+            **losses,
+            **metrics,
+        }
         record.append_jsonl(self.run_dir / record.METRICS, row)
         return losses
 
@@ -94,9 +110,16 @@ class TrainState:
     def finish(self, status: str, final: dict, diagnostics: dict) -> None:
         """Write the run's last summary (``status``, final metrics, timings); close TensorBoard."""
         t = self.train_time
-        self.summary.update(status=status, step=self.step, final=final, diagnostics=diagnostics,
-                            train_time_s=round(t, 3), wall_time_s=round(self.elapsed(), 3),
-                            it_per_s=round(self.step / t, 3) if t > 0 else None, finished_at=record.now())
+        self.summary.update(
+            status=status,
+            step=self.step,
+            final=final,
+            diagnostics=diagnostics,
+            train_time_s=round(t, 3),
+            wall_time_s=round(self.elapsed(), 3),
+            it_per_s=round(self.step / t, 3) if t > 0 else None,
+            finished_at=record.now(),
+        )
         record.write_json(self.run_dir / record.SUMMARY, self.summary)
         if self.writer is not None:
             self.writer.close()
