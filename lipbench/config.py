@@ -7,8 +7,9 @@ place for its keys' defaults and types: the shared groups' are in
 :mod:`lipbench.config_schemas`, a constraint's is its ``Params``, and a model, data set or
 loss registers its schema with its name. All are Hydra structured configs
 (:mod:`lipbench.configstore`), so Hydra types the values when it composes; :func:`validate`
-checks them again (a config may come from elsewhere), with the ranges; ranges that depend
-on the component are checked when it is built.
+checks them again (a config may come from elsewhere), with the ranges. Each range is
+checked where its key is declared: an ``eval.*`` key of an evaluator or metric by that
+dataclass's ``__post_init__`` (built here from the config), a constraint's by its ``Params``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lipbench.config_schemas import OptimSchema, PaperSchema, RunSchema, TrainSchema, eval_schema
 from lipbench.errors import ConfigError
+from lipbench.evaluate.metric_set import check_eval_params
 from lipbench.record.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_identity  # noqa: F401 (re-export)
 from lipbench.typecheck import check_node, keys_of, show
 
@@ -131,25 +133,9 @@ def validate(cfg: DictConfig) -> DictConfig:
         raise ConfigError(f"train.progress={t.progress}: allowed: auto, true, false")
     if t.precision not in PRECISIONS:
         raise ConfigError(f"train.precision={t.precision}: allowed: {', '.join(PRECISIONS)}")
-    for key in ("every", "mode_min_count"):
-        _at_least(e[key], f"eval.{key}", 0)
-    for key in (
-        "n_samples",
-        "w1_samples",
-        "grad_samples",
-        "surface_resolution",
-        "fid_samples",
-        "fid_samples_during",
-        "kid_subset_size",
-        "fidelity_batch_size",
-    ):
-        _at_least(e[key], f"eval.{key}", 1)
+    _at_least(e.every, "eval.every", 0)
     _check_convergence_keys(e)
-    if e.ref_split not in ("train", "test"):
-        raise ConfigError(f"eval.ref_split={e.ref_split}: allowed: train, test")
-    bad = [x for x in e.extractors if x not in ("domain", "inception")]
-    if bad:
-        raise ConfigError(f"eval.extractors={bad[0]}: allowed: domain, inception")
+    check_eval_params(e)  # the evaluators' and metrics' own keys, checked by their declaring dataclasses
     if not cfg.constraint:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
     cfg.optim = resolve_optim(cfg)
@@ -159,8 +145,8 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 
 def _check_convergence_keys(e: DictConfig) -> None:
-    """The sampling floor, plateau rule, time-to-quality and significance keys of ``eval``."""
-    _at_least(e.floor_pairs, "eval.floor_pairs", 1, "pairs of true samples averaged for the floor")
+    """The plateau rule, time-to-quality, significance and metric-selection keys of ``eval``
+    (:class:`EvalSchema`'s own; the metrics' keys, the floor's among them, are their params')."""
     _at_least(e.plateau_window, "eval.plateau_window", 2, "evaluations the plateau rule looks at")
     if not 0 <= e.plateau_tol < 1:
         raise ConfigError(f"eval.plateau_tol={e.plateau_tol}: must be in [0, 1) (a relative improvement)")

@@ -48,6 +48,13 @@ from lipbench.registry import Registry
         (["seed=abc"], "seed=abc: expected an integer"),
         (["optim.optimizer=lbfgs"], "optim.optimizer=lbfgs: allowed: adam, rmsprop, sgd"),
         (["eval.ref_split=val"], "eval.ref_split=val: allowed: train, test"),
+        # eval.* keys declared by an evaluator's options or a metric's params: their own range, at validation
+        (["eval.n_samples=0"], "eval.n_samples=0: must be >= 1"),
+        (["eval.fid_samples=1"], "eval.fid_samples=1: must be >= 2"),
+        (["eval.kid_subset_size=1"], "eval.kid_subset_size=1: must be >= 2"),
+        (["eval.mode_min_count=-1"], "eval.mode_min_count=-1: must be >= 0"),
+        (["eval.floor_pairs=0"], "eval.floor_pairs=0: must be >= 1"),
+        (["eval.extractors=[clip]"], "eval.extractors=['clip']: unknown ['clip']; allowed: domain, inception"),
     ],
 )
 def test_each_bad_value_is_one_clear_line(argv, expected):

@@ -174,6 +174,9 @@ def test_a_metric_parameter_is_an_eval_key_with_nothing_else_to_edit(tmp_path):
         assert compose_cfg(selected).eval.toy_scale == 2.0
         with pytest.raises(ConfigError, match="eval.toy_scale"):
             compose_cfg(selected, "eval.toy_scale=abc")
+        # its range, declared only in its __post_init__, is checked when the config is validated
+        with pytest.raises(ConfigError, match=r"^eval\.toy_scale=-1\.0: must be >= 0$"):
+            compose_cfg(selected, "eval.toy_scale=-1")
         run_dir = tmp_path / "run"
         summary = train(compose_cfg(*FAST_2D, selected, "eval.toy_scale=3"), run_dir)
         assert summary["status"] == "completed", summary.get("error")

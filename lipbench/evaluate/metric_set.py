@@ -117,14 +117,27 @@ def eval_field_specs() -> list:
     return specs
 
 
-def _declared() -> dict:
-    """``{key: (Field, resolved type)}`` over the evaluators' options, then the metrics' params."""
+def check_eval_params(eval_cfg) -> None:
+    """Build every declared ``eval.*`` schema (the evaluators' options and the registered metrics'
+    params) from ``eval_cfg``, so that each key's range is checked where it is declared, with
+    that schema's one-line :class:`ConfigError`, before anything is trained."""
+    for schema in _schemas():
+        params_from(eval_cfg, schema)
+
+
+def _schemas() -> list:
+    """The evaluators' options, then the registered metrics' params dataclasses."""
     from lipbench.evaluate.options import DualOptions, ImageOptions, Toy2DOptions
 
-    schemas = [Toy2DOptions, ImageOptions, DualOptions]
-    schemas += [m.params for m in catalog.selectable_metrics() if m.params is not None]
+    return [Toy2DOptions, ImageOptions, DualOptions] + [
+        m.params for m in catalog.selectable_metrics() if m.params is not None
+    ]
+
+
+def _declared() -> dict:
+    """``{key: (Field, resolved type)}`` over the evaluators' options, then the metrics' params."""
     out: dict = {}
-    for schema in schemas:
+    for schema in _schemas():
         hints = typing.get_type_hints(schema)
         for f in dataclasses.fields(schema):
             if f.name in out and _default(out[f.name][0]) != _default(f):

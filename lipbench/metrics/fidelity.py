@@ -103,7 +103,7 @@ def check_extractors(extractors: Sequence[str]) -> None:
 def reference_images(data, ref_split: str) -> torch.Tensor:
     """The ``ref_split`` images of ``data`` (ConfigError when the split is unknown or absent)."""
     if ref_split not in REF_SPLITS:
-        raise ConfigError(f"eval.ref_split={ref_split}: allowed train, test")
+        raise ConfigError(f"eval.ref_split={ref_split}: allowed: train, test")
     reference = data.train_images if ref_split == "train" else data.test_images
     if reference is None or len(reference) == 0:
         raise ConfigError(f"eval.ref_split={ref_split}: data set {data.key} has no {ref_split} split; use train")

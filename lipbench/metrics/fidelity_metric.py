@@ -31,7 +31,7 @@ class FidelityParams:
         self.extractors = [self.extractors] if isinstance(self.extractors, str) else list(self.extractors)
         check_extractors(self.extractors)
         if self.ref_split not in REF_SPLITS:
-            raise ConfigError(f"eval.ref_split={self.ref_split}: allowed train, test")
+            raise ConfigError(f"eval.ref_split={self.ref_split}: allowed: train, test")
         at_least("kid_subset_size", int(self.kid_subset_size), 2)
 
 
