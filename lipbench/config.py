@@ -69,13 +69,15 @@ def _at_least(value, path: str, lo, what: str = None):
 
 def resolve_optim(cfg: DictConfig) -> dict:
     """The optimizer setting a run uses: the preset, or under ``paper`` the first
-    constraint's published setting; explicitly set keys win."""
+    constraint's published setting (with ``optim.paper_overrides`` of that constraint applied);
+    explicitly set keys win."""
     o = cfg.optim
     chosen = {}
     if o.preset == "paper":
-        for node in (cfg.constraint or {}).values():
+        for name, node in (cfg.constraint or {}).items():
             if node is not None and node.get("paper") is not None:
                 chosen = OmegaConf.to_container(node.paper, resolve=True)
+                chosen.update(_paper_changes(o, name))
                 break
         if not chosen:
             raise ConfigError(
@@ -138,10 +140,36 @@ def validate(cfg: DictConfig) -> DictConfig:
     check_eval_params(e)  # the evaluators' and metrics' own keys, checked by their declaring dataclasses
     if not cfg.constraint:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
+    _apply_paper_overrides(cfg)
     cfg.optim = resolve_optim(cfg)
     _check_components(cfg)
     _check_task(cfg)
     return cfg
+
+
+def _apply_paper_overrides(cfg: DictConfig) -> None:
+    """``optim.paper_overrides``: each names a constraint of the registry; one of this run's
+    constraints gets its changes written into its ``paper`` block, so that the resolved config
+    records the setting used. The others' changes are dropped (a sweep's jobs share them)."""
+    from lipbench.constraints import CONSTRAINTS
+
+    changes = cfg.optim.get("paper_overrides") or {}
+    for name, node in changes.items():
+        if name not in CONSTRAINTS:
+            raise ConfigError(
+                f"optim.paper_overrides.{name}: unknown constraint; allowed: {', '.join(CONSTRAINTS.names())}"
+            )
+        changes[name] = check_node(node, PaperSchema, f"optim.paper_overrides.{name}")
+        own = cfg.constraint.get(name)
+        if own is not None and own.get("paper") is not None:
+            own.paper = OmegaConf.merge(own.paper, _paper_changes(cfg.optim, name))
+
+
+def _paper_changes(optim: DictConfig, name: str) -> dict:
+    """The keys that ``optim.paper_overrides`` sets (not null) for constraint ``name``."""
+    node = (optim.get("paper_overrides") or {}).get(name)
+    changes = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
+    return {key: value for key, value in changes.items() if value is not None}
 
 
 def _check_convergence_keys(e: DictConfig) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from lipbench.metrics.convergence import DEFAULTS as CONVERGENCE_DEFAULTS
 
@@ -37,6 +37,16 @@ class TrainSchema:
 
 
 @dataclass
+class PaperSchema:
+    """A constraint's published optimizer setting (the ``paper`` block of conf/constraint/*.yaml)."""
+
+    optimizer: Optional[str] = None
+    lr: Optional[float] = None
+    betas: Optional[List[float]] = None
+    n_critic: Optional[int] = None
+
+
+@dataclass
 class OptimSchema:
     """``optim``: its defaults are ``optim=paper``, each constraint's published setting (the
     ``paper`` block of its conf/constraint yaml; the first constraint in the list that has
@@ -48,6 +58,12 @@ class OptimSchema:
     lr: Optional[float] = None
     betas: Optional[List[float]] = None  # adam's two betas
     n_critic: Optional[int] = None  # critic steps per generator step
+    # under optim=paper, changes to a constraint's published setting, by constraint name, e.g. the
+    # WGAN-GP paper's image setting {gp: {betas: [0.0, 0.9]}} (conf/experiment/cifar10_sngan.yaml);
+    # applied only when that constraint's setting is the one used, and written into its paper block
+    # (each entry is checked against PaperSchema by lipbench.config.validate; typed Any here so that
+    # Hydra's +optim.paper_overrides.gp.betas=... can create an entry)
+    paper_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -85,16 +101,6 @@ def eval_schema() -> type:
     if key not in _EVAL_SCHEMAS:
         _EVAL_SCHEMAS[key] = dataclasses.make_dataclass("EvalConfig", specs, bases=(EvalSchema,))
     return _EVAL_SCHEMAS[key]
-
-
-@dataclass
-class PaperSchema:
-    """A constraint's published optimizer setting (the ``paper`` block of conf/constraint/*.yaml)."""
-
-    optimizer: Optional[str] = None
-    lr: Optional[float] = None
-    betas: Optional[List[float]] = None
-    n_critic: Optional[int] = None
 
 
 @dataclass

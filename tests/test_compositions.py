@@ -5,7 +5,9 @@ every job (sweeps expanded, every committed run's recorded overrides), written a
 533bf51 with ``python tests/compositions.py --out all.json --golden ...``. Deliberate
 changes since: the digits preset's 3,200 iterations (its 12 jobs' identities), and the quick
 start's three methods and two seeds (its none and seed-2 jobs now come from the README's
-``constraint=none,clip,gp,sn`` and ``seed=0,1,2`` variants, with their old identities)."""
+``constraint=none,clip,gp,sn`` and ``seed=0,1,2`` variants, with their old identities), and
+experiment=cifar10_sngan's clip and sn jobs, which no longer carry a stray gp node (its gp image
+setting is now ``optim.paper_overrides``; the gp jobs keep their identities)."""
 
 import json
 from pathlib import Path

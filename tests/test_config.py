@@ -44,6 +44,7 @@ from lipbench.registry import Registry
         ),
         (["+loss.margin=1"], "loss.margin: unknown key; allowed: name"),
         (["optim.lr=fast"], "optim.lr=fast: expected a number or null"),
+        (["+optim.paper_overrides.gp.lr=abc"], "optim.paper_overrides.gp.lr=abc: expected a number or null"),
         (["eval.prc=maybe"], "eval.prc=maybe: expected true or false"),
         (["seed=abc"], "seed=abc: expected an integer"),
         (["optim.optimizer=lbfgs"], "optim.optimizer=lbfgs: allowed: adam, rmsprop, sgd"),
@@ -248,3 +249,27 @@ def test_cfg_job_with_a_bad_value_is_one_line_and_status_2(capsys):
         main(["--cfg", "job", "model.hidden=abc"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "lipbench: config error: model.hidden=abc: expected an integer"
+
+
+@pytest.mark.parametrize("method", ["clip", "gp", "sn"])
+def test_a_preset_changes_one_constraints_paper_setting_without_adding_it_to_other_jobs(cfg_factory, method):
+    """experiment=cifar10_sngan gives gp the WGAN-GP paper's image betas (0, 0.9) through
+    optim.paper_overrides; the clip and sn jobs of that sweep train only their own constraint."""
+    from omegaconf import OmegaConf
+
+    cfg = cfg_factory("experiment=cifar10_sngan", f"constraint={method}", "data.root=/tmp/x")
+    assert list(cfg.constraint) == [method]
+    published = OmegaConf.load(CONF / "constraint" / f"{method}.yaml").paper
+    expected_betas = [0.0, 0.9] if method == "gp" else published.betas
+    assert cfg.optim.betas == expected_betas
+    assert cfg.constraint[method].paper.betas == expected_betas  # the record says which setting was used
+    assert (cfg.optim.lr, cfg.optim.n_critic) == (published.lr, published.n_critic)
+
+
+def test_paper_overrides_name_a_registered_constraint(cfg_factory):
+    with pytest.raises(ConfigError) as err:
+        cfg_factory("constraint=gp", "+optim.paper_overrides.gpp.betas=[0.0,0.9]")
+    assert str(err.value).startswith("optim.paper_overrides.gpp: unknown constraint; allowed: ")
+    # under a fixed preset (optim=A) the published settings, and their changes, are not used
+    cfg = cfg_factory("constraint=gp", "optim=A", "+optim.paper_overrides.gp.lr=0.5")
+    assert cfg.optim.lr == 1e-4
