@@ -73,6 +73,7 @@ def test_callback_writes_report_after_multirun(tmp_path):
     assert any("0.001" in r for r in rows) and any("0.01 " in r or "0.01|" in r for r in rows)
     assert all("|             2 |" in r for r in rows)  # n_completed = 2 seeds each
     assert "Table: " in proc.stdout and "| gp" in proc.stdout  # the table is printed at the end
+    assert list((sweep / "report" / "plots").glob("*.png"))  # plots by default
     assert "Ranking over 1 data set(s):" in proc.stdout and "Welch" in proc.stdout
     # the lr=0.01 runs did not converge: the sweep's printout says so in plain words
     assert "WARNING: 1 of 2 rows have runs that did not converge (gp (0.01): 0/2 converged)" in proc.stdout
@@ -90,9 +91,10 @@ def test_callback_writes_the_report_in_process_and_disabled_writes_nothing(tmp_p
         make_run(sweep, method="gp", seed=seed)
     ReportCallback(enabled=False).on_multirun_end(_sweep_cfg(sweep))
     assert not (sweep / "report").exists() and capsys.readouterr().out == ""
-    ReportCallback(metrics=["w1"], quiet=True).on_multirun_end(_sweep_cfg(sweep))
+    ReportCallback(metrics=["w1"], quiet=True, plots=False).on_multirun_end(_sweep_cfg(sweep))
     out = capsys.readouterr().out
     assert "lipbench report failed" not in out, out
+    assert not (sweep / "report" / "plots").exists()  # plots=False: the tables only
     rows = [r for r in (sweep / "report" / "table.md").read_text().splitlines() if r.startswith("| gp")]
     assert len(rows) == 1 and "|             2 |" in rows[0]  # both seeds of the one method
 

@@ -39,6 +39,11 @@ class MetricInfo:
         if self.better not in (LOWER, HIGHER, None):
             raise ValueError(f"metric {self.name}: better must be 'lower', 'higher' or None, not {self.better!r}")
 
+    def __deepcopy__(self, memo):
+        # immutable (frozen, with immutable fields): pandas deep-copies a frame's attrs, which hold
+        # these, on every operation; a copy would be equal and only cost time
+        return self
+
 
 def to_record(infos: Iterable[MetricInfo]) -> Dict[str, dict]:
     """The JSON form stored in a run record (docs are left out: the code has them)."""

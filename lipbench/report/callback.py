@@ -7,7 +7,8 @@ Register it in conf/config.yaml::
         report:
           _target_: lipbench.report.callback.ReportCallback
 
-The report goes to ``<hydra.sweep.dir>/report/``; its table (with the significance rule),
+The report goes to ``<hydra.sweep.dir>/report/`` (``hydra.callbacks.report.plots=false``: the
+tables only; ``~hydra.callbacks.report``: no report). Its table (with the significance rule),
 the cross-data-set ranking and, when runs did not converge, a plain-words warning are
 printed. The callback never raises: a failure is printed as one line and the sweep's exit
 status is unchanged.
@@ -31,12 +32,14 @@ class ReportCallback(Callback):
         metrics: Optional[Sequence[str]] = None,
         quiet: bool = False,
         alpha: Optional[float] = None,
+        plots: bool = True,
     ) -> None:
         self.enabled = enabled
         self.subdir = subdir
         self.metrics = list(metrics) if metrics else None
         self.quiet = quiet
         self.alpha = alpha  # None: the runs' eval.alpha
+        self.plots = plots  # false: the tables only (as lipbench-report --no-plots)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if not self.enabled:
@@ -58,6 +61,7 @@ class ReportCallback(Callback):
                 quiet=self.quiet,
                 metrics=self.metrics,
                 alpha=self.alpha,
+                plots=self.plots,
             )
         except Exception as exc:  # never fail a finished sweep because of its report
             msg = " ".join(str(exc).split())  # one line, even for multi-line OmegaConf errors
