@@ -12,8 +12,7 @@ from torch import nn
 from lipbench.constraints import build_constraints
 from lipbench.errors import ConfigError
 from lipbench.losses import build_loss
-from lipbench.train.setup import build_optimizer
-from lipbench.train.steps import GAN
+from lipbench.train.build import gan_from_parts
 
 
 def _mlp(width=16):
@@ -27,16 +26,7 @@ def _gan(constraint_cfg, lr=0.05, optimizer="adam"):
     generator = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     generator.z_dim = 2
     optim = {"optimizer": optimizer, "lr": lr, "betas": [0.5, 0.9]}
-    return GAN(
-        generator,
-        critic,
-        build_optimizer(generator.parameters(), optim),
-        build_optimizer(critic.parameters(), optim),
-        build_loss({"name": "wasserstein"}),
-        constraints,
-        2,
-        torch.device("cpu"),
-    )
+    return gan_from_parts(generator, critic, constraints, optim, {"name": "wasserstein"}, torch.device("cpu"))
 
 
 def test_gp_is_differentiable_and_pushes_gradients_toward_one():

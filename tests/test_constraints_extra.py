@@ -11,12 +11,11 @@ from lipbench.constraints import build_constraints
 from lipbench.constraints.base import Constraint, ConstraintSet
 from lipbench.constraints.checks import dense_conv_norm
 from lipbench.errors import ConfigError
-from lipbench.losses import build_loss
 from lipbench.metrics.lipschitz import lipschitz_report
 from lipbench.metrics.lipschitz_layers import conv_operator_norm, layer_norms, lipschitz_summary
 from lipbench.models.activations import GroupSort, MaxMin
-from lipbench.train.setup import build_optimizer
-from lipbench.train.steps import GAN, critic_step
+from lipbench.train.build import gan_from_parts
+from lipbench.train.steps import critic_step
 
 
 def _one(name, **params):
@@ -34,16 +33,7 @@ def _gan(constraints, critic, lr=1e-3):
     gen = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     gen.z_dim = 2
     opt = {"optimizer": "adam", "lr": lr, "betas": [0.5, 0.9]}
-    return GAN(
-        gen,
-        critic,
-        build_optimizer(gen.parameters(), opt),
-        build_optimizer(critic.parameters(), opt),
-        build_loss({"name": "wasserstein"}),
-        constraints,
-        2,
-        torch.device("cpu"),
-    )
+    return gan_from_parts(gen, critic, constraints, opt, {"name": "wasserstein"}, torch.device("cpu"))
 
 
 # ----------------------------------------------------------------------------- parametrizations
