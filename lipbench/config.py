@@ -168,8 +168,9 @@ def _apply_paper_overrides(cfg: DictConfig) -> None:
 def _paper_changes(optim: DictConfig, name: str) -> dict:
     """The keys that ``optim.paper_overrides`` sets (not null) for constraint ``name``."""
     node = (optim.get("paper_overrides") or {}).get(name)
-    changes = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
-    return {key: value for key, value in changes.items() if value is not None}
+    if node is None:
+        return {}
+    return {key: value for key, value in OmegaConf.to_container(node, resolve=True).items() if value is not None}
 
 
 def _check_convergence_keys(e: DictConfig) -> None:
