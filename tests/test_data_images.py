@@ -182,3 +182,93 @@ def test_torchvision_from_existing_copy(tmp_path, monkeypatch):
     src = build_data(_cfg(name="mnist", root=str(tmp_path), resolution=16, channels=3))
     assert src.key == "mnist-16px-3ch" and src.train_images.shape == (6, 3, 16, 16)
     assert int(src.train_images.min()) == 200 and len(src.test_images) == 3
+
+
+# --- MNIST read offline: IDX files in a folder (torchvision's layout) or in the archive itself ---
+
+
+def _idx(array: np.ndarray) -> bytes:
+    """An IDX file written by hand: magic 0x00000803 (uint8, 3 dims) or 0x00000801 (1 dim), the
+    big-endian dimensions, then the bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _mnist_arrays(n_train=12, n_test=6):
+    rng = np.random.RandomState(0)
+    tr = rng.randint(0, 256, size=(n_train, 28, 28)).astype(np.uint8)
+    te = rng.randint(0, 256, size=(n_test, 28, 28)).astype(np.uint8)
+    return tr, np.arange(n_train) % 10, te, (np.arange(n_test) + 3) % 10
+
+
+def _mnist_folder(root, folder="MNIST", gz=False):
+    import gzip
+
+    tr, ytr, te, yte = _mnist_arrays()
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    for name, a in (("train-images-idx3-ubyte", tr), ("train-labels-idx1-ubyte", ytr),
+                    ("t10k-images-idx3-ubyte", te), ("t10k-labels-idx1-ubyte", yte)):  # fmt: skip
+        blob = _idx(a)
+        (raw / (name + (".gz" if gz else ""))).write_bytes(gzip.compress(blob) if gz else blob)
+    return root
+
+
+def test_mnist_reads_the_extracted_folder_and_the_archive_alike(tmp_path):
+    """data.root = the folder torchvision's MNIST(root) reads, or the .tar.gz of it: the same
+    uint8 images and labels as written, test split = the t10k files."""
+    import torchvision
+
+    tr, ytr, te, yte = _mnist_arrays()
+    folder = _mnist_folder(tmp_path / "extracted")
+    archive = tmp_path / "mnist-idx.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / "MNIST", arcname="MNIST")
+    cfg = dict(name="mnist", resolution=28, channels=1, download=False)
+    a = build_data(_cfg(root=str(folder), **cfg))
+    b = build_data(_cfg(root=str(archive), **cfg))
+    assert a.key == b.key == "mnist-28px-1ch" and a.num_classes == 10
+    assert np.array_equal(a.train_images[:, 0].numpy(), tr) and np.array_equal(a.test_images[:, 0].numpy(), te)
+    assert a.train_labels.tolist() == ytr.tolist() and a.test_labels.tolist() == yte.tolist()
+    for x, y in ((a.train_images, b.train_images), (a.test_images, b.test_images), (a.test_labels, b.test_labels)):
+        assert torch.equal(x, y)
+    ref = torchvision.datasets.MNIST(str(folder), train=False, download=False)  # torchvision's own reader
+    assert torch.equal(a.test_images[:, 0], ref.data) and torch.equal(a.test_labels, ref.targets)
+    resized = build_data(_cfg(name="mnist", root=str(archive), download=False))  # default 32 px, as a run uses
+    assert resized.key == "mnist-32px-1ch" and resized.train_images.shape == (12, 1, 32, 32)
+
+
+def test_mnist_gzipped_idx_and_the_raw_folder_itself(tmp_path):
+    folder = _mnist_folder(tmp_path / "gz", gz=True)
+    a = build_data(_cfg(name="mnist", root=str(folder), resolution=28, download=False))
+    b = build_data(_cfg(name="mnist", root=str(folder / "MNIST" / "raw"), resolution=28, download=False))
+    assert np.array_equal(a.train_images[:, 0].numpy(), _mnist_arrays()[0])
+    assert torch.equal(a.test_images, b.test_images)
+
+
+def test_fashion_mnist_files_are_not_read_as_mnist(tmp_path):
+    """Another data set's raw folder is not taken for MNIST: torchvision's path is used, and
+    it fails offline with the one-line error."""
+    folder = _mnist_folder(tmp_path / "f", folder="FashionMNIST")
+    assert build_data(_cfg(name="fashion_mnist", root=str(folder), resolution=28, download=False)).key == (
+        "fashion_mnist-28px-1ch"
+    )
+    with pytest.raises(DataError, match="data.download=true"):
+        build_data(_cfg(name="mnist", root=str(folder), download=False))
+
+
+def test_mnist_bad_archive_and_bad_idx_are_one_line_errors(tmp_path):
+    empty = tmp_path / "other.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        data = b"hello"
+        info = tarfile.TarInfo("readme.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataError, match="does not hold the four IDX files") as e:
+        build_data(_cfg(name="mnist", root=str(empty)))
+    assert "\n" not in str(e.value)
+    folder = _mnist_folder(tmp_path / "bad")
+    path = folder / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])  # truncated
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.*holds"):
+        build_data(_cfg(name="mnist", root=str(folder), download=False))

@@ -1,4 +1,5 @@
-"""Image data sets: scikit-learn digits and torchvision CIFAR-10 / MNIST / Fashion-MNIST, and
+"""Image data sets: scikit-learn digits, torchvision CIFAR-10, MNIST / Fashion-MNIST (their IDX
+files read from a folder or an archive, :mod:`lipbench.data.idx`, or through torchvision), and
 the helpers and caches they share with any image folder or .tar(.gz) of one
 (:mod:`lipbench.data.imagefolder`).
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lipbench.data import DATASETS, archive
+from lipbench.data import DATASETS, archive, idx
 from lipbench.data.base import ImageSource
 from lipbench.errors import ConfigError, DataError
 
@@ -119,7 +120,9 @@ class TorchvisionConfig:
 
 @dataclass
 class MNISTConfig(TorchvisionConfig):
-    """``data=mnist``: MNIST (60,000 / 10,000, 10 classes), 28 px resized to ``resolution``."""
+    """``data=mnist``: MNIST (60,000 / 10,000, 10 classes), 28 px resized to ``resolution``.
+    ``root`` may be a folder holding ``MNIST/raw/*-idx?-ubyte`` (torchvision's layout) or a
+    .tar / .tar.gz of it, read directly; downloaded by torchvision only when they are missing."""
 
     name: str = "mnist"
     channels: int = 1
@@ -159,27 +162,19 @@ def build_digits(cfg) -> ImageSource:
     )
 
 
-def _torchvision(cfg, name, cls_name, default_res, default_ch):
-    import torchvision
-
+def _torchvision(cfg, name, cls_name, default_res, default_ch, idx_files=False):
+    """``idx_files``: the data set is MNIST-like; its IDX files are read directly from a folder
+    or an archive at ``data.root`` when they are there (:mod:`lipbench.data.idx`), and
+    torchvision (with its download) is used only when they are not."""
     res, ch = _shape(cfg, default_res, default_ch)
     root = data_root(cfg)
-    download = bool(_get(cfg, "download", True))
-    cls = getattr(torchvision.datasets, cls_name)
+    found = idx.find(root, cls_name) if idx_files else None
+    raw = idx.load(found, root) if found is not None else _torchvision_splits(cfg, name, cls_name, root)
     splits = []
-    for train in (True, False):
-        try:
-            ds = cls(root=root, train=train, download=download)
-        except Exception as e:  # noqa: BLE001 - offline, missing or corrupt: one clear line
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise DataError(
-                f"data={name}: not found under data.root={root} and not downloadable ({reason}); "
-                f"set data.root=/path/to/an/existing/copy, or allow data.download=true with internet access"
-            ) from None
-        x = ds.data
+    for x, y in raw:
         x = torch.from_numpy(np.asarray(x)) if not torch.is_tensor(x) else x
         x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x.unsqueeze(1)
-        y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+        y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
         x, y = _cap(x, y, _max_images(cfg))
         splits.append((resize_uint8(x.contiguous(), res, ch), y))
     (xtr, ytr), (xte, yte) = splits
@@ -194,6 +189,27 @@ def _torchvision(cfg, name, cls_name, default_res, default_ch):
     )
 
 
+def _torchvision_splits(cfg, name, cls_name, root):
+    """``[(train images, labels), (test images, labels)]`` through torchvision: read from
+    ``root``, downloaded there first when missing and ``data.download`` is true."""
+    import torchvision
+
+    download = bool(_get(cfg, "download", True))
+    cls = getattr(torchvision.datasets, cls_name)
+    splits = []
+    for train in (True, False):
+        try:
+            ds = cls(root=root, train=train, download=download)
+        except Exception as e:  # noqa: BLE001 - offline, missing or corrupt: one clear line
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(
+                f"data={name}: not found under data.root={root} and not downloadable ({reason}); "
+                f"set data.root=/path/to/an/existing/copy, or allow data.download=true with internet access"
+            ) from None
+        splits.append((ds.data, ds.targets))
+    return splits
+
+
 @DATASETS.register("cifar10", schema=TorchvisionConfig)
 def build_cifar10(cfg) -> ImageSource:
     """CIFAR-10 through torchvision (download when online, or ``data.root``)."""
@@ -202,11 +218,13 @@ def build_cifar10(cfg) -> ImageSource:
 
 @DATASETS.register("mnist", schema=MNISTConfig)
 def build_mnist(cfg) -> ImageSource:
-    """MNIST through torchvision, resized to ``resolution`` (default 32)."""
-    return _torchvision(cfg, "mnist", "MNIST", 32, 1)
+    """MNIST from its IDX files (a folder or an archive at ``data.root``), else through
+    torchvision (with its download), resized to ``resolution`` (default 32)."""
+    return _torchvision(cfg, "mnist", "MNIST", 32, 1, idx_files=True)
 
 
 @DATASETS.register("fashion_mnist", schema=FashionMNISTConfig)
 def build_fashion_mnist(cfg) -> ImageSource:
-    """Fashion-MNIST through torchvision, resized to ``resolution`` (default 32)."""
-    return _torchvision(cfg, "fashion_mnist", "FashionMNIST", 32, 1)
+    """Fashion-MNIST from its IDX files (``FashionMNIST/raw``, a folder or an archive at
+    ``data.root``), else through torchvision, resized to ``resolution`` (default 32)."""
+    return _torchvision(cfg, "fashion_mnist", "FashionMNIST", 32, 1, idx_files=True)
