@@ -4,7 +4,10 @@ A small CNN classifier is trained, deterministically, on the data set's own labe
 train split at its resolution and channels. It is cached at
 ``$LIPBENCH_CACHE/classifiers/<data.key>.pt`` together with its held-out (test split)
 accuracy, so that every run of a sweep and the report reuse one classifier. The file is
-written under a file lock, through a temporary file and an atomic rename.
+written under a file lock (the other runs of a sweep wait for it), through a temporary file
+and an atomic rename. Training it is a long step on first use (minutes on CPU for 60,000
+images): it logs what it trains and where it caches it, shows a progress bar when the run
+does, and stops within one step on SIGTERM / SIGINT (:mod:`lipbench.metrics.first_use`).
 
 :func:`register_domain_extractor` registers it with torch-fidelity under the name
 ``lipbench-domain-<data.key>``; FID/KID/PRC then use its ``penultimate`` features and ISC
@@ -13,18 +16,28 @@ its ``logits_unbiased`` (the logits without the final bias, as for Inception).
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Optional, Set
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+from lipbench.metrics.domain_extractor import LOADED, DomainFeatureExtractor, to_float
+from lipbench.metrics.first_use import LongStep, atomic_save, build_once
+
+__all__ = [
+    "DomainClassifier",
+    "DomainFeatureExtractor",
+    "load_or_train",
+    "register_domain_extractor",
+    "train_classifier",
+]
 
 RECIPE_VERSION = 1  # bump when the architecture or training recipe changes
 SEED = 0
@@ -34,7 +47,8 @@ EPOCHS = 15
 MIN_STEPS, MAX_STEPS = 200, 1500
 LR = 2e-3
 
-_LOADED: Dict[str, nn.Module] = {}  # extractor name -> classifier, read by the extractor class
+_ANNOUNCED: Set[str] = set()  # cache files whose accuracy this process has logged
+log = logging.getLogger("lipbench")
 
 
 class DomainClassifier(nn.Module):
@@ -67,10 +81,6 @@ class DomainClassifier(nn.Module):
         return dict(channels=self.channels, resolution=self.resolution, num_classes=self.num_classes, width=self.width)
 
 
-def _to_float(images_uint8: torch.Tensor) -> torch.Tensor:
-    return images_uint8.float().div_(127.5).sub_(1.0)
-
-
 @torch.no_grad()
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device="cpu", batch_size=500) -> float:
     """Top-1 accuracy of ``model`` (in eval mode) on uint8 ``images``."""
@@ -78,17 +88,19 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     model.eval()
     correct = 0
     for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-        correct += (model(_to_float(x).to(device))[1].argmax(1).cpu() == y).sum().item()
+        correct += (model(to_float(x).to(device))[1].argmax(1).cpu() == y).sum().item()
     model.train(was_training)
     return correct / max(1, len(images))
 
 
-def train_classifier(data, device="cpu", verbose: bool = False):
+def train_classifier(data, device="cpu", verbose: bool = False, path: str = ""):
     """Train a :class:`DomainClassifier` on ``data``'s train split.
 
     Deterministic for a given machine: the weights are initialised under a fixed seed
     (without touching the caller's global RNG state) and batches are drawn with a
-    fixed-seed ``torch.Generator``. Returns ``(model in eval mode on the CPU, held-out accuracy)``.
+    fixed-seed ``torch.Generator``. A long step (:class:`~lipbench.metrics.first_use.LongStep`):
+    a progress bar when ``verbose``, log lines, and a stop signal ends it within one step.
+    Returns ``(model in eval mode on the CPU, held-out accuracy)``.
     """
     device = torch.device(device)
     x, y = data.train_images, data.train_labels
@@ -96,36 +108,60 @@ def train_classifier(data, device="cpu", verbose: bool = False):
         torch.manual_seed(SEED)
         model = DomainClassifier(x.shape[1], x.shape[2], max(int(data.num_classes), 1), width=WIDTH)
     model.to(device).train()
-    steps_per_epoch = math.ceil(len(x) / BATCH_SIZE)
-    steps = int(min(MAX_STEPS, max(MIN_STEPS, EPOCHS * steps_per_epoch)))
+    steps = int(min(MAX_STEPS, max(MIN_STEPS, EPOCHS * math.ceil(len(x) / BATCH_SIZE))))
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.15)
     gen = torch.Generator().manual_seed(SEED)
     order, pos = torch.randperm(len(x), generator=gen), 0
-    from tqdm.auto import tqdm
-
-    for _ in tqdm(range(steps), desc=f"training domain classifier ({data.key})", disable=not verbose, leave=False):
-        if pos + BATCH_SIZE > len(order):
-            order, pos = torch.randperm(len(x), generator=gen), 0
-        idx = order[pos : pos + BATCH_SIZE]
-        pos += BATCH_SIZE
-        xb = _to_float(x[idx])
-        # light augmentation: random shifts by up to 1/8 of the image (reflect padding)
-        pad = max(1, xb.shape[-1] // 8)
-        xb = F.pad(xb, (pad,) * 4, mode="reflect")
-        shifts = torch.randint(0, 2 * pad + 1, (len(idx), 2), generator=gen).tolist()
-        xb = torch.stack([xb[i, :, dy : dy + x.shape[2], dx : dx + x.shape[3]] for i, (dy, dx) in enumerate(shifts)])
-        loss = F.cross_entropy(model(xb.to(device))[1], y[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+    what = f"training the domain classifier for {data.key}"
+    log.info(
+        "%s on its %d training images (%d steps of %d; first use only, then cached at %s)",
+        what,
+        len(x),
+        steps,
+        BATCH_SIZE,
+        path or "no cache",
+    )
+    with LongStep(what, steps, verbose, cleanup="nothing was cached; the next run trains it again") as step:
+        for i in step.steps():
+            if pos + BATCH_SIZE > len(order):
+                order, pos = torch.randperm(len(x), generator=gen), 0
+            idx = order[pos : pos + BATCH_SIZE]
+            pos += BATCH_SIZE
+            loss = _step(model, opt, sched, _augment(to_float(x[idx]), gen).to(device), y[idx].to(device))
+            if i % 25 == 0:
+                step.set_postfix(loss=f"{loss:.3g}")
     model.cpu().eval().requires_grad_(False)
-    if data.test_images is not None and len(data.test_images):
-        acc = accuracy(model, data.test_images, data.test_labels)
-    else:  # no held-out split: report training accuracy rather than nothing
-        acc = accuracy(model, x, y)
+    held_out = data.test_images is not None and len(data.test_images) > 0
+    acc = accuracy(model, data.test_images, data.test_labels) if held_out else accuracy(model, x, y)
+    log.info(
+        "domain classifier for %s: %s accuracy %.2f%% on %d images, trained in %.0f s",
+        data.key,
+        "held-out" if held_out else "training (no held-out split)",
+        100 * acc,
+        len(data.test_images) if held_out else len(x),
+        step.elapsed(),
+    )
     return model, acc
+
+
+def _augment(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Light augmentation: random shifts by up to 1/8 of the image (reflect padding)."""
+    size = xb.shape[-1]
+    pad = max(1, size // 8)
+    padded = F.pad(xb, (pad,) * 4, mode="reflect")
+    shifts = torch.randint(0, 2 * pad + 1, (len(xb), 2), generator=gen).tolist()
+    return torch.stack([padded[i, :, dy : dy + xb.shape[2], dx : dx + size] for i, (dy, dx) in enumerate(shifts)])
+
+
+def _step(model, opt, sched, xb, yb) -> float:
+    """One optimizer step on a batch; returns the loss."""
+    loss = F.cross_entropy(model(xb)[1], yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
 
 
 def _fingerprint(state_dict) -> str:
@@ -152,39 +188,50 @@ def classifier_path(key: str, cache_root: Optional[str] = None) -> str:
 
 def load_or_train(data, cache_root: Optional[str] = None, device="cpu", verbose=False) -> DomainClassifierInfo:
     """The cached classifier for ``data.key``, trained and cached first if missing
-    (or made by an older recipe). Safe when several runs of a sweep start together."""
-    from filelock import FileLock
-
+    (or made by an older recipe). When several runs of a sweep start together, one trains
+    it and the others wait for it (:func:`~lipbench.metrics.first_use.build_once`)."""
     path = classifier_path(data.key, cache_root)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with FileLock(path + ".lock"):
-        blob = None
-        if os.path.exists(path):
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                if blob.get("version") != RECIPE_VERSION or blob.get("key") != data.key:
-                    blob = None
-            except Exception:  # noqa: BLE001 - unreadable cache: retrain
-                blob = None
-        if blob is None:
-            model, acc = train_classifier(data, device=device, verbose=verbose)
-            state = model.state_dict()
-            blob = dict(
-                version=RECIPE_VERSION,
-                key=data.key,
-                arch=model.arch(),
-                state_dict=state,
-                test_accuracy=float(acc),
-                fingerprint=_fingerprint(state),
-            )
-            tmp = f"{path}.{os.getpid()}.tmp"
-            torch.save(blob, tmp)
-            os.replace(tmp, path)
+
+    def train_and_save():
+        model, acc = train_classifier(data, device=device, verbose=verbose, path=path)
+        state = model.state_dict()
+        blob = dict(
+            version=RECIPE_VERSION,
+            key=data.key,
+            arch=model.arch(),
+            state_dict=state,
+            test_accuracy=float(acc),
+            fingerprint=_fingerprint(state),
+        )
+        atomic_save(lambda tmp: torch.save(blob, tmp), path)
+        _ANNOUNCED.add(path)
+        log.info("domain classifier for %s cached at %s", data.key, path)
+        return blob
+
+    blob = build_once(
+        path, lambda: _load(path, data.key), train_and_save, f"training the domain classifier for {data.key}"
+    )
+    if path not in _ANNOUNCED:
+        _ANNOUNCED.add(path)
+        log.info(
+            "domain classifier for %s: accuracy %.2f%%, loaded from %s", data.key, 100 * blob["test_accuracy"], path
+        )
     with torch.random.fork_rng(devices=[]):  # initialisation must not consume the caller's RNG
         model = DomainClassifier(**blob["arch"])
     model.load_state_dict(blob["state_dict"])
     model.eval().requires_grad_(False)
     return DomainClassifierInfo(model, float(blob["test_accuracy"]), str(blob["fingerprint"]), path)
+
+
+def _load(path: str, key: str) -> Optional[dict]:
+    """The cached blob, or None when missing, unreadable or made by another recipe."""
+    if not os.path.exists(path):
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable cache: retrain
+        return None
+    return blob if blob.get("version") == RECIPE_VERSION and blob.get("key") == key else None
 
 
 def extractor_name(key: str) -> str:
@@ -198,61 +245,7 @@ def register_domain_extractor(data, cache_root: Optional[str] = None, device="cp
     """
     info = load_or_train(data, cache_root=cache_root, device=device, verbose=verbose)
     name = extractor_name(data.key)
-    _LOADED[name] = info.model
+    LOADED[name] = info.model
     if name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(name, DomainFeatureExtractor)
     return name, info
-
-
-class DomainFeatureExtractor(FeatureExtractorBase):
-    """torch-fidelity wrapper of a :class:`DomainClassifier` registered under ``name``.
-
-    ``forward`` takes uint8 B x 3 x H x W (torch-fidelity always feeds 3 channels),
-    converts to the classifier's channels and resolution, and returns the requested
-    features in ``features_list`` order.
-    """
-
-    def __init__(self, name, features_list, **kwargs):  # kwargs: torch-fidelity's options
-        super().__init__(name, features_list)
-        if name not in _LOADED:
-            raise ValueError(f"{name}: call lipbench.metrics.domain.register_domain_extractor(data) first")
-        self.classifier = copy.deepcopy(_LOADED[name])
-        self.requires_grad_(False)
-        self.eval()
-
-    @staticmethod
-    def get_provided_features_list():
-        return "penultimate", "logits_unbiased", "logits"
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return {"isc": "logits_unbiased", "fid": "penultimate", "kid": "penultimate", "prc": "penultimate"}[metric]
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
-
-    def forward(self, x):
-        if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.dim() == 4):
-            raise ValueError(f"expected a uint8 B x C x H x W tensor, got {getattr(x, 'shape', type(x))}")
-        clf = self.classifier
-        h = _to_float(x)
-        if clf.channels == 1 and h.shape[1] != 1:
-            h = h.mean(dim=1, keepdim=True)
-        elif clf.channels == 3 and h.shape[1] == 1:
-            h = h.expand(-1, 3, -1, -1)
-        if h.shape[-2:] != (clf.resolution, clf.resolution):
-            h = F.interpolate(
-                h, size=(clf.resolution, clf.resolution), mode="bilinear", antialias=True, align_corners=False
-            )
-        penultimate, logits = clf(h)
-        feats = {
-            "penultimate": penultimate,
-            "logits_unbiased": penultimate @ clf.head.weight.t(),
-            "logits": logits,
-        }
-        return tuple(feats[f].float() for f in self.features_list)

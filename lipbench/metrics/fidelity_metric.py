@@ -106,8 +106,10 @@ class Fidelity:
         # classifier, check the Inception weights (one message when unavailable)
         if "domain" in params.extractors:
             from lipbench.metrics.domain import register_domain_extractor
+            from lipbench.metrics.first_use import progress_enabled
 
-            register_domain_extractor(run.data, device=run.device)
+            progress = progress_enabled(getattr(getattr(run.cfg, "train", None), "progress", "auto"))
+            register_domain_extractor(run.data, device=run.device, verbose=progress)
         if "inception" in params.extractors:
             inception_weights_path(params.inception_weights)
         self.floor = self._floor()
