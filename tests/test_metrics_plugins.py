@@ -70,7 +70,7 @@ def test_a_toy_metric_is_computed_recorded_and_reported_with_its_direction(tmp_p
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "loaded: []" in proc.stdout  # the report loaded neither torch, torch-fidelity nor training code
-    header = next(line for line in (out / "table.md").read_text().splitlines() if line.startswith("| method"))
+    header = next(line for line in (out / "table_full.md").read_text().splitlines() if line.startswith("| method"))
     assert f"{TOY} ↑" in header and "w1 ↓" in header and "modes ↑" in header
     columns = (out / "table.csv").read_text().splitlines()[0].split(",")
     assert f"{TOY}_mean" in columns and f"{TOY}_tied_best" in columns

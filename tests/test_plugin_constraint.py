@@ -167,5 +167,6 @@ def test_an_in_process_sweep_trains_and_reports_the_toy_constraint_and_metric(
         assert s["config"]["eval"]["radius_power"] == 2.0
         assert s["final"]["toy_radius"] == pytest.approx(float((fake**2).sum(axis=1).mean()), rel=1e-5)
     assert table["toy_radius_mean"].notna().all()
-    header = next(line for line in (sweep / "report" / "table.md").read_text().splitlines() if line.startswith("|"))
+    full = (sweep / "report" / "table_full.md").read_text()
+    header = next(line for line in full.splitlines() if line.startswith("|"))
     assert "toy_radius ↓" in header

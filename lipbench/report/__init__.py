@@ -6,7 +6,9 @@ callback that runs at the end of every sweep. It writes into ``out_dir``::
     README.md        what every file is
     runs.csv         one row per run: status, timings, final metrics, cfg.* config values
     incomplete.csv   run dirs that could not be read, with the reason
-    table.md/.csv/.tex   method x swept factors, mean ± std over seeds, converged k/n and time to
+    table.md         the headline: method x swept factors, converged k/n, the primary metrics
+                     and their floors, the Lipschitz verdict (at most 8 columns, 120 characters)
+    table_full.md/.csv/.tex   every column: mean ± std over seeds, converged k/n and time to
                      quality, bold = not significantly worse than the best (Welch, alpha)
     ranking.md/.csv  per method: mean rank (± spread) over data sets, per metric with a direction
     lipschitz.md/.csv    per method: is the critic 1-Lipschitz (certified / exceeded), and its bounds
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 from typing import Iterable, List, Optional, Sequence, Union
 
 import pandas as pd
@@ -29,10 +32,11 @@ from lipbench.report.aggregate import REPORT_MARKER, load_histories, load_runs
 from lipbench.report.convergence import convergence_warning, unknown_convergence_note
 from lipbench.report.dual_table import dual_report
 from lipbench.report.factors import swept_factors
+from lipbench.report.headline import WIDTH, headline_text, legend
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
-from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
-from lipbench.report.tables import comparison_table, format_table, table_notes, to_markdown
+from lipbench.report.ranking import ranking_table, write_ranking
+from lipbench.report.tables import comparison_table, format_table
 from lipbench.report.writers import write_tables
 
 __all__ = [
@@ -146,11 +150,12 @@ def report(
     errors: List[str] = []
     df, files = _write_runs(df, incomplete, out_dir, errors)
     table = comparison_table(df, metrics, alpha=alpha)
-    files += list(write_tables(table, out_dir, caption=name).values())
+    lip = lipschitz_table(df)
+    files += list(write_tables(table, out_dir, caption=name, lip=lip).values())
     ranking = ranking_table(table)
     rank_paths = write_ranking(ranking, out_dir, caption=name)
     files += list(rank_paths.values())
-    lip_paths = write_lipschitz_table(lipschitz_table(df), out_dir, caption=name)
+    lip_paths = write_lipschitz_table(lip, out_dir, caption=name)
     files += list(lip_paths.values())
     if plots and not df.empty:
         files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
@@ -158,9 +163,9 @@ def report(
     files.append(_write_readme(out_dir, name, files, len(df), incomplete))
     warnings = table_warnings(table)
     if not quiet:
-        _print_report(name, df, table, ranking, incomplete, out_dir, lip_paths, rank_paths)
+        _print_report(name, df, (table, lip, ranking), incomplete, out_dir, lip_paths, rank_paths)
     for line in warnings + [f"warning: {err}" for err in errors]:
-        print(line)
+        print(textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False))
     return {
         "table": table,
         "ranking": ranking,
@@ -187,20 +192,22 @@ def _write_runs(df, incomplete, out_dir, errors):
     return df, [runs_csv, inc_csv]
 
 
-def _print_report(name, df, table, ranking, incomplete, out_dir, lip_paths, rank_paths) -> None:
-    """The table, the ranking, incomplete runs and where the files are."""
+def _print_report(name, df, tables, incomplete, out_dir, lip_paths, rank_paths) -> None:
+    """The headline table (at most :data:`~lipbench.report.headline.WIDTH` characters wide), what
+    its cells mean, incomplete runs and where the files are: the full table, the ranking, the
+    Lipschitz table and the plots."""
+    table, lip, ranking = tables
     print(f"{name}: {len(df)} run(s)" + (f", {len(incomplete)} incomplete" if incomplete else ""))
-    print(to_markdown(table) if not df.empty else "No readable runs: the table is empty.")
-    for note in table_notes(table, warnings=False):
-        print(note)
-    if not ranking.empty:
-        print(f"Ranking over {len(ranking.attrs['blocks'])} data set(s):")
-        print(ranking_markdown(ranking))
+    print(headline_text(table, lip), end="")
+    if not table.empty:
+        print(textwrap.fill(legend(table), WIDTH, break_long_words=False))
     for path, reason in incomplete:
         print(f"incomplete: {path}: {reason}")
     print(f"Table: {os.path.join(out_dir, 'table.md')}")
+    if not table.empty:
+        print(f"Every column ({len(format_table(table).columns)}): {os.path.join(out_dir, 'table_full.md')}")
     if rank_paths:
-        print(f"Ranking: {rank_paths['md']}")
+        print(f"Ranking over {len(ranking.attrs['blocks'])} data set(s): {rank_paths['md']}")
     if lip_paths:
         print(f"Lipschitz table: {lip_paths['md']}")
     print(f"Plots: {os.path.join(out_dir, 'plots')}")

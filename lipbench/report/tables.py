@@ -225,13 +225,13 @@ def format_table(table: pd.DataFrame, style: str = "markdown") -> pd.DataFrame:
     if "n_reached" in table:
         out["ttq"] = [conv.format_ttq(r) for _, r in table.iterrows()]
     for m in metrics:
-        cells = [_cell(r, m, style) for _, r in table.iterrows()]
+        cells = [metric_cell(r, m, style) for _, r in table.iterrows()]
         d = book.better(m)
         out[m + (arrows[d][style] if d in arrows else "")] = cells
     return out.reset_index(drop=True)
 
 
-def _cell(r, m: str, style: str) -> str:
+def metric_cell(r, m: str, style: str) -> str:
     """One metric cell: mean ± std, the seed count when partial, bold when tied with the best."""
     if not r[f"{m}_n"]:
         return "—"
