@@ -123,13 +123,14 @@ def headline_text(table: pd.DataFrame, lip: Optional[pd.DataFrame] = None) -> st
     return _render(headline_frame(table, lip, "plain"), "plain")
 
 
-def legend(table: pd.DataFrame, full: str = "table_full.md") -> str:
-    """One paragraph under the printed headline: what the cells and marks mean, where the rest is."""
+def legend(table: pd.DataFrame, full: str = "table_full.md", mark: str = "*") -> str:
+    """One paragraph under the headline: what the cells and ``mark`` (`` *`` in the printout,
+    bold in markdown) mean, and where the rest is."""
     alpha = table.attrs.get("alpha", DEFAULT_ALPHA)
     seeds = seeds_range(table)
     n = "" if not seeds else f", n = {seeds[0]}" + ("" if seeds[0] == seeds[1] else f"–{seeds[1]}") + " seeds per row"
     return (
-        f"mean ± std over completed seeds; * = not significantly worse than the column's best ({TEST_NAME}, "
+        f"mean ± std over completed seeds; {mark} = not significantly worse than the column's best ({TEST_NAME}, "
         f"α = {alpha:g}{n}); a floor is the metric between two samples of the real data; converged: seeds that "
         f"meet the plateau rule. Every column, and the notes: {full}."
     )

@@ -153,7 +153,10 @@ def save_figures(figures: FigureDict, out_dir) -> List[str]:
     for stem, fig in figures.items():
         for ext in ("png", "pdf"):
             path = os.path.join(out_dir, f"{stem}.{ext}")
-            fig.savefig(path, dpi=100 if ext == "png" else None)
+            # no creation date in the PDF: the same runs redraw byte-identical files
+            fig.savefig(
+                path, dpi=100 if ext == "png" else None, metadata={"CreationDate": None} if ext == "pdf" else None
+            )
             fig.set_layout_engine("none")  # laid out once (constrained) for the PNG; reuse it for the PDF
             paths.append(path)
     return paths
