@@ -28,7 +28,16 @@ from lipbench.report.tables import fmt_number, format_table
 
 COMMAND_FILE, NOTES_FILE = "COMMAND.md", "NOTES.md"
 # at most one figure per pattern, in this order, at most MAX_FIGURES in all
-KEY_FIGURES = ("dual_ratio_vs_dim*", "dual_curves", "sample_grids", "samples_2d", "history*", "final*", "lipschitz*")
+KEY_FIGURES = (
+    "dual_ratio_vs_dim*",
+    "dual_curves",
+    "dual_surfaces",
+    "sample_grids",
+    "samples_2d",
+    "history*",
+    "final*",
+    "lipschitz*",
+)
 MAX_FIGURES = 4
 
 
