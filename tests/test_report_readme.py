@@ -82,3 +82,8 @@ def test_merged_commands_are_exact_cross_products():
         "lipbench -m constraint=sn seed=0,1",
         "lipbench experiment=x lr=0.01",
     ]
+
+
+def test_absolute_paths_in_the_overrides_are_not_shown():
+    runs = [(("experiment", "cifar10_smoke"), ("data.root", "/home/me/data/cifar10-jpeg.tar.gz"))]
+    assert merged_commands(runs) == ["lipbench experiment=cifar10_smoke data.root=…/cifar10-jpeg.tar.gz"]

@@ -2,7 +2,8 @@
 run's command-line overrides (Hydra's task overrides, one value per swept key); merged, they
 give one ``lipbench -m key=v1,v2 ...`` line per sweep, for a report's README.
 
-The merge is exact: a group of runs becomes one line only when its runs are the full
+Absolute paths (``data.root=/home/me/data/x.tar.gz``) are shown as ``…/x.tar.gz``: the rest
+names a machine, not the data. The merge is exact: a group of runs becomes one line only when its runs are the full
 cross-product of the values it lists; otherwise it is split on a key and each part merged
 again (so two sweeps that swept different keys, or different values, stay two lines).
 """
@@ -55,7 +56,9 @@ def _line(group: List[Dict[str, str]], order: List[str]) -> str:
 
 
 def _shell(value: str) -> str:
-    return value if re.fullmatch(r"[\w.,:/+\-=\[\]@]*", value) else f"'{value}'"
+    if value.startswith("/"):  # a path on the machine that made the runs: only its file name is portable
+        value = "…/" + value.rstrip("/").rsplit("/", 1)[-1]
+    return value if re.fullmatch(r"[\w.,:/+\-=\[\]@…]*", value) else f"'{value}'"
 
 
 def _merge(group: List[Dict[str, str]], order: List[str]) -> List[str]:
