@@ -87,3 +87,28 @@ def test_merged_commands_are_exact_cross_products():
 def test_absolute_paths_in_the_overrides_are_not_shown():
     runs = [(("experiment", "cifar10_smoke"), ("data.root", "/home/me/data/cifar10-jpeg.tar.gz"))]
     assert merged_commands(runs) == ["lipbench experiment=cifar10_smoke data.root=…/cifar10-jpeg.tar.gz"]
+
+
+def test_a_dual_folder_leads_with_the_estimate_over_w1_tables(tmp_path):
+    from lipbench.report.readme import dual_headline
+
+    dual_md = [
+        "# dual", "", "Cells: ...", "", "## gaussian", "", "d=2: W1 = 1", "",
+        "| critic | d=2 |", "|---|---:|", "| sn · relu | 0.98 ± 0.00 |", "",
+        "| critic | d | seeds |", "|---|---:|---:|", "| sn · relu | 2 | 3 |", "",
+        "## swiss_roll", "", "| critic | all |", "|---|---:|", "| gp · relu | 1.0 ± 0.1 |",
+    ]  # fmt: skip
+    (tmp_path / "dual.md").write_text("\n".join(dual_md) + "\n")
+    assert dual_headline(str(tmp_path)) == [
+        "### gaussian",
+        "",
+        "| critic | d=2 |",
+        "|---|---:|",
+        "| sn · relu | 0.98 ± 0.00 |",
+        "",
+        "### swiss_roll",
+        "",
+        "| critic | all |",
+        "|---|---:|",
+        "| gp · relu | 1.0 ± 0.1 |",
+    ]
