@@ -40,7 +40,10 @@ class StudyOptions:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any]) -> "StudyOptions":
-        plain = OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options)
+        plain = {
+            k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in (options.items() if not isinstance(options, DictConfig) else options.items_ex(resolve=True))
+        }
         plain.pop("_target_", None)
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(plain) - known)
@@ -105,26 +108,37 @@ class Grid:
 
 
 def parse_grid(opts: StudyOptions, arguments: Sequence[str], config_loader=None) -> Grid:
-    """The sweeper's params and the command line's overrides: fixed ones and swept axes."""
+    """The sweeper's params and the command line's overrides: fixed ones and swept axes.
+
+    Each params entry is an axis, even with one value: it names the groups and their
+    directories, so that adding values later keeps the finished runs' directories. The
+    command line replaces a params entry of the same key in place (``constraint=clip,sn``,
+    ``data=eight_gaussians,twentyfive_gaussians``); its other sweeps are further axes."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    lines = [f"{k}={v}" for k, v in (opts.params or {}).items()] + list(arguments)
-    fixed, axes = [], []
-    for i, o in enumerate(OverridesParser.create(config_loader=config_loader).parse_overrides(lines)):
+    parser = OverridesParser.create(config_loader=config_loader)
+    axes: Dict[str, List[str]] = {}
+    for o in parser.parse_overrides([f"{k}={v}" for k, v in (opts.params or {}).items()]):
+        axes[o.get_key_element()] = _values(o)
+    fixed = []
+    for o in parser.parse_overrides(list(arguments)):
         key = o.get_key_element()
         if key in ("seed", "hydra.sweep.subdir"):
             raise ConfigError(f"{key}: set per trial by the study; remove it from the command line")
-        if i < len(opts.params or {}) and not o.is_sweep_override():
-            # a params entry is an axis even with one value: it names the groups and their
-            # directories, so that adding values later keeps the finished runs' directories
-            axes.append([f"{key}={o.get_value_element_as_str()}"])
-        elif o.is_sweep_override():
-            if not o.is_discrete_sweep():
-                raise ConfigError(f"{key}: the study's grid takes lists of values; intervals go in {PREFIX}.space")
-            axes.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        if key in axes or o.is_sweep_override():
+            axes[key] = _values(o)
         else:
             fixed.append(f"{key}={o.get_value_element_as_str()}")
-    return Grid(fixed, axes)
+    return Grid(fixed, list(axes.values()))
+
+
+def _values(o) -> List[str]:
+    key = o.get_key_element()
+    if not o.is_sweep_override():
+        return [f"{key}={o.get_value_element_as_str()}"]
+    if not o.is_discrete_sweep():
+        raise ConfigError(f"{key}: the study's grid takes lists of values; intervals go in {PREFIX}.space")
+    return [f"{key}={v}" for v in o.sweep_string_iterator()]
 
 
 def _value(overrides: Sequence[str], key: str) -> Optional[str]:
