@@ -32,6 +32,7 @@ from lipbench.report.factors import swept_factors
 from lipbench.report.lipschitz_table import TOLERANCE, lipschitz_table, write_lipschitz_table
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.ranking import ranking_markdown, ranking_table, write_ranking
+from lipbench.report.study_load import find_study
 from lipbench.report.tables import comparison_table, format_table, table_notes, to_markdown
 from lipbench.report.writers import write_tables
 
@@ -138,6 +139,11 @@ def report(
     on bad run dirs: they are returned (and written to incomplete.csv) as ``(path, reason)``.
     Returns ``{"table", "ranking", "runs", "files", "incomplete", "errors", "warnings", "out_dir"}``.
     """
+    study = find_study(paths)
+    if study is not None:  # a study folder: this report of its reruns, then study.md (lipbench.report.study)
+        from lipbench.report.study import study_report
+
+        return study_report(study, out_dir, name, quiet, metrics, plots, alpha)
     out_dir = os.fspath(out_dir)
     name = name or os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
     os.makedirs(out_dir, exist_ok=True)
