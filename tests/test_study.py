@@ -169,6 +169,14 @@ def test_a_killed_study_resumes_without_redoing_finished_trials(tmp_path):
     for chosen in study["selected"]:
         scores = [t["score"] for t in study["trials"] if t["phase"] == "search" and t["method"] == chosen["method"]]
         assert chosen["score"] == min(s for s in scores if s is not None)
+    # the sweep ends with its report: the study's, with the reruns' table beside it
+    report = sweep / "report"
+    study_md = (report / "study.md").read_text()
+    for section in ("## 1. The distribution", "## 2. The expected best", "## 3. The chosen setting", "## 4. Pairwise"):
+        assert section in study_md
+    assert sorted(p.name for p in report.glob("plots/study_*.png"))
+    reported = [line for line in (report / "runs.csv").read_text().splitlines()[1:] if line]
+    assert len(reported) == 2  # the reruns only: one seed of clip's and sn's chosen settings
     # "kill" it: one search run lost its record (as a run stopped before its first checkpoint),
     # and the study its study.json
     lost = sweep / "search/eight_gaussians/sn/t01"

@@ -1,8 +1,9 @@
 """``study.json``: what a study drew, ran and chose, written beside its runs.
 
 The report reads it for each run's phase, group, trial index and setting, and for the
-choice of each group's setting (lipbench/report/study*.py). It is rewritten atomically
-after each phase, so a study stopped at any point leaves a readable one."""
+choice of each group's setting (lipbench/report/study*.py). It is written atomically
+before the search starts (the draws) and after each phase, so a study stopped at any
+point leaves a readable one."""
 
 from __future__ import annotations
 

@@ -77,6 +77,7 @@ def run_study(sweeper, arguments: List[str]) -> Any:
         manifest.write(sweep_dir, doc)
 
     launches: List[Dict[str, Any]] = []
+    save(search, _score_all(sweep_dir, search, opts), [], launches)  # the draws, before anything runs
     first = _launch(sweeper, "search", search, 0)
     launches.append({k: v for k, v in first.items() if k != "returns"})
     scores = _score_all(sweep_dir, search, opts)
