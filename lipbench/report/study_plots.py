@@ -69,7 +69,7 @@ def figure_distribution(search: pd.DataFrame, meta: dict) -> FigureDict:
         _distribution_panel(ax, search[search["data"] == data], meta, col)
         ax.set_title(data, pad=14)
     n = meta.get("n_settings", "N")
-    fig.suptitle(f"Final {meta.get('metric', 'w1')} over the {n} settings of each method (points: settings)")
+    fig.suptitle(f"Final {meta.get('metric', 'w1')} over the {n} settings of each method\n(points: settings)")
     return {"study_distribution": fig}
 
 
@@ -80,9 +80,9 @@ def _curve_panel(ax, curves: pd.DataFrame, x: str, methods, col, cap: float) -> 
             continue
         ax.plot(c[x], c["mean"], color=col[m], marker="o" if x == "k" else None, ms=3, label=m)
         ax.fill_between(c[x], c["q25"], c["q75"], color=col[m], alpha=0.2, linewidth=0)
-    if np.isfinite(cap):
-        ax.axhline(cap, color="grey", ls=":", lw=1, label="cap (diverged/failed)")
-    log_if_spanning(ax, pd.concat([curves["q25"], curves["q75"]]))
+    if np.isfinite(cap) and curves["mean"].max() >= cap * (1 - 1e-9):  # only where a curve reaches it
+        ax.axhline(cap, color="grey", ls=":", lw=1, label="cap (diverged/failed/none yet)")
+    log_if_spanning(ax, pd.concat([curves["mean"], curves["q25"], curves["q75"]]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
 
@@ -107,9 +107,9 @@ def figure_expected_best(curves: pd.DataFrame, meta: dict, caps: Dict[str, float
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
     what = (
-        "within t training seconds (mean over random orders"
+        "within t training seconds\n(mean over random orders of the settings"
         if seconds
-        else "after k settings (exact, without replacement"
+        else "after k settings\n(exact, without replacement"
     )
     fig.suptitle(f"Expected best {what}; band 25–75%)")
     return {"study_expected_best" + ("_seconds" if seconds else ""): fig}
