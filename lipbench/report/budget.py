@@ -101,7 +101,7 @@ def budget_seconds(
     """The best value found within t training seconds, for each t of ``grid``, when the
     settings are tried one after the other in a random order (``n_draws`` orders from
     ``numpy.random.default_rng(seed)``; setting j costs ``seconds[j]``). Columns ``t, mean,
-    q25, q75, frac``: ``frac`` is the share of orders with a finished setting by t; an order
+    median, q25, q75, frac``: ``frac`` is the share of orders with a finished setting by t; an order
     without one counts as ``before`` (NaN: left out, then the mean is over the orders that
     have one, and NaN where none has; a finite value such as the worst score keeps each
     order's curve, and so the mean, non-increasing in t)."""
@@ -117,9 +117,9 @@ def budget_seconds(
     frac = (n_done > 0).mean(axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: nothing finished yet
-        mean = np.nanmean(found, axis=0)
+        mean, median = np.nanmean(found, axis=0), np.nanmedian(found, axis=0)
         q25, q75 = np.nanpercentile(found, 25, axis=0), np.nanpercentile(found, 75, axis=0)
-    return pd.DataFrame({"t": t, "mean": mean, "q25": q25, "q75": q75, "frac": frac})
+    return pd.DataFrame({"t": t, "mean": mean, "median": median, "q25": q25, "q75": q75, "frac": frac})
 
 
 def setting_scores(df: pd.DataFrame, metric: str, factor: str) -> pd.DataFrame:

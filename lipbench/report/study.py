@@ -17,12 +17,15 @@
        study_pairwise.csv      pairwise tests on the reruns with Holm's adjustment
 
    and plots/study_*.png|pdf (:mod:`lipbench.report.study_plots`);
-3. adds a "Study" section to the folder's README.md.
+3. copies study.json and every trial's compact run record to ``study/`` (so that the folder
+   is self-contained: ``lipbench-report <folder>/study`` redraws it), and adds a "Study"
+   section to the folder's README.md.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -101,6 +104,27 @@ def _plots(out_dir, search, curves, seconds, caps, meta, errors) -> List[str]:
     return files
 
 
+def copy_study(folder: str, out_dir: str, meta: dict) -> str:
+    """``out_dir/study/``: study.json and a compact copy (summary.json, metrics.jsonl,
+    config.yaml) of every trial's run, in the study's own layout, so that the results folder
+    is self-contained: ``lipbench-report <out_dir>/study --out X`` redraws everything."""
+    from lipbench import record
+
+    dst_root = os.path.join(out_dir, "study")
+    if os.path.realpath(dst_root) == os.path.realpath(folder):
+        return dst_root
+    if os.path.isdir(dst_root):
+        shutil.rmtree(dst_root)  # no stale trials from an earlier report
+    for trial in meta.get("trials", []):
+        src, dst = os.path.join(folder, trial["dir"]), os.path.join(dst_root, trial["dir"])
+        for fname in record.COMPACT:
+            if os.path.isfile(os.path.join(src, fname)):
+                os.makedirs(dst, exist_ok=True)
+                shutil.copy2(os.path.join(src, fname), os.path.join(dst, fname))
+    shutil.copy2(os.path.join(folder, "study.json"), os.path.join(dst_root, "study.json"))
+    return dst_root
+
+
 def _write_csvs(out_dir: str, frames: dict) -> List[str]:
     paths = []
     for key, frame in frames.items():
@@ -121,6 +145,8 @@ def _append_readme(out_dir: str, files: Sequence[str]) -> None:
         "Phase-2 reruns only.",
         "",
         "- `study.md`",
+        "- `study/`: study.json and a compact copy of every trial's run (`lipbench-report <this folder>/study "
+        "--out X` redraws this folder)",
     ]
     lines += [f"- `study_{k}.csv`: {text}" for k, text in CSV_FILES.items()]
     rel = sorted(os.path.relpath(f, out_dir) for f in files if f.endswith(".png"))
@@ -171,6 +197,7 @@ def study_report(
     md = os.path.join(out_dir, "study.md")
     with open(md, "w", encoding="utf-8") as f:
         f.write(text)
+    copy_study(folder, out_dir, meta)
     _append_readme(out_dir, files)
     res["files"] = list(res["files"]) + files + [md]
     res["errors"] = list(res["errors"]) + errors

@@ -133,9 +133,9 @@ def seconds_table(
     data set's methods, up to (and at) the method's own total seconds. Until an order's first
     setting has finished, it counts as the data set's cap (``caps``): nothing found yet is as
     bad as the worst setting. A setting without a recorded time costs 0 s. Columns: data,
-    method, t, mean, q25, q75, frac (share of orders with a finished setting by t)."""
+    method, t, mean, median, q25, q75, frac (share of orders with a finished setting by t)."""
     better, frames = meta.get("better", "lower"), []
-    cols = ["data", "method", "t", "mean", "q25", "q75", "frac"]
+    cols = ["data", "method", "t", "mean", "median", "q25", "q75", "frac"]
     for data, g in capped.groupby("data", sort=True):
         secs = pd.to_numeric(g["train_time_s"], errors="coerce").fillna(0.0).clip(lower=0.0)
         totals = secs.groupby(g["method"]).sum()

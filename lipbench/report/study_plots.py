@@ -74,15 +74,18 @@ def figure_distribution(search: pd.DataFrame, meta: dict) -> FigureDict:
 
 
 def _curve_panel(ax, curves: pd.DataFrame, x: str, methods, col, cap: float) -> None:
+    y = "mean" if x == "k" else "median"  # over random orders, one exploded setting would dominate a mean
+    if x != "k" and np.isfinite(cap):  # a line starts once most orders have found something (below the cap)
+        curves = curves[curves[y] < cap * (1 - 1e-9)].assign(q75=lambda c: c["q75"].clip(upper=c[y].max() * 10))
     for m in methods:
         c = curves[curves["method"] == m]
         if c.empty:
             continue
-        ax.plot(c[x], c["mean"], color=col[m], marker="o" if x == "k" else None, ms=3, label=m)
+        ax.plot(c[x], c[y], color=col[m], marker="o" if x == "k" else None, ms=3, label=m)
         ax.fill_between(c[x], c["q25"], c["q75"], color=col[m], alpha=0.2, linewidth=0)
-    if np.isfinite(cap) and curves["mean"].max() >= cap * (1 - 1e-9):  # only where a curve reaches it
+    if np.isfinite(cap) and curves[y].max() >= cap * (1 - 1e-9):  # only where a curve reaches it
         ax.axhline(cap, color="grey", ls=":", lw=1, label="cap (diverged/failed/none yet)")
-    log_if_spanning(ax, pd.concat([curves["mean"], curves["q25"], curves["q75"]]))
+    log_if_spanning(ax, pd.concat([curves[y], curves["q25"], curves["q75"]]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
 
@@ -99,7 +102,8 @@ def figure_expected_best(curves: pd.DataFrame, meta: dict, caps: Dict[str, float
         g = curves[curves["data"] == data]
         _curve_panel(ax, g, x, method_order(meta, g["method"]), col, caps.get(data, np.nan))
         ax.set_title(data)
-        ax.set_ylabel(f"expected best score ({meta.get('metric', 'w1')}, selection rule)")
+        what = "median" if seconds else "expected"
+        ax.set_ylabel(f"{what} best score ({meta.get('metric', 'w1')}, selection rule)")
         ax.set_xlabel("cumulative training seconds (log scale)" if seconds else "settings tried (k)")
         if seconds:
             ax.set_xscale("log")
@@ -107,11 +111,11 @@ def figure_expected_best(curves: pd.DataFrame, meta: dict, caps: Dict[str, float
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
     what = (
-        "within t training seconds\n(mean over random orders of the settings"
+        "within t training seconds\n(median over random orders of the settings"
         if seconds
         else "after k settings\n(exact, without replacement"
     )
-    fig.suptitle(f"Expected best {what}; band 25–75%)")
+    fig.suptitle(f"{'Best' if seconds else 'Expected best'} {what}; band 25–75%)")
     return {"study_expected_best" + ("_seconds" if seconds else ""): fig}
 
 
