@@ -129,6 +129,10 @@ def _jobs(overrides, config_name, multirun):
         return_hydra_config=True,
     )
     params = [f"{key}={value}" for key, value in (OmegaConf.select(base, "hydra.sweeper.params") or {}).items()]
+    from lipbench.study.check import is_study, preflight_jobs
+
+    if is_study(base.hydra.sweeper):  # the study's grid, and each method's search space at its extremes
+        return preflight_jobs(base.hydra.sweeper, plain, base.hydra.runtime.choices.get("constraint"))
     parsed = parser.parse_overrides(params + plain)
     if str(base.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper"):
         return BasicSweeper.split_arguments(parsed, None)[0]

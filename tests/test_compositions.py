@@ -7,7 +7,9 @@ changes since: the digits preset's 3,200 iterations (its 12 jobs' identities), a
 start's three methods and two seeds (its none and seed-2 jobs now come from the README's
 ``constraint=none,clip,gp,sn`` and ``seed=0,1,2`` variants, with their old identities), and
 experiment=cifar10_sngan's clip and sn jobs, which no longer carry a stray gp node (its gp image
-setting is now ``optim.paper_overrides``; the gp jobs keep their identities)."""
+setting is now ``optim.paper_overrides``; the gp jobs keep their identities), and
+experiment=sngan_settings' 36 jobs, re-sized from 300 iterations at width 512 to the other 2-D
+presets' 3,000 iterations at width 128 (no committed run used the old ones)."""
 
 import json
 from pathlib import Path

@@ -177,7 +177,9 @@ def test_sigterm_during_a_runs_classifier_training_exits_in_seconds(tmp_path):
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert time.monotonic() - sent < 10, "the classifier must stop within seconds (one step; slack for a loaded machine)"
+    assert time.monotonic() - sent < 10, (
+        "the classifier must stop within seconds (one step; slack for a loaded machine)"
+    )
     assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
     assert "interrupted by SIGTERM while training the domain classifier for mnist-32px-1ch at step" in err
     assert "nothing was cached" in err and "exit status 143" in log.read_text()

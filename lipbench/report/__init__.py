@@ -39,6 +39,7 @@ from lipbench.report.lipschitz_table import lipschitz_table, write_lipschitz_tab
 from lipbench.report.plots import plot_all, representative_runs
 from lipbench.report.ranking import ranking_table, write_ranking
 from lipbench.report.readme import report_command, write_readme
+from lipbench.report.study_load import find_study
 from lipbench.report.tables import comparison_table, format_table
 from lipbench.report.writers import write_tables
 
@@ -54,6 +55,9 @@ __all__ = [
     "ranking_table",
     "table_warnings",
 ]
+
+
+_CALLED_WITH: List[List[str]] = []  # the paths report() was given, while it reports a study's reruns
 
 
 def _same(a: str, b: str) -> bool:
@@ -115,6 +119,15 @@ def report(
     on bad run dirs: they are returned (and written to incomplete.csv) as ``(path, reason)``.
     Returns ``{"table", "ranking", "runs", "files", "incomplete", "errors", "warnings", "out_dir"}``.
     """
+    study = find_study(paths)
+    if study is not None:  # a study folder: this report of its reruns, then study.md (lipbench.report.study)
+        from lipbench.report.study import study_report
+
+        _CALLED_WITH.append(_as_list(paths))  # the README's command names the study folder, not its reruns
+        try:
+            return study_report(study, out_dir, name, quiet, metrics, plots, alpha)
+        finally:
+            _CALLED_WITH.pop()
     out_dir = os.fspath(out_dir)
     name_given, name = name, name or os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
     os.makedirs(out_dir, exist_ok=True)
@@ -134,7 +147,8 @@ def report(
         files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
     files += dual_report(df, out_dir, name, plots=plots, errors=errors, quiet=quiet)  # dual.md/.csv when dual runs
     warnings = table_warnings(table)
-    command = report_command(_as_list(paths), out_dir, _options(out_dir, name_given, metrics, alpha, plots))
+    given = _CALLED_WITH[-1] if _CALLED_WITH else _as_list(paths)
+    command = report_command(given, out_dir, _options(out_dir, name_given, metrics, alpha, plots))
     files.append(write_readme(out_dir, name, df, (table, lip), incomplete, command, warnings))
     if not quiet:
         _print_report(name, df, (table, lip, ranking), incomplete, out_dir, lip_paths, rank_paths)

@@ -18,6 +18,7 @@ import torch
 
 from lipbench import record
 from lipbench.record.checkpoint import save_checkpoint
+from lipbench.train import monitor
 from lipbench.train.setup import rng_state, set_rng_state
 
 log = logging.getLogger("lipbench")
@@ -108,7 +109,8 @@ class TrainState:
         self.summary["diverged"] = {"step": self.step, "quantity": quantity, "value": value}
 
     def finish(self, status: str, final: dict, diagnostics: dict) -> None:
-        """Write the run's last summary (``status``, final metrics, timings); close TensorBoard."""
+        """Write the run's last summary (``status``, final metrics, timings); log its HParams
+        session to TensorBoard and close it."""
         t = self.train_time
         self.summary.update(
             status=status,
@@ -122,4 +124,5 @@ class TrainState:
         )
         record.write_json(self.run_dir / record.SUMMARY, self.summary)
         if self.writer is not None:
+            monitor.log_hparams(self.writer, self.summary)
             self.writer.close()
