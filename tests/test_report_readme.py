@@ -112,3 +112,12 @@ def test_a_dual_folder_leads_with_the_estimate_over_w1_tables(tmp_path):
         "|---|---:|",
         "| gp · relu | 1.0 ± 0.1 |",
     ]
+
+
+def test_a_study_folders_readme_names_the_study_folder_in_its_command(tmp_path):
+    from test_report_study import make_study
+
+    study = make_study(tmp_path / "study", methods=("gp", "sn"), datas=("eight_gaussians",))
+    report(study, str(tmp_path / "out"), quiet=True, plots=False)
+    md = (tmp_path / "out" / "README.md").read_text()
+    assert f"`lipbench-report {study} --out {tmp_path / 'out'} --no-plots`" in md and "## Study" in md

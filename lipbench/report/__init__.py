@@ -121,13 +121,7 @@ def report(
     """
     study = find_study(paths)
     if study is not None:  # a study folder: this report of its reruns, then study.md (lipbench.report.study)
-        from lipbench.report.study import study_report
-
-        _CALLED_WITH.append(_as_list(paths))  # the README's command names the study folder, not its reruns
-        try:
-            return study_report(study, out_dir, name, quiet, metrics, plots, alpha)
-        finally:
-            _CALLED_WITH.pop()
+        return _study_report(paths, study, (out_dir, name, quiet, metrics, plots, alpha))
     out_dir = os.fspath(out_dir)
     name_given, name = name, name or os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
     os.makedirs(out_dir, exist_ok=True)
@@ -164,6 +158,18 @@ def report(
         "warnings": warnings,
         "out_dir": out_dir,
     }
+
+
+def _study_report(paths, study, args) -> dict:
+    """lipbench.report.study's report of ``study``; its README's command names the study folder
+    (``paths``), not the rerun dirs it reports on."""
+    from lipbench.report.study import study_report
+
+    _CALLED_WITH.append(_as_list(paths))
+    try:
+        return study_report(study, *args)
+    finally:
+        _CALLED_WITH.pop()
 
 
 def _as_list(paths) -> List[str]:

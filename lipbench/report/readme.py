@@ -32,6 +32,8 @@ KEY_FIGURES = (
     "dual_ratio_vs_dim*",
     "dual_curves",
     "dual_surfaces",
+    "study_expected_best",
+    "study_distribution",
     "sample_grids",
     "samples_2d",
     "history*",
@@ -170,7 +172,8 @@ def _notebook(out_dir: str, has_dual: bool) -> List[str]:
             )
             links = ", ".join(f"[`notebooks/{n}.ipynb`]({os.path.relpath(nb_dir, here)}/{n}.ipynb)" for n in names)
             return [
-                f"- the notebook{'s' if len(names) > 1 else ''} {links} redraw every table and plot of this folder: "
+                f"- the notebook{'s' if len(names) > 1 else ''} {links} redraw{'' if len(names) > 1 else 's'} every "
+                "table and plot of this folder: "
                 f"`LIPBENCH_RESULTS={rel_results} jupyter notebook` from `notebooks/`."
             ]
     return [
