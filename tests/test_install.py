@@ -101,12 +101,15 @@ def _overlay_venv(root: Path) -> Path:
     return python
 
 
+def _installed_env() -> dict:
+    """This environment without what would point the installed copy at the clone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LIPBENCH_CONF", "PYTHONPATH")}
+    return {**env, "OMP_NUM_THREADS": "1"}
+
+
 def _run_installed(python: Path, cwd: Path, *args) -> subprocess.CompletedProcess:
     exe = python.parent / ("lipbench.exe" if os.name == "nt" else "lipbench")
-    env = {k: v for k, v in os.environ.items() if k not in ("LIPBENCH_CONF", "PYTHONPATH")}
-    return subprocess.run(
-        [str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**env, "OMP_NUM_THREADS": "1"}
-    )
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=_installed_env())
 
 
 def _check_installed_run(python: Path, tmp_path: Path):
@@ -117,6 +120,7 @@ def _check_installed_run(python: Path, tmp_path: Path):
         capture_output=True,
         text=True,
         check=True,
+        env=_installed_env(),
     ).stdout.strip()
     assert Path(site).parts[-2:] == ("lipbench", "conf") and REPO not in Path(site).parents
     work = tmp_path / "elsewhere"
