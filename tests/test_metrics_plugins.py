@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FAST_2D, REPO, compose_cfg, run_cli, untimed
+from conftest import FAST_2D, REPO, compose_cfg, rejected_in_process, untimed
 from lipbench import record
 from lipbench.errors import ConfigError
 from lipbench.metrics import catalog
@@ -110,10 +110,11 @@ def test_a_bad_metric_selection_is_one_line(value, message):
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
 
-def test_a_bad_metric_name_exits_2_with_one_line(tmp_path):
-    proc = run_cli(["eval.metrics=[foo]", "train.iterations=1", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+def test_a_bad_metric_name_exits_2_with_one_line(tmp_path, capsys):
+    code, lines = rejected_in_process(
+        ["eval.metrics=[foo]", "train.iterations=1", f"hydra.run.dir={tmp_path / 'run'}"], capsys
+    )
+    assert code == 2
     assert lines == [f"lipbench: config error: eval.metrics=foo: unknown; allowed: {ALLOWED}"]
     assert {"w1", "modes", "fidelity", "dual"} <= set(catalog.names())
 
