@@ -153,6 +153,14 @@ def _checkable_values(override):
     return list(override.sweep_string_iterator())
 
 
+def expand_jobs(argv) -> list:
+    """The override lists :func:`preflight` composes for the command ``argv``: every job of a
+    single run or a basic sweep; under another sweeper, the base job and each listed value.
+    Call it inside Hydra's ``initialize_config_dir`` (it composes)."""
+    overrides, config_name, multirun, _ = _split_argv(argv)
+    return [list(job) for job in _jobs(overrides, config_name, multirun)]
+
+
 def preflight(argv) -> int:
     """Compose and validate every job; return the number of jobs checked (0 when skipped)."""
     from hydra import compose, initialize_config_dir

@@ -27,9 +27,8 @@ SPAN = 10.0
 
 def penalty_weights(cfg: DictConfig) -> dict:
     """``{"constraint.<name>.weight": weight}`` for every constraint of ``cfg`` with a penalty weight."""
-    from lipbench.constraints import CONSTRAINTS, _import_all
+    from lipbench.constraints import CONSTRAINTS
 
-    _import_all()
     out = {}
     for name, node in (cfg.constraint or {}).items():
         fields = {f.name: f for f in dataclasses.fields(CONSTRAINTS.get(name).Params)} if name in CONSTRAINTS else {}

@@ -133,14 +133,6 @@ def committed_commands():
     return seen
 
 
-def jobs(argv):
-    """The override lists of every job ``argv`` launches (one for a single run)."""
-    from lipbench.cli import _jobs, _split_argv
-
-    overrides, config_name, multirun, _ = _split_argv(argv)
-    return [list(job) for job in _jobs(overrides, config_name, multirun)]
-
-
 def compose_all(commands, ends_only: bool = False):
     """``{" ".join(job): {"id": run identity, "cfg": resolved, validated config}}``; with
     ``ends_only``, only the first and the last job of each sweep."""
@@ -154,7 +146,7 @@ def compose_all(commands, ends_only: bool = False):
     out = {}
     with initialize_config_dir(config_dir=cli.CONF_DIR, version_base=None, job_name="lipbench"):
         for argv in commands:
-            expanded = jobs(argv)
+            expanded = cli.expand_jobs(argv)
             for job in expanded[:1] + expanded[-1:] if ends_only else expanded:
                 key = " ".join(job)
                 if key in out:

@@ -76,7 +76,22 @@ def cfg_factory():
 
 
 def run_cli(args, cwd, timeout=600, env=None):
-    """Run the ``lipbench`` console script in ``cwd``; return the CompletedProcess."""
+    """Run the ``lipbench`` console script in ``cwd``; return the CompletedProcess.
+
+    A new process imports torch and lipbench (seconds): a command that must stop at the
+    pre-run check can use :func:`rejected_in_process` instead."""
     exe = Path(sys.executable).parent / "lipbench"
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def rejected_in_process(argv, capsys):
+    """The ``lipbench`` command's ``main(argv)``, run in this process, for an ``argv`` that the
+    pre-run check rejects before Hydra starts; returns (exit status, non-blank stderr lines).
+    The console script is this same ``main`` (pyproject.toml); tests/test_config.py launches it
+    once in a new process, for the one-line message on its real stderr."""
+    from lipbench.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    return exit_.value.code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]

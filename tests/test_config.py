@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from conftest import CONF, run_cli
+from conftest import CONF, rejected_in_process, run_cli
 from lipbench.cli import preflight
 from lipbench.config import validate
 from lipbench.errors import ConfigError
@@ -76,19 +76,19 @@ def test_valid_configs_pass():
     assert preflight(["constraint=[sn,gp]", "optim=D", "loss=hinge"]) == 1
 
 
-def test_cli_exits_nonzero_and_leaves_an_existing_run_dir_untouched(tmp_path):
+def test_cli_exits_nonzero_and_leaves_an_existing_run_dir_untouched(tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "summary.json").write_text('{"status": "completed", "run_id": "x"}')
     before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
-    proc = run_cli(["constraint=clip", "constraint.clip.c=-1", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    code, lines = rejected_in_process(["constraint=clip", "constraint.clip.c=-1", f"hydra.run.dir={run_dir}"], capsys)
+    assert code == 2
     assert lines == ["lipbench: config error: constraint.clip.c=-1.0: must be > 0"]
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
 
 
 def test_a_wrong_type_on_the_command_line_is_one_line_and_status_2(tmp_path):
+    # the console script in a new process: its real stderr holds this one line and nothing else
     proc = run_cli(["model.hidden=abc"], cwd=tmp_path)
     assert proc.returncode == 2
     assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [

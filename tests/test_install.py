@@ -101,12 +101,15 @@ def _overlay_venv(root: Path) -> Path:
     return python
 
 
+def _installed_env() -> dict:
+    """This environment without what would point the installed copy at the clone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LIPBENCH_CONF", "PYTHONPATH")}
+    return {**env, "OMP_NUM_THREADS": "1"}
+
+
 def _run_installed(python: Path, cwd: Path, *args) -> subprocess.CompletedProcess:
     exe = python.parent / ("lipbench.exe" if os.name == "nt" else "lipbench")
-    env = {k: v for k, v in os.environ.items() if k not in ("LIPBENCH_CONF", "PYTHONPATH")}
-    return subprocess.run(
-        [str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**env, "OMP_NUM_THREADS": "1"}
-    )
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=_installed_env())
 
 
 def _check_installed_run(python: Path, tmp_path: Path):
@@ -117,6 +120,7 @@ def _check_installed_run(python: Path, tmp_path: Path):
         capture_output=True,
         text=True,
         check=True,
+        env=_installed_env(),
     ).stdout.strip()
     assert Path(site).parts[-2:] == ("lipbench", "conf") and REPO not in Path(site).parents
     work = tmp_path / "elsewhere"
@@ -128,6 +132,9 @@ def _check_installed_run(python: Path, tmp_path: Path):
     assert summary["git_commit"] is None  # an installed copy is not a checkout
 
 
+# a wheel build and a venv install: slow, so out of the default suite; .ci/run runs `-m packaging`
+@pytest.mark.slow
+@pytest.mark.packaging
 def test_the_wheel_ships_every_config_file(wheel):
     path, src = wheel  # compared with the sources it was built from
     expected = {p.relative_to(src / "conf").as_posix(): p.read_bytes() for p in (src / "conf").rglob("*.yaml")}
@@ -138,13 +145,15 @@ def test_the_wheel_ships_every_config_file(wheel):
     assert not (REPO / "lipbench" / "conf").exists()  # conf/ stays the only source in the clone
 
 
+@pytest.mark.slow
+@pytest.mark.packaging
 def test_an_installed_wheel_trains_from_outside_the_clone(wheel, tmp_path):
     python = _overlay_venv(tmp_path / "venv")
     _pip("install", "--no-deps", str(wheel[0]), python=python)
     _check_installed_run(python, tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # not `packaging`: .ci/run never ran it; `python -m pytest -m slow` does
 def test_an_install_from_a_git_url_trains_from_outside_the_clone(tmp_path):
     src = _source_copy(tmp_path / "repo")
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# lint-imports twice on a scratch copy of the package: slow, so out of the default suite;
+# .ci/run runs them with `python -m pytest -m packaging`
+pytestmark = [pytest.mark.slow, pytest.mark.packaging]
+
 pytest.importorskip("importlinter")
 pytest.importorskip("ruff")
 

@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 import lipbench.train.loop as loop
-from conftest import FAST_2D, compose_cfg, run_cli
+from conftest import FAST_2D, compose_cfg, rejected_in_process
 from lipbench.config import run_identity
 from lipbench.errors import ConfigError
 from lipbench.record import read_jsonl
@@ -41,10 +41,10 @@ def test_bad_precision_and_compile_values_name_the_key():
         compose_cfg("train.compile=maybe")
 
 
-def test_the_cli_rejects_a_bad_precision_with_one_line_and_exit_2(tmp_path):
-    proc = run_cli(["train.precision=fp16", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=300)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["lipbench: config error: train.precision=fp16: allowed: fp32, bf16"]
+def test_the_cli_rejects_a_bad_precision_with_one_line_and_exit_2(tmp_path, capsys):
+    code, lines = rejected_in_process(["train.precision=fp16", f"hydra.run.dir={tmp_path / 'run'}"], capsys)
+    assert code == 2
+    assert lines == ["lipbench: config error: train.precision=fp16: allowed: fp32, bf16"]
     assert not (tmp_path / "run" / "summary.json").exists()
 
 

@@ -77,8 +77,14 @@ class _NaNAfter(Constraint):
         return torch.tensor(float("nan") if self.calls >= 7 else 0.0)
 
 
-def test_nan_ends_the_run_as_diverged_not_a_crash(tmp_path, monkeypatch):
-    monkeypatch.setitem(CONSTRAINTS._entries, "nan_after", _NaNAfter)
+@pytest.fixture
+def nan_after():
+    CONSTRAINTS.register("nan_after")(_NaNAfter)
+    yield
+    CONSTRAINTS.unregister("nan_after")
+
+
+def test_nan_ends_the_run_as_diverged_not_a_crash(tmp_path, nan_after):
     cfg = compose_cfg(*FAST_2D, "+constraint.nan_after={}", "optim=A")  # n_critic 5: 7th call is in step 2
     s = train(cfg, tmp_path)
     assert s["status"] == "diverged"

@@ -17,8 +17,3 @@ def build_constraints(cfg):
 
     items = list((cfg or {}).items())
     return ConstraintSet([CONSTRAINTS.get(name).from_config(params, f"constraint.{name}") for name, params in items])
-
-
-def _import_all():
-    """Every constraint module imported (kept for callers of the old name; lookups do it)."""
-    CONSTRAINTS.discover()

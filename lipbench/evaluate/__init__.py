@@ -25,8 +25,3 @@ EVALUATORS = Registry("evaluator", package=__name__)  # every module of this pac
 
 def build_evaluator(cfg, data, run_dir, device):
     return EVALUATORS.get(data.kind)(cfg, data, run_dir, device)
-
-
-def _import_all():
-    """Every evaluator module imported (kept for callers of the old name; lookups do it)."""
-    EVALUATORS.discover()

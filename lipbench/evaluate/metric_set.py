@@ -129,9 +129,7 @@ def _schemas() -> list:
     """The evaluators' options, then the registered metrics' params dataclasses."""
     from lipbench.evaluate.options import DualOptions, ImageOptions, Toy2DOptions
 
-    return [Toy2DOptions, ImageOptions, DualOptions] + [
-        m.params for m in catalog.selectable_metrics() if m.params is not None
-    ]
+    return [Toy2DOptions, ImageOptions, DualOptions] + [m.params for m in catalog.metrics() if m.params is not None]
 
 
 def _declared() -> dict:

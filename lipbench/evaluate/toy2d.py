@@ -20,7 +20,6 @@ from lipbench.evaluate import EVALUATORS
 from lipbench.evaluate.metric_set import MetricSet, params_from
 from lipbench.evaluate.options import Toy2DOptions
 from lipbench.metrics.context import Evaluation, RunContext
-from lipbench.metrics.toy2d import sampling_floor  # noqa: F401  (re-export: it lived here)
 from lipbench.viz import save_critic_figure
 
 

@@ -176,9 +176,9 @@ def names(selectable: bool = True) -> list:
     return sorted(n for n, m in _METRICS.items() if m.selectable or not selectable)
 
 
-def selectable_metrics() -> list:
-    """Every registered metric that ``eval.metrics`` can select, by name."""
-    return [_METRICS[n] for n in names()]
+def metrics(selectable: bool = True) -> list:
+    """Every registered metric (those ``eval.metrics`` can select, by default), by name."""
+    return [_METRICS[n] for n in names(selectable)]
 
 
 def get(name: str) -> Metric:

@@ -15,8 +15,3 @@ MODELS = Registry("model", package=__name__)
 def build_models(cfg, data_shape):
     """Build ``(generator, critic)`` for the ``model`` config node ``cfg``."""
     return MODELS.get(cfg.name)(cfg, tuple(data_shape))
-
-
-def _import_all():
-    """Every model module imported (kept for callers of the old name; lookups do it)."""
-    MODELS.discover()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lipbench import record
-from lipbench.record import FINISHED, RUN_MARKERS, STATUSES  # noqa: F401  (re-exported names)
+from lipbench.record import FINISHED, RUN_MARKERS
 from lipbench.report.directions import ATTR
 from lipbench.report.factors import swept_factors
 

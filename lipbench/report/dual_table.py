@@ -26,7 +26,7 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.metrics.dual import BOUND_SIGMAS
-from lipbench.report.dual_select import critic_label, dual_runs  # noqa: F401  (re-exported)
+from lipbench.report.dual_select import dual_runs
 from lipbench.report.lipschitz_table import TOLERANCE
 from lipbench.report.tables import fmt_number
 from lipbench.report.writers import write_md_and_csv

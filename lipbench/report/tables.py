@@ -29,7 +29,7 @@ import pandas as pd
 from lipbench import record
 from lipbench.report import convergence as conv
 from lipbench.report.aggregate import metric_columns
-from lipbench.report.directions import ATTR, MetricBook, is_floor  # noqa: F401  (is_floor: re-export)
+from lipbench.report.directions import ATTR, MetricBook
 from lipbench.report.factors import swept_factors
 from lipbench.report.significance import DEFAULT_ALPHA, check_alpha, rule_text, tied_with_best
 

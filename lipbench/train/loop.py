@@ -28,13 +28,12 @@ from lipbench.train import lifecycle, monitor, rundir
 from lipbench.train.build import build_gan
 from lipbench.train.driver import Schedule, TaskRun, diverged_metric, drive
 from lipbench.train.setup import resolve_device, seed_everything, set_threads
-from lipbench.train.signals import STOP_SIGNALS, HandlerRaised, Interrupted, SignalFlag, preemption_signal
+from lipbench.train.signals import HandlerRaised, Interrupted, SignalFlag
 from lipbench.train.state import TrainState
 from lipbench.train.steps import train_iteration
 
-__all__ = ["train", "build_gan", "Interrupted", "preemption_signal", "STOP_SIGNALS", "GanRun"]
+__all__ = ["train", "Interrupted", "GanRun"]
 log = logging.getLogger("lipbench")
-_SignalFlag = SignalFlag  # the name this class had here before lipbench.train.signals
 
 
 def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False, body=None) -> dict:
