@@ -11,7 +11,7 @@ and :func:`watching` gives that flag, or one of its own outside a run. Such a st
 with :meth:`SignalFlag.hand_over` and an exit status of 128 + the signal's number.
 
 This module is at the bottom of the package's layers (it imports nothing of lipbench), so
-that every layer can answer the one mechanism; lipbench.train.signals re-exports it.
+that every layer can answer the one mechanism.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def test_a_signal_at_the_last_step_resumes_into_the_final_evaluation_only(tmp_pa
 
 
 def test_the_flag_records_a_stop_signal_and_puts_the_handlers_back(handler_slot):
-    from lipbench.train.signals import SignalFlag
+    from lipbench.signals import SignalFlag
 
     before = signal.getsignal(signal.SIGTERM)
     with SignalFlag() as stop:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from omegaconf import OmegaConf
 
 from lipbench import record
+from lipbench.signals import SignalFlag
 from lipbench.train import monitor
-from lipbench.train.signals import SignalFlag
 from lipbench.train.state import TrainState
 
 log = logging.getLogger("lipbench")

@@ -11,7 +11,7 @@ a GAN setting, does not apply).
 It runs inside :func:`lipbench.train.loop.train`, which owns the run directory, its lock,
 resume planning, the summary and signal handling; checkpoints, resume, evaluation
 scheduling and the stop-signal protocol are the GAN loop's (lipbench.train.driver,
-lipbench.train.signals).
+lipbench.signals).
 """
 
 from __future__ import annotations

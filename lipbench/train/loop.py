@@ -7,7 +7,7 @@ alternates ``n_critic`` critic steps with one generator step; lipbench.train.dri
 evaluates at ``eval.every`` and at the end and checkpoints atomically. It never looks at
 which constraint it trains.
 
-Its parts live in their own modules: signals (lipbench.train.signals), building the GAN
+Its parts live in their own modules: signals (lipbench.signals), building the GAN
 (lipbench.train.build), the training state (lipbench.train.state), the iteration loop
 (lipbench.train.driver) and the summary's lifecycle (lipbench.train.lifecycle).
 """
@@ -24,11 +24,11 @@ from lipbench import record
 from lipbench.evaluate import build_evaluator
 from lipbench.metrics.convergence import assess
 from lipbench.record.identity import run_identity
+from lipbench.signals import HandlerRaised, Interrupted, SignalFlag
 from lipbench.train import lifecycle, monitor, rundir
 from lipbench.train.build import build_gan
 from lipbench.train.driver import Schedule, TaskRun, diverged_metric, drive
 from lipbench.train.setup import resolve_device, seed_everything, set_threads
-from lipbench.train.signals import HandlerRaised, Interrupted, SignalFlag
 from lipbench.train.state import TrainState
 from lipbench.train.steps import train_iteration
 
