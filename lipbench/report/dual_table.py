@@ -26,6 +26,7 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.metrics.dual import BOUND_SIGMAS
+from lipbench.record.verdict import BOUND_ERROR, fmt_bound
 from lipbench.report.dual_select import critic_label, dual_runs  # noqa: F401  (re-exported)
 from lipbench.report.lipschitz_table import TOLERANCE
 from lipbench.report.tables import fmt_number
@@ -72,6 +73,7 @@ def dual_table(df: pd.DataFrame) -> pd.DataFrame:
             row[m] = _stats(done[m])[0] if m in done else math.nan
         row["n_certified"] = int((done["verdict"] == "certified").sum())
         row["n_exceeded"] = int((done["verdict"] == "exceeded").sum())
+        row["n_bound_error"] = int((done["verdict"] == BOUND_ERROR).sum())
         row["n_violations"] = int(done["violation"].sum())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -126,11 +128,16 @@ def _markdown_pair(pair: str, sub: pd.DataFrame) -> List[str]:
             f"| {r['critic']} | {r['dim']} | {r['n_completed']}/{r['n_runs']} | "
             f"{_cell(r['dual_tightness_mean'], r['dual_tightness_std'], r['dual_tightness_n'])} | "
             f"{fmt_number(r['dual_estimate_se'] / r['w1_true'], 2)} | "
-            f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_number(r['lip_upper_mean'], 3)} | "
-            f"{r['n_certified']}/{r['n_completed']} | {fmt_number(r['steps_to_95_mean'], 3)} | "
+            f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_bound(r['lip_upper_mean'], 3)} | "
+            f"{_certified(r)} | {fmt_number(r['steps_to_95_mean'], 3)} | "
             f"{fmt_number(r['seconds_to_95_mean'], 2)} | {_percent(r['dual_late_gain_mean'])} | {r['n_violations']} |"
         )
     return lines + [""]
+
+
+def _certified(r) -> str:
+    errors = r.get("n_bound_error", 0)
+    return f"{r['n_certified']}/{r['n_completed']}" + (f" (**{errors} bound error**)" if errors else "")
 
 
 def _percent(v: float) -> str:
@@ -145,8 +152,10 @@ def to_markdown(table: pd.DataFrame, caption: str = "dual") -> str:
         "Cells: E_P[f] − E_Q[f] on held-out samples (never in a training batch) divided by the exact W1, "
         "mean ± sample std over completed seeds. 1 = the critic attains W1; a critic that is truly "
         "1-Lipschitz cannot exceed 1. *÷ lip_upper*: the same divided by the critic's guaranteed Lipschitz "
-        "bound (the tightness of the rescaled, certified critic). *certified*: lip_upper ≤ "
-        f"{1 + TOLERANCE:g}. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
+        "bound (the tightness of the rescaled, certified critic). *lip_upper*: mean over seeds, printed with "
+        f"the digits that keep it on its side of 1 and of {1 + TOLERANCE:g}. *certified*: runs with lip_upper ≤ "
+        f"{1 + TOLERANCE:g}; a *bound error* is a run whose measured lower bound exceeds lip_upper (a bug). "
+        "*violations*: runs whose estimate exceeds lip_upper × W1 by more than "
         f"{BOUND_SIGMAS:g} combined standard errors (impossible; a bug if non-zero). *late gain*: share of the "
         "final estimate gained over the last 30% of the steps (large = still rising when the budget ended). "
         "OT truths are biased upwards by the finite sample; the bias gauge estimates what is left.",

@@ -1,0 +1,188 @@
+"""Certificates that cannot be read falsely: broadcasting that copies an input-dependent
+value is paid for (checked against the dense Jacobian), a lower bound above the upper one
+is a "bound error" and never "certified", computing the bound leaves the critic
+bit-identical, a bound just above 1 never prints as 1, and a dual (critic-only) run loads."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from lipbench.api import load_run
+from lipbench.cli import _print_single
+from lipbench.constraints import build_constraints
+from lipbench.metrics.lipschitz import lipschitz_report
+from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound
+from lipbench.metrics.lipschitz_layers import layer_norms
+from lipbench.models.resnet import ResNetCritic
+from lipbench.record.verdict import fmt_bound, run_verdict
+from lipbench.report.aggregate import load_runs
+from lipbench.report.dual_table import to_markdown as dual_markdown
+from lipbench.report.lipschitz_table import lipschitz_table, to_markdown
+from lipbench.train import dual
+from report_fixtures import make_run
+
+
+def _jacobian_sigma(f, shape, seed=0) -> float:
+    """||J(x)||_2 at a random x, by autograd and an SVD (for these linear maps: the constant)."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    jac = torch.autograd.functional.jacobian(lambda v: f(v.unsqueeze(0)).reshape(-1), x)
+    return float(torch.linalg.svdvals(jac.reshape(jac.shape[0], -1).double())[0])
+
+
+class Broadcast(nn.Module):
+    """``fc(how(x).flatten(1))`` with every fc weight 1, on x in R^4."""
+
+    def __init__(self, how, width):
+        super().__init__()
+        self.how = how
+        self.register_buffer("c", torch.ones(1, 1, 100))
+        self.register_buffer("z", torch.zeros(1, 1, 100))
+        self.fc = nn.Linear(width, 1, bias=False)
+        nn.init.ones_(self.fc.weight)
+
+    def forward(self, x):
+        return self.fc(self.how(self, x).flatten(1)).squeeze(-1)
+
+
+@pytest.mark.parametrize(
+    "how, width, truth",
+    [
+        (lambda m, x: x.unsqueeze(-1) * m.c, 400, 200.0),  # the issue's MulBroadcast: 100 sum(x)
+        (lambda m, x: x.unsqueeze(-1) + m.z, 400, 200.0),  # + zeros(1, 1, 100): the same map
+        (lambda m, x: x.unsqueeze(1) + x.unsqueeze(2), 16, 16.0),  # x_i + x_j summed: 8 sum(x)
+    ],
+)
+def test_broadcasting_copies_are_paid_for(how, width, truth):
+    critic = Broadcast(how, width).eval()
+    jac = _jacobian_sigma(critic, (4,))
+    assert jac == pytest.approx(truth, rel=1e-6)  # the map is linear: its Jacobian norm is the constant
+    bound = critic_lipschitz_bound(critic, (4,))["lip_upper"]
+    assert bound >= jac * (1 - 1e-9)
+    assert bound == pytest.approx(truth, rel=1e-6)  # sqrt(copies) is exact for a uniform broadcast
+
+
+class Scaled(nn.Module):
+    def __init__(self, divide):
+        super().__init__()
+        self.divide = divide
+        self.register_buffer("c", 0.5 + torch.rand(1, 3, 5, generator=torch.Generator().manual_seed(1)))
+
+    def forward(self, x):
+        return (x.unsqueeze(-1) / self.c if self.divide else x.unsqueeze(-1) * self.c).flatten(1)
+
+
+@pytest.mark.parametrize("divide", [False, True])
+def test_a_broadcast_scaling_gets_its_exact_norm(divide):
+    net = Scaled(divide).eval()
+    bound = critic_lipschitz_bound(net, (3,))["lip_upper"]
+    assert bound == pytest.approx(_jacobian_sigma(net, (3,)), rel=1e-6)  # float32 Jacobian, float64 bound
+
+
+# ----------------------------------------------------------------------------- verdicts
+def test_a_lower_bound_above_the_upper_one_is_a_bound_error_never_certified():
+    assert run_verdict(10.0, 1.0) == "bound error"
+    assert run_verdict(0.9, 0.5) == "bound error"  # even below 1: the two bounds contradict
+    assert run_verdict(1.00001, 1.0) == "certified"  # within the float slack
+
+
+def test_the_lipschitz_table_and_the_printout_say_bound_error(tmp_path, capsys):
+    for i, (lo, up) in enumerate([(10.0, 1.0), (0.5, 0.9)]):
+        make_run(tmp_path, "sn", i, dirname=f"r{i}", npz=False, final={"w1": 0.1, "lip_lower": lo, "lip_upper": up})
+    df, _ = load_runs(tmp_path)
+    table = lipschitz_table(df).set_index("method")
+    assert table.loc["sn", "n_bound_error"] == 1 and table.loc["sn", "n_certified"] == 1
+    assert "1 certified" in table.loc["sn", "verdict"] and "1 bound error" in table.loc["sn", "verdict"]
+    md = to_markdown(lipschitz_table(df))
+    assert "bound error" in md
+    _print_single(
+        {"method": "sn", "status": "completed", "step": 5, "final": {"lip_lower": 10.0, "lip_upper": 1.0}}, "d"
+    )
+    out = capsys.readouterr().out
+    assert "BOUND ERROR" in out and "certified" not in out
+
+
+def test_a_bound_just_above_one_never_prints_as_one():
+    assert fmt_bound(1.001) == "1.001" and fmt_bound(1.0004, 3) == "1.0004"
+    assert fmt_bound(0.5) == "0.5" and fmt_bound(2.71828) == "2.72" and fmt_bound(math.nan) == "—"
+    row = {
+        "pair": "gaussian",
+        "dim": 2,
+        "critic": "sn · relu",
+        "n_runs": 3,
+        "n_completed": 3,
+        "n_certified": 0,
+        "n_bound_error": 0,
+        "n_violations": 0,
+        "lip_upper_mean": 1.001,
+        "w1_true": 1.0,
+        "w1_true_se": 0.0,
+        "dual_estimate_se": 0.01,
+    }
+    for m in ("dual_tightness", "dual_tightness_normalized", "steps_to_95", "seconds_to_95", "dual_late_gain"):
+        row.update({f"{m}_mean": 0.5, f"{m}_std": 0.1, f"{m}_n": 3})
+    md = dual_markdown(pd.DataFrame([row]))
+    assert "| 1.001 | 0/3 |" in md
+
+
+# ----------------------------------------------------------------------------- no side effects
+def _state(critic):
+    return {k: v.clone() for k, v in critic.state_dict(keep_vars=False).items()}
+
+
+def test_computing_the_bounds_leaves_an_sn_conv_critic_bit_identical():
+    torch.manual_seed(0)
+    critic = build_constraints({"sn_conv": {}}).wrap(ResNetCritic(1, 16, 4))
+    critic.train()
+    for _ in range(3):
+        critic(torch.randn(4, 1, 16, 16))  # training forwards at 16 px: the vectors move
+    critic.eval()
+    x = torch.randn(5, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    before, out = _state(critic), critic(x).detach().clone()
+    buffers = {id(b) for b in critic.buffers()}
+    # at another input shape: sn_conv's pre-hook restarts its vectors there
+    critic_lipschitz_bound(critic, (1, 32, 32))
+    layer_norms(critic, (1, 32, 32), n_iter=3)
+    big = torch.randn(4, 1, 32, 32)
+    lipschitz_report(critic, big, big.flip(0), (1, 32, 32), steps=1, n_iter=3)
+    after = _state(critic)
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before), [
+        k for k in before if not torch.equal(before[k], after[k])
+    ]
+    assert {id(b) for b in critic.buffers()} == buffers
+    assert torch.equal(critic(x), out)
+    assert not critic.training
+
+
+# ----------------------------------------------------------------------------- dual runs load
+def test_load_run_reads_a_dual_critic_only_run(cfg_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
+    cfg = cfg_factory(
+        "task=dual",
+        "pair=gaussian",
+        "pair.dim=3",
+        "pair.n_heldout=200",
+        "model.hidden=8",
+        "constraint=sn",
+        "train.iterations=5",
+        "train.batch_size=16",
+        "train.progress=false",
+        "train.threads=1",
+        "train.tensorboard=false",
+        "eval.every=5",
+        "eval.grad_samples=16",
+        "eval.surface_resolution=8",
+    )
+    summary = dual.train(cfg, tmp_path / "run", raise_errors=True)
+    assert summary["status"] == "completed"
+    run = load_run(tmp_path / "run")
+    assert run.kind == "dual" and run.generator is None and run.data_shape == (3,)
+    points = torch.randn(7, 3)
+    assert run.critic(points).shape == (7,)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["critic"]
+    assert all(torch.equal(saved[k], v) for k, v in run.critic.state_dict().items())
+    with pytest.raises(ValueError, match="no generator"):
+        run.sample(4)
