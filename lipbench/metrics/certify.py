@@ -41,7 +41,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 U = 2.0**-53
-STEPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)  # mu = estimate * (1 + step)
+STEPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0)  # mu = estimate * (1 + step)
 
 
 def gamma(n: int) -> float:
@@ -104,25 +104,27 @@ class Gram:
         return True
 
 
-def top_eigenpair(gram: Gram) -> Tuple[float, np.ndarray]:
-    """Lanczos estimate of the top eigenpair, from a fixed start (a full eigh when small)."""
+def top_eigenpair(gram: Gram, v0=None) -> Tuple[float, np.ndarray]:
+    """Lanczos estimate of the top eigenpair (a full eigh when small), from ``v0`` (a guess
+    of the vector: a warm start) or a fixed random start."""
     d = gram.dim
     if d <= 256:
         vals, vecs = np.linalg.eigh(gram.to_dense().matrix)
         return float(vals[-1]), vecs[:, -1]
-    v0 = np.random.default_rng(0).standard_normal(d)
+    v0 = np.random.default_rng(0).standard_normal(d) if v0 is None else np.asarray(v0, dtype=float).ravel()
     vals, vecs = scipy.sparse.linalg.eigsh(gram.operator(), k=1, which="LA", v0=v0, tol=1e-11, maxiter=20 * d)
     return float(vals[0]), vecs[:, 0]
 
 
-def certified_top_eigenvalue(gram: Gram, cap: float = math.inf) -> Tuple[float, float, np.ndarray]:
+def certified_top_eigenvalue(gram: Gram, cap: float = math.inf, v0=None) -> Tuple[float, float, np.ndarray]:
     """``(bound, estimate, vector)``: a guaranteed upper bound on the top eigenvalue of the
     exact Gram that ``gram`` holds up to rounding (module docstring), the Lanczos estimate
-    and its eigenvector. ``bound`` is inf when no ``mu <= cap`` passed the test."""
+    and its eigenvector (``v0``: a guess of it for Lanczos). ``bound`` is inf when no
+    ``mu <= cap`` passed the test."""
     if gram.bw is not None and 3 * (gram.bw + 1) > 2 * gram.dim:
         gram = gram.to_dense()  # a wide band: the dense factorisation is faster
     d = gram.dim
-    estimate, vector = top_eigenpair(gram)
+    estimate, vector = top_eigenpair(gram, v0)
     diag = gram.diagonal()
     trace, diag_max = float(diag.sum()), float(diag.max())
     e1 = gamma(gram.products) * trace * (1 + 1e-6)
@@ -138,11 +140,17 @@ def certified_top_eigenvalue(gram: Gram, cap: float = math.inf) -> Tuple[float, 
     return math.inf, estimate, vector
 
 
-def certified_matrix_norm(weight) -> Tuple[float, float]:
-    """``(bound, estimate)``: a guaranteed upper bound on the largest singular value of
-    ``weight`` (reshaped to rows x rest), by the certificate above on its smaller Gram,
-    and the Lanczos value below it (equal to ~1e-9)."""
+def certified_matrix_norm(weight, v0=None) -> Tuple[float, float, np.ndarray]:
+    """``(bound, estimate, v)``: a guaranteed upper bound on the largest singular value of
+    ``weight`` (reshaped to rows x rest), by the certificate above on its smaller Gram, the
+    Lanczos value below it (equal to ~1e-9), and a unit top right singular vector (``v0``:
+    a guess of it, a warm start)."""
     w = np.asarray(weight.detach().cpu().double().reshape(weight.shape[0], -1).numpy())
-    m = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    bound, estimate, _ = certified_top_eigenvalue(Gram(m, products=max(w.shape)))
-    return math.sqrt(bound) * (1 + 1e-12), math.sqrt(max(estimate, 0.0))
+    rows = w.shape[0] <= w.shape[1]
+    m = w @ w.T if rows else w.T @ w
+    if v0 is not None and rows:
+        v0 = w @ np.asarray(v0, dtype=float).ravel()
+    bound, estimate, vector = certified_top_eigenvalue(Gram(m, products=max(w.shape)), v0=v0)
+    v = w.T @ vector if rows else vector  # rows: the Gram's vector is a left one
+    v = v / max(np.linalg.norm(v), 1e-300)
+    return math.sqrt(bound) * (1 + 1e-12), math.sqrt(max(estimate, 0.0)), v

@@ -112,8 +112,8 @@ def conv_grams(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, p
     grams = []
     for g in range(groups):
         blocks = _tap_blocks(k[g * o_ch : (g + 1) * o_ch], side)
-        band = _scatter(blocks, hp, wp, kw, grid, bw, duplicates=padding_mode != "zeros")
-        grams.append(Gram(band, products, bw))
+        bb, reach = _scatter(blocks, hp, wp, kw, grid, duplicates=padding_mode != "zeros")
+        grams.append(_to_gram(bb, reach, products))
     return grams, side, grid, (cg if side == "input" else o_ch)
 
 
@@ -128,11 +128,10 @@ def _tap_blocks(k, side):
     return (flat @ flat.T).reshape(kh * kw, o_ch, kh * kw, o_ch).transpose(0, 2, 1, 3)
 
 
-def _scatter(blocks, hp, wp, kw, grid, bw, duplicates):
-    """Add each tap pair's block at every pixel pair it links, upper triangle, band storage."""
+def _scatter(blocks, hp, wp, kw, grid, duplicates):
+    """``(bb, reach)``: every tap pair's block added at each pixel pair ``p <= p'`` it links,
+    in block-band form ``bb[p, p' - p]`` (pixels x (reach + 1) x ch x ch)."""
     ch = blocks.shape[-1]
-    dim = grid[0] * grid[1] * ch
-    band = np.zeros((bw + 1, dim))
     th, th2, ph, ph2 = hp
     tw, tw2, pw, pw2 = wp
     t1 = (th[:, None] * kw + tw[None, :]).ravel()
@@ -140,35 +139,54 @@ def _scatter(blocks, hp, wp, kw, grid, bw, duplicates):
     p1 = (ph[:, None] * grid[1] + pw[None, :]).ravel()
     p2 = (ph2[:, None] * grid[1] + pw2[None, :]).ravel()
     upper = p1 <= p2
-    t1, t2, p1, p2 = t1[upper], t2[upper], p1[upper], p2[upper]
+    t1, t2, p1, delta = t1[upper], t2[upper], p1[upper], (p2 - p1)[upper]
+    reach = int(delta.max()) if len(delta) else 0
+    bb = np.zeros((grid[0] * grid[1], reach + 1, ch, ch))
     order = np.lexsort((t2, t1))
-    t1, t2, p1, p2 = t1[order], t2[order], p1[order], p2[order]
+    t1, t2, p1, delta = t1[order], t2[order], p1[order], delta[order]
     starts = np.flatnonzero(np.r_[True, (t1[1:] != t1[:-1]) | (t2[1:] != t2[:-1]), True])
-    a, b = np.arange(ch)[:, None], np.arange(ch)[None, :]
     for lo, hi in zip(starts[:-1], starts[1:]):
-        q1, q2 = p1[lo:hi, None, None], p2[lo:hi, None, None]
-        rows = bw + (q1 - q2) * ch + a - b
-        cols = np.broadcast_to(q2 * ch + b, rows.shape)
-        keep = rows <= bw  # a diagonal block keeps its upper triangle
-        vals = np.broadcast_to(blocks[t1[lo], t2[lo]], rows.shape)
-        if duplicates:
-            np.add.at(band, (rows[keep], cols[keep]), vals[keep])
+        if duplicates:  # reflect / replicate padding: one pixel pair may repeat within a tap pair
+            np.add.at(bb, (p1[lo:hi], delta[lo:hi]), blocks[t1[lo], t2[lo]])
         else:
-            band[rows[keep], cols[keep]] += vals[keep]
-    return band
+            bb[p1[lo:hi], delta[lo:hi]] += blocks[t1[lo], t2[lo]]
+    return bb, reach
+
+
+def _to_gram(bb, reach, products) -> Gram:
+    """The Gram from its block band: dense when the band is wide, else LAPACK band storage."""
+    pixels, _, ch, _ = bb.shape
+    dim, bw = pixels * ch, min((reach + 1) * ch - 1, pixels * ch - 1)
+    a, b = np.arange(ch)[:, None], np.arange(ch)[None, :]
+    p = np.arange(pixels)
+    if 3 * (bw + 1) > 2 * dim:
+        m = np.zeros((pixels, ch, pixels, ch))
+        for d in range(reach + 1):
+            m[p[: pixels - d], :, p[d:], :] = bb[: pixels - d, d]
+        m = m.reshape(dim, dim)
+        return Gram(np.triu(m) + np.triu(m, 1).T, products)
+    band = np.zeros((bw + 1, dim))
+    for d in range(reach + 1):
+        rows = np.broadcast_to(bw - d * ch + a - b, (pixels - d, ch, ch))
+        cols = np.broadcast_to(((p[d:] * ch)[:, None, None] + b), rows.shape)
+        keep = rows <= bw  # a diagonal block keeps its upper triangle
+        band[rows[keep], cols[keep]] = bb[: pixels - d, d][keep]
+    return Gram(band, products, bw)
 
 
 def exact_conv_norm(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", cap: float = math.inf
+    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", cap=math.inf, v0=None
 ) -> Tuple[float, float, Optional[np.ndarray], str]:
     """``(bound, estimate, vector, side)``: a guaranteed upper bound on the operator norm of
     the convolution (max over groups; inf if none below ``cap`` was proved), the Lanczos
     estimate below it, and the top singular vector of the largest group on ``side``
-    ('input': a right singular vector, 'output': a left one), shaped (channels, H, W)."""
+    ('input': a right singular vector, 'output': a left one), shaped (channels, H, W).
+    ``v0``: a guess of that vector, same side and shape (a warm start; groups == 1)."""
     grams, side, grid, ch = conv_grams(weight, input_shape, stride, padding, dilation, groups, padding_mode)
     best = (-1.0, 0.0, None)
+    start = None if v0 is None or len(grams) > 1 else np.asarray(v0, dtype=float).transpose(1, 2, 0).ravel()
     for gram in grams:
-        result = certified_top_eigenvalue(gram, cap=cap**2)
+        result = certified_top_eigenvalue(gram, cap=cap**2, v0=start)
         if result[0] > best[0]:
             best = result
     bound, estimate, vector = best

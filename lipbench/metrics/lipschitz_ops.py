@@ -41,6 +41,7 @@ from lipbench.metrics.conv_gram import _pair, exact_conv_norm, gram_plan, pad_am
 CHUNK_BYTES = 1 << 26  # at most ~64 MB of Gram matrices at a time
 EXACT_FLOPS = 1e11  # the largest Cholesky (flops) a conv's exact certificate may cost by default
 EXACT_BYTES = 1e9  # and the memory its Gram (and one copy) may take
+NO_VECTOR = {"vector": None, "side": None}
 
 
 def matrix_sigma(w: torch.Tensor) -> float:
@@ -141,58 +142,81 @@ def _circular_fits(h, w, pads, ext, stride) -> bool:
     return h % sh == 0 and w % sw == 0 and out_h <= h // sh and out_w <= w // sw
 
 
-def _circulant_bound(weight, hw, pads, ext, stride, dilation, groups, padding_mode, best_grid: bool):
-    """``(bound, method)`` from the circulant on a grid the padded map embeds in. For zero
-    padding every grid ``N`` with ``N >= n + max(left, right)``, ``N >=`` the kernel's extent,
-    ``N`` a multiple of the stride and ``N / stride >=`` the output size embeds it (padding
-    taps wrap onto zeros, never onto a pixel, and no two taps of one output coincide), so
-    the smallest of their norms is a bound; ``best_grid`` tries those up to the padded size."""
+def embedding_grids(hw, pads, ext, stride, best_grid: bool = True) -> list:
+    """Grids ``(Nh, Nw)`` whose circular convolution restricts to the zero-padded strided one
+    on ``hw``: the padded size rounded up to the stride, and with ``best_grid`` every ``N``
+    with ``N >= n + max(left, right)``, ``N >=`` the kernel's extent, ``N`` a multiple of the
+    stride and ``N / stride >=`` the output size, up to that size. On such a grid a padding
+    tap wraps onto a zero, never onto a pixel, no two taps of one output coincide and the
+    outputs are distinct strided positions, so the map is a submatrix of the circulant."""
     (h, w), (wl, wr, hl, hr), (sh, sw) = hw, pads, stride
     nh, nw = -(-(h + hl + hr) // sh) * sh, -(-(w + wl + wr) // sw) * sw
     grids = [(nh, nw)]
-    if best_grid and padding_mode == "zeros":
+    if best_grid:
         out_h, out_w = (h + hl + hr - ext[0]) // sh + 1, (w + wl + wr - ext[1]) // sw + 1
         lo_h = -(-max(h + max(hl, hr), ext[0], out_h * sh) // sh) * sh
         lo_w = -(-max(w + max(wl, wr), ext[1], out_w * sw) // sw) * sw
-        grids += [(lo_h + i * sh, lo_w + i * sw) for i in range(max(nh - lo_h, nw - lo_w) // max(sh, sw) + 1)]
+        steps = max(nh - lo_h, nw - lo_w) // max(sh, sw)
+        grids += [(min(lo_h + i * sh, nh), min(lo_w + i * sw, nw)) for i in range(steps + 1)]
+    return sorted(set(grids))
+
+
+def _circulant_bound(weight, hw, pads, ext, stride, dilation, groups, padding_mode, best_grid: bool):
+    """``(bound, method)``: the smallest circulant norm over :func:`embedding_grids` (zero
+    padding; other modes: the padded grid, times the padding's gain)."""
+    (h, w), (wl, wr, hl, hr), (sh, sw) = hw, pads, stride
+    grids = embedding_grids(hw, pads, ext, stride, best_grid and padding_mode == "zeros")
     gain = padding_gain(h, hl, hr, padding_mode) * padding_gain(w, wl, wr, padding_mode)
-    norm, (gh, gw) = min((circular_conv_norm(weight, g, stride, dilation, groups), g) for g in set(grids))
+    norm, (gh, gw) = min((circular_conv_norm(weight, g, stride, dilation, groups), g) for g in grids)
     method = f"fft circulant {gh}x{gw} stride {sh}x{sw} (Sedghi et al. 2019)"
     return norm * gain, method + (f" x padding gain {gain:.4g}" if gain != 1 else "")
 
 
 def conv_norm_certificate(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", budget=EXACT_FLOPS
+    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", budget=EXACT_FLOPS, v0=None
 ) -> dict:
-    """``{"bound", "method", "sigma_exact"}`` for nn.Conv2d's map on inputs of shape
-    (C, H, W): a guaranteed upper bound on its operator norm, how it was obtained, and the
-    exact norm where it was computed (else None). A 1x1 convolution and a circular one
+    """``{"bound", "method", "sigma_exact", "vector", "side"}`` for nn.Conv2d's map on inputs
+    of shape (C, H, W): a guaranteed upper bound on its operator norm, how it was obtained,
+    the exact norm where it was computed (else None) and, from the Gram certificate, a top
+    singular vector (numpy, channels x H x W) on ``side`` ('input': right, 'output': left;
+    None otherwise). A 1x1 convolution and a circular one
     that fits its grid are exact; otherwise, when the Gram's Cholesky costs at most
     ``budget`` flops (and :data:`EXACT_BYTES`), the certificate of
-    :mod:`lipbench.metrics.conv_gram` (exact to ~1e-9), else the circulant bound."""
+    :mod:`lipbench.metrics.conv_gram` (exact to ~1e-9), else the circulant bound. ``v0``: a
+    guess of the top singular vector on the Gram's side (:func:`gram_plan`), a warm start."""
     h, w = (int(v) for v in tuple(input_shape)[-2:])
     (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
     kh, kw = weight.shape[-2:]
     pads = pad_amounts(weight, padding, dilation)
     if kh == kw == 1 and pads == (0, 0, 0, 0) and groups == 1:
-        bound, exact = certified_matrix_norm(weight.flatten(1))
-        return {"bound": bound, "method": "gram certificate (1x1 conv, exact)", "sigma_exact": exact}
+        bound, exact, _ = certified_matrix_norm(weight.flatten(1))
+        return {"bound": bound, "method": "gram certificate (1x1 conv, exact)", "sigma_exact": exact, **NO_VECTOR}
     ext = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     if padding_mode == "circular" and _circular_fits(h, w, pads, ext, (sh, sw)):
         norm = circular_conv_norm(weight, (h, w), (sh, sw), (dh, dw), groups)
-        return {"bound": norm, "method": f"fft circulant {h}x{w} (exact for circular padding)", "sigma_exact": norm}
+        method = f"fft circulant {h}x{w} (exact for circular padding)"
+        return {"bound": norm, "method": method, "sigma_exact": norm, **NO_VECTOR}
     geometry = (weight, input_shape, stride, padding, dilation, groups, padding_mode)
     side, dim, bw = gram_plan(*geometry)
     dense = 3 * (bw + 1) > 2 * dim
     cost, size = (dim**3 / 3, dim * dim) if dense else (dim * (bw + 1) ** 2, dim * (bw + 1))
-    circ = _circulant_bound(weight, (h, w), pads, ext, (sh, sw), (dh, dw), groups, padding_mode, best_grid=False)
     if cost <= budget and 16 * size <= EXACT_BYTES:
-        bound, exact, _, _ = exact_conv_norm(*geometry, cap=circ[0])
-        if math.isfinite(bound):
+        bound, exact, vector, side = exact_conv_norm(*geometry, v0=v0)
+        if bound <= exact * (1 + 1e-6):  # else Lanczos fell short and the proof had to climb
             method = f"gram certificate ({side} side, float64 Cholesky; exact to 1e-9)"
-            return {"bound": min(bound, circ[0]), "method": method, "sigma_exact": exact}
-    bound, method = _circulant_bound(weight, (h, w), pads, ext, (sh, sw), (dh, dw), groups, padding_mode, True)
-    return {"bound": bound, "method": method, "sigma_exact": None}
+            return {
+                "bound": bound,
+                "method": method,
+                "sigma_exact": exact,
+                "vector": vector,
+                "side": side,
+            }
+    else:
+        bound = math.inf
+    circ, method = _circulant_bound(weight, (h, w), pads, ext, (sh, sw), (dh, dw), groups, padding_mode, True)
+    if bound < circ:  # a certificate that had to climb, still below the circulant bound
+        return {"bound": bound, "method": "gram certificate (climbed)", "sigma_exact": None, **NO_VECTOR}
+    return {"bound": circ, "method": method, "sigma_exact": None, **NO_VECTOR}
 
 
 def conv_norm_bound(

@@ -90,7 +90,7 @@ def module_bound(m: nn.Module, x: torch.Tensor):
     if hasattr(m, "lipschitz_bound"):
         return m.lipschitz_bound(x)
     if isinstance(m, nn.Linear):
-        bound, exact = certified_matrix_norm(m.weight)
+        bound, exact, _ = certified_matrix_norm(m.weight)
         return bound, "gram certificate (exact)", {"sigma_exact": exact}
     if isinstance(m, nn.Conv2d):
         cert = conv_norm_certificate(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
