@@ -186,3 +186,43 @@ def test_load_run_reads_a_dual_critic_only_run(cfg_factory, tmp_path, monkeypatc
     assert all(torch.equal(saved[k], v) for k, v in run.critic.state_dict().items())
     with pytest.raises(ValueError, match="no generator"):
         run.sample(4)
+
+
+# ----------------------------------------------------------------------------- sn_cert
+def _train_sn_cert(budget, steps=4):
+    from lipbench.models.dcgan import DCGANCritic
+
+    torch.manual_seed(3)
+    critic = build_constraints({"sn_cert": {"budget": budget}}).wrap(DCGANCritic(1, 16, 4))
+    opt = torch.optim.Adam(critic.parameters(), lr=0.01)
+    for _ in range(steps):
+        opt.zero_grad()
+        (critic(torch.randn(8, 1, 16, 16)).mean() - critic(torch.randn(8, 1, 16, 16) + 1).mean()).backward()
+        opt.step()
+    return critic.eval()
+
+
+@pytest.mark.parametrize("budget", [1e11, 0.0])
+def test_an_sn_cert_critic_is_certified_1_lipschitz(budget):
+    """Exact certificates (default budget) put every layer at 1 - 1e-5; the circulant
+    fallback (budget 0) at or below it. Either way the whole critic is certified."""
+    critic = _train_sn_cert(budget)
+    bound = critic_lipschitz_bound(critic, (1, 16, 16))
+    assert bound["unsupported"] == [] and bound["lip_upper"] <= 1.0
+    assert run_verdict(0.5, bound["lip_upper"]) == "certified"
+    exact = [e["sigma_exact"] for e in bound["layers"].values() if "sigma_exact" in e]
+    assert len(exact) == 3  # two convs and the linear layer
+    assert all(e <= 1.0 for e in exact)
+    if budget:
+        assert all(e >= 1 - 2e-5 for e in exact)  # tight: divided by the exact norm (+1e-5)
+    assert _jacobian_sigma(critic, (1, 16, 16)) <= bound["lip_upper"]
+
+
+def test_an_sn_cert_critic_reloads_bit_identical():
+    from lipbench.models.dcgan import DCGANCritic
+
+    critic = _train_sn_cert(1e11)
+    x = torch.randn(3, 1, 16, 16)
+    twin = build_constraints({"sn_cert": {}}).wrap(DCGANCritic(1, 16, 4)).eval()
+    twin.load_state_dict(critic.state_dict())
+    assert torch.equal(twin(x), critic(x))
