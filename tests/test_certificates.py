@@ -5,6 +5,7 @@ bit-identical, a bound just above 1 never prints as 1, and a dual (critic-only) 
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -186,6 +187,9 @@ def test_load_run_reads_a_dual_critic_only_run(cfg_factory, tmp_path, monkeypatc
     assert all(torch.equal(saved[k], v) for k, v in run.critic.state_dict().items())
     with pytest.raises(ValueError, match="no generator"):
         run.sample(4)
+    # the final evaluation scored the gradient's direction (a cosine, and an RMS distance to a unit vector)
+    final = summary["final"]
+    assert -1 <= final["dual_grad_cos"] <= 1 and 0 <= final["dual_grad_l2"] <= 1 + final["lip_upper"]
 
 
 # ----------------------------------------------------------------------------- sn_cert
@@ -226,3 +230,49 @@ def test_an_sn_cert_critic_reloads_bit_identical():
     twin = build_constraints({"sn_cert": {}}).wrap(DCGANCritic(1, 16, 4)).eval()
     twin.load_state_dict(critic.state_dict())
     assert torch.equal(twin(x), critic(x))
+
+
+# ----------------------------------------------------------------------------- dual direction
+def _linear(direction, scale=1.0):
+    layer = nn.Linear(len(direction), 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(scale * torch.as_tensor(direction, dtype=torch.float32).view(1, -1))
+    return layer
+
+
+def test_the_direction_scores_of_linear_critics_on_the_gaussian_translation():
+    from lipbench.data.pairs import build_pair
+    from lipbench.metrics.context import RunContext
+    from lipbench.metrics.dual_direction import _gradients, direction_scores, true_directions
+
+    pair = build_pair({"name": "gaussian", "dim": 5, "shift": 2.0, "cov": "random", "n_heldout": 200})
+    p, q = pair.sample("heldout", 200, torch.Generator().manual_seed(0), coupled=True)
+    run = RunContext("dual", pair, (5,), 0, "cpu", None, None, None)
+    points, target = true_directions(run, p, q)
+    u = torch.tensor(pair.info["delta"]) / torch.tensor(pair.info["delta"]).norm()
+    assert torch.allclose(torch.as_tensor(target[0], dtype=torch.float32), u)  # P = Q + delta: up the shift
+    for scale, cos, l2 in [(1.0, 1.0, 0.0), (-1.0, -1.0, 2.0), (0.5, 1.0, 0.5)]:
+        critic = _linear(u, scale)
+        # the optimal critic attains W1 = ||delta||, in the estimate's sign convention
+        with torch.no_grad():
+            assert float(critic(p).mean() - critic(q).mean()) == pytest.approx(scale * 2.0, rel=1e-5)
+        scores = direction_scores(_gradients(critic, points, "cpu"), target)
+        assert scores["dual_grad_cos"] == pytest.approx(cos, abs=1e-6)
+        assert scores["dual_grad_l2"] == pytest.approx(l2, abs=1e-6)
+
+
+def test_the_exact_plan_is_an_optimal_assignment_and_a_small_translation_keeps_its_points():
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    from lipbench.metrics.dual_direction import exact_plan
+
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(size=(60, 2)), rng.normal(size=(60, 2))
+    sigma = exact_plan(p, q)
+    assert sorted(sigma) == list(range(60))  # a permutation
+    cost = cdist(p, q)
+    rows, cols = linear_sum_assignment(cost)
+    assert cost[np.arange(60), sigma].sum() == pytest.approx(cost[rows, cols].sum(), rel=1e-9)
+    shifted = p - np.array([1e-3, 0.0])  # a translation is optimal: every point moves along e1
+    assert list(exact_plan(p, shifted)) == list(range(60))
