@@ -4,6 +4,7 @@ is a "bound error" and never "certified", computing the bound leaves the critic
 bit-identical, a bound just above 1 never prints as 1, and a dual (critic-only) run loads."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -276,3 +277,36 @@ def test_the_exact_plan_is_an_optimal_assignment_and_a_small_translation_keeps_i
     assert cost[np.arange(60), sigma].sum() == pytest.approx(cost[rows, cols].sum(), rel=1e-9)
     shifted = p - np.array([1e-3, 0.0])  # a translation is optimal: every point moves along e1
     assert list(exact_plan(p, shifted)) == list(range(60))
+
+
+def test_lipschitz_md_has_the_per_layer_table_from_the_runs_diagnostics(tmp_path):
+    import json
+
+    from lipbench.report.lipschitz_table import write_lipschitz_table
+
+    layers = [
+        {"name": "net.0", "bound": 1.0000000005, "sigma_exact": 1.0, "bound_method": "gram certificate (input side)"},
+        {"name": "fc", "bound": 0.6, "sigma_exact": None, "bound_method": "fft circulant 18x18"},
+    ]
+    for seed in (0, 1):
+        final = {"w1": 0.1, "lip_lower": 0.4, "lip_upper": 0.6}
+        path = Path(make_run(tmp_path / "runs", "sn_cert", seed, npz=False, final=final)) / "summary.json"
+        summary = json.loads(path.read_text())
+        summary["diagnostics"]["layers"] = layers
+        path.write_text(json.dumps(summary))
+    df, _ = load_runs(tmp_path / "runs")
+    table = lipschitz_table(df)
+    assert table["tightness_mean"].iloc[0] == pytest.approx(1.5) and table["tightness_max"].iloc[0] == pytest.approx(
+        1.5
+    )
+    (tmp_path / "out").mkdir()
+    md = Path(write_lipschitz_table(table, tmp_path / "out")["md"]).read_text()
+    assert "Per layer" in md and "tightness: upper / lower" in md
+    cells = {
+        line.split("|")[2].strip(): [c.strip() for c in line.split("|")[1:-1]]
+        for line in md.splitlines()
+        if line.startswith("| sn_cert")
+    }
+    # method, layer, exact σ, bound, bound / exact (max), bound method, runs
+    assert cells["net.0"] == ["sn_cert", "net.0", "1", "1", "1", "gram certificate (input side)", "2"]
+    assert cells["fc"][2] == "—" and cells["fc"][3] == "0.6"  # no exact norm recorded

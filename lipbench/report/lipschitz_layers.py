@@ -46,6 +46,8 @@ def layer_table(done: pd.DataFrame, keys: List[str]) -> pd.DataFrame:
     for _, run in done.iterrows():
         for entry in _layers(run["run_dir"]):
             bound, exact = _number(entry.get("bound")), _number(entry.get("sigma_exact"))
+            if not np.isfinite(bound):
+                continue  # a layer the run has no bound for (or a record from before the bounds)
             rows.append(
                 {
                     **{k: run[k] for k in keys},
@@ -84,7 +86,7 @@ def layer_markdown(layers: pd.DataFrame, keys: List[str]) -> str:
     shown["exact σ"] = [fmt_number(v, 6) for v in layers["sigma_exact_mean"]]
     shown["bound"] = [fmt_number(v, 6) for v in layers["bound_mean"]]
     shown["bound / exact, max"] = [fmt_number(v, 6) for v in layers["ratio_max"]]
-    shown["method"] = layers["bound_method"]
+    shown["bound method"] = layers["bound_method"]
     shown["runs"] = layers["n_runs"].astype(int)
     return (
         "\n## Per layer: exact operator norm and guaranteed bound\n\n"
