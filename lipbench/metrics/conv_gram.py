@@ -108,7 +108,9 @@ def conv_grams(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, p
     o_ch, cg, kh, kw = k.shape
     o_ch //= groups
     hp, wp = _pairs(inc_h, shared), _pairs(inc_w, shared)
-    products = (cg if side == "input" else o_ch) * kh * kw * (1 if padding_mode == "zeros" else 16)
+    # products summed into one entry: the contraction (c_out on the input side, c_in on the output
+    # side) times the shared outputs or pixels (at most kh kw; reflect / replicate may repeat taps)
+    products = (o_ch if side == "input" else cg) * kh * kw * (1 if padding_mode == "zeros" else 16)
     grams = []
     for g in range(groups):
         blocks = _tap_blocks(k[g * o_ch : (g + 1) * o_ch], side)
