@@ -5,6 +5,9 @@ bf16 autocast, torch.compile); :func:`build` makes its GAN through lipbench's ow
 (``build_gan`` of a composed, validated config) and returns the training calls that are
 timed (``critic_step``, ``train_iteration``). :func:`peak_memory_mib` measures the memory
 of a case's training steps above the built model (see experiments/cost.py's module doc).
+The methods are every constraint with a yaml in conf/constraint (experiments/cost.py's
+``--constraints`` default), so ``sn_cert`` is timed with its per-step certificates: on the
+32 px DCGAN and SN-CNN critics the certified convs are re-proved after every optimizer step.
 """
 
 from __future__ import annotations

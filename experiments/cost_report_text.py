@@ -29,7 +29,7 @@ SCALING_FIELDS = (
     "error",
 )
 OPTION_FIELDS = ("critic", "method", "variant", "width", "batch", "kind", "ms", "ratio_to_fp32", "warmup_s")
-HEADLINE = ("gp", "sn", "sn_exact", "bjorck")
+HEADLINE = ("gp", "sn", "sn_exact", "sn_cert", "bjorck")
 BASE = "none"
 WIDTH_KEY = {"mlp": "hidden", "dcgan": "width", "sngan_cnn": "width"}
 

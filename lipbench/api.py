@@ -6,7 +6,9 @@
     pixels = run.sample(1000, seed=0, uint8=True)  # uint8 in [0, 255], (1000, C, H, W)
     scores = run.critic(images[:8])                # the trained critic, in eval mode
 
-On 2-D data ``sample`` returns points, ``(n, 2)`` float. The networks are rebuilt from
+On 2-D data ``sample`` returns points, ``(n, 2)`` float. A dual-task run (``task=dual``)
+trained only a critic: it loads with ``generator=None`` and ``kind="dual"``, its critic
+taking points of the pair's dimension, and ``sample`` refuses. The networks are rebuilt from
 the resolved config in ``summary.json`` exactly as training built them (the critic wrapped
 by its constraints: spectral normalization, Björck parametrizations, ...), then loaded
 from ``checkpoint.pt`` with ``torch.load(weights_only=True)``.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -41,18 +43,23 @@ class LoadedRun:
     """A trained run: its networks (eval mode, on ``device``), config and summary."""
 
     run_dir: Path
-    generator: nn.Module
+    generator: Optional[nn.Module]  # None for a dual-task run (critic only)
     critic: nn.Module
     config: DictConfig  # the resolved config the run was trained with
     summary: dict  # summary.json
     step: int  # the generator iteration the weights come from
-    kind: str  # "toy2d" (samples are points) or "image"
-    data_shape: tuple  # the shape of one sample, e.g. (2,) or (1, 16, 16)
+    kind: str  # "toy2d" (samples are points), "image", or "dual" (a critic only)
+    data_shape: tuple  # the shape of one sample (dual: one critic input), e.g. (2,) or (1, 16, 16)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def z_dim(self) -> int:
-        return int(self.generator.z_dim)
+        return int(self._generator().z_dim)
+
+    def _generator(self) -> nn.Module:
+        if self.generator is None:
+            raise ValueError(f"{self.run_dir}: a dual-task run trained only a critic; it has no generator")
+        return self.generator
 
     def noise(self, n: int, seed: int = 0) -> torch.Tensor:
         """The ``n`` noise vectors (CPU) that ``sample(n, seed)`` maps."""
@@ -61,15 +68,15 @@ class LoadedRun:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """The generator's output for the noise ``z``, on the CPU, computed in batches."""
-        out = [
-            self.generator(z[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(z), batch_size)
-        ]
+        generator = self._generator()
+        out = [generator(z[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(z), batch_size)]
         return torch.cat(out) if out else torch.empty(0, *self.data_shape)
 
     def sample_batches(
         self, n: int, seed: int = 0, batch_size: int = 500, uint8: bool = False
     ) -> Iterator[torch.Tensor]:
         """``sample(n, seed)`` as consecutive CPU batches of at most ``batch_size`` rows."""
+        self._generator()
         if int(n) < 0 or int(batch_size) < 1:
             raise ValueError(f"n={n}, batch_size={batch_size}: need n >= 0 and batch_size >= 1")
         if uint8 and self.kind != "image":
@@ -113,7 +120,11 @@ def load_run(
     config = OmegaConf.create(summary["config"])
     kind, shape = _data_info(summary)
     generator, critic = build_networks(config, shape)
+    if kind == "dual":  # the dual task saves no generator: the one built here is never trained
+        generator = None
     for name, net in (("generator", generator), ("critic", critic)):
+        if net is None:
+            continue
         try:
             net.load_state_dict(ckpt[name])
         except (KeyError, RuntimeError) as e:
@@ -183,7 +194,15 @@ def _device(name) -> torch.device:
 
 
 def _data_info(summary: dict) -> tuple:
-    """``(kind, shape)`` of the run's data, from summary.json (or by building the data set)."""
+    """``(kind, shape)`` of the run's data, from summary.json (or by building the data set);
+    a dual-task run's is ``("dual", (dim,))``, the pair's dimension."""
+    if summary.get("task") == "dual" or summary["config"].get("task") == "dual":
+        dim = (summary.get("pair") or {}).get("dim")
+        if dim is None:
+            from lipbench.data.pairs import build_pair
+
+            dim = build_pair(OmegaConf.create(summary["config"]["pair"])).dim
+        return "dual", (int(dim),)
     data = summary.get("data") or {}
     if data.get("kind") and data.get("shape"):
         return str(data["kind"]), tuple(int(s) for s in data["shape"])

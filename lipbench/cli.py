@@ -25,6 +25,7 @@ from lipbench.config import validate
 from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
 from lipbench.job_config import job_config, job_config_overrides
+from lipbench.record.verdict import BOUND_ERROR, fmt_bound, run_verdict
 from lipbench.sweep import record_rejected, sweep_objective, threads_for_launcher
 
 
@@ -243,7 +244,10 @@ def _print_single(summary, run_dir):
         )
         if isinstance(final.get(k), (int, float))
     }
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in shown.items())
+    metrics = ", ".join(f"{k}={fmt_bound(v, 4) if k == 'lip_upper' else format(v, '.4g')}" for k, v in shown.items())
+    verdict = run_verdict(final.get("lip_lower"), final.get("lip_upper"))
+    if verdict is not None:
+        metrics += f" (Lipschitz: {verdict.upper() if verdict == BOUND_ERROR else verdict})"
     print(f"{summary.get('method')}: {summary.get('status')} at step {summary.get('step')}; {metrics}")
     print(f"Run record: {run_dir} (summary.json, metrics.jsonl, pictures, checkpoint.pt)")
 

@@ -54,6 +54,9 @@ def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(cfg_factory, tmp
     assert f["dual_estimate"] > (0.7 if "pair=gaussian" in pair else 0.1) * f["w1_true"]
     assert not exceeds_bound(f["dual_estimate"], f["dual_estimate_se"], f["w1_true"], f["w1_true_se"])
     assert f["dual_tightness"] == pytest.approx(f["dual_estimate"] / f["w1_true"])
+    if "pair=gaussian" in pair:  # near W1, the gradient points up the shift (P = Q + delta)
+        assert f["dual_grad_cos"] > 0.5
+    assert -1 <= f["dual_grad_cos"] <= 1 and f["dual_grad_l2"] <= 1 + f["lip_upper"]
     assert s["pair"]["dim"] == (16 if "pair=gaussian" in pair else 2)
     if "pair=eight_gaussians" in pair:
         assert (tmp_path / "run" / "final_samples.npz").exists() and (tmp_path / "run" / "samples_final.png").exists()

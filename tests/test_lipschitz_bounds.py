@@ -35,8 +35,10 @@ def test_single_linear_layer_bound_is_its_sigma():
     torch.manual_seed(0)
     layer = nn.Linear(7, 5)
     bound = critic_lipschitz_bound(layer, (7,))
-    assert bound["lip_upper"] == pytest.approx(_sigma(layer.weight.detach().double()), rel=1e-5)
-    assert bound["layers"][""]["bound_method"] == "svd (exact)"
+    sigma = _sigma(layer.weight.detach().double())
+    assert sigma <= bound["lip_upper"] <= sigma * (1 + 1e-8)
+    assert bound["layers"][""]["bound_method"] == "gram certificate (exact)"
+    assert bound["layers"][""]["sigma_exact"] == pytest.approx(sigma, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -61,9 +63,12 @@ def test_stride_two_zero_padded_conv_bound_is_above_and_close_to_the_dense_norm(
     torch.manual_seed(2)
     conv = nn.Conv2d(3, 6, 4, stride=2, padding=1)
     truth = _sigma(_dense(conv, (3, 16, 16)))
-    bound, method = _bound(conv, (3, 16, 16))
+    bound, method = _bound(conv, (3, 16, 16))  # small enough for the exact certificate
+    assert method.startswith("gram certificate")
+    assert truth <= bound <= (1 + 1e-8) * truth
+    circulant, method = conv_norm_bound(conv.weight, (3, 16, 16), 2, 1, budget=0)  # no budget: the circulant
     assert method.startswith("fft circulant 18x18 stride 2x2")
-    assert truth <= bound <= 1.03 * truth
+    assert truth <= circulant <= 1.03 * truth
     # the stride-1 norm is also a bound, but loose: the polyphase split is what makes it tight
     assert fft_circular_conv_norm(conv.weight, 18) > 1.3 * truth
 

@@ -247,7 +247,9 @@ def test_report_keys_and_that_it_leaves_the_critic_untouched():
         "lip_upper_est",
         "lip_ratio",
     }
-    assert metrics["lip_upper"] == metrics["sigma_prod"] == metrics["lip_upper_est"]
+    # the float64 certificate against the product of float32 SVDs: equal up to float32 rounding
+    assert metrics["lip_upper"] == pytest.approx(metrics["sigma_prod"], rel=1e-6)
+    assert metrics["sigma_prod"] == metrics["lip_upper_est"]
     assert metrics["lip_ratio"] == pytest.approx(metrics["lip_upper"] / metrics["lip_lower"])
     assert metrics["lip_lower"] <= metrics["lip_upper"]
     assert metrics["lip_lower"] >= metrics["grad_interp_max"]

@@ -13,7 +13,9 @@
 
 Every function here leaves the critic as it found it: no ``.grad`` on parameters, the same
 ``train()``/``eval()`` flags, and (because forward passes run in eval mode) no update of
-spectral-norm power-iteration vectors.
+spectral-norm power-iteration vectors; :func:`lipschitz_report` also puts back every buffer
+(:func:`lipbench.metrics.lipschitz_bounds.preserved`), so a critic whose forward pass at a
+new input shape restarts a vector (sn_conv) is bit-identical afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from torch import nn
 
 from lipbench.errors import DataError
-from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, frozen as _frozen
+from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, frozen as _frozen, preserved
 from lipbench.metrics.lipschitz_layers import layer_norms, lipschitz_summary
 from lipbench.metrics.lipschitz_ops import fft_circular_conv_norm  # noqa: F401 (re-export)
 
@@ -185,7 +187,14 @@ def lipschitz_report(
     "unsupported", "ops"}}`` (ops: every module / function's bound and its method).
     The lower bound searches over real, fake and interpolated points. ``n_iter`` (conv power
     iterations), ``steps``, ``lr`` and ``n_pairs`` (pair ascent) trade time for tightness.
+    Per layer, ``sigma_exact`` is the layer's exact operator norm where it was computed (SVD;
+    for a conv, the Lanczos value its certified bound sits 1e-9 above), else None.
     """
+    with preserved(critic):
+        return _report(critic, real, fake, input_shape, generator, n_iter, steps, lr, n_pairs, activation_lip)
+
+
+def _report(critic, real, fake, input_shape, generator, n_iter, steps, lr, n_pairs, activation_lip):
     norms, interp = _gradient_norms(critic, real, fake, generator)
     layers = layer_norms(critic, input_shape, n_iter=n_iter)
     summary = lipschitz_summary(layers, activation_lip)
@@ -194,7 +203,8 @@ def lipschitz_report(
     lower = lipschitz_lower_bound(critic, pts, steps=steps, lr=lr, generator=generator, n_pairs=n_pairs)
     bound = critic_lipschitz_bound(critic, input_shape)
     for entry in layers:
-        entry.update(bound["layers"].get(entry["name"], {"bound": None, "bound_method": None}))
+        entry.update({"bound": None, "bound_method": None, "sigma_exact": None})
+        entry.update(bound["layers"].get(entry["name"], {}))
     upper = bound["lip_upper"]
     ratio = upper / lower if lower > 0 and math.isfinite(upper) else math.nan
     metrics = {

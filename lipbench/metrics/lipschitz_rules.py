@@ -1,7 +1,8 @@
 """The Lipschitz rules of single operations, for the bound composed over a critic's graph
 (:func:`lipbench.metrics.lipschitz_bounds.critic_lipschitz_bound`).
 
-:func:`module_bound` gives ``(K, method)`` for one call of a layer (linear and conv layers:
+:func:`module_bound` gives ``(K, method)`` for one call of a layer (linear layers: the exact
+σ with a float64 certificate, :mod:`lipbench.metrics.certify`; conv layers:
 :mod:`lipbench.metrics.lipschitz_ops`; activations, pooling, upsampling, BatchNorm in eval
 mode), :func:`function_factor` the same for a unary function or tensor method, and
 :func:`has_rule` says which layers have a rule (the tracer keeps them as leaves). K is
@@ -17,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lipbench.metrics.lipschitz_ops import conv_norm_bound, matrix_sigma, max_pool_bound, nonneg_linear_norm
+from lipbench.metrics.certify import certified_matrix_norm
+from lipbench.metrics.lipschitz_ops import conv_norm_certificate, max_pool_bound, nonneg_linear_norm
 
 ONE_LIPSCHITZ = (
     nn.ReLU,
@@ -83,13 +85,16 @@ def _batch_norm(m, x):
 
 
 def module_bound(m: nn.Module, x: torch.Tensor):
-    """(K, method) for one call of module ``m`` on input ``x``; K is NaN without a rule."""
+    """(K, method) for one call of module ``m`` on input ``x``; K is NaN without a rule.
+    Linear and conv layers add a third item, ``{"sigma_exact": exact norm or None}``."""
     if hasattr(m, "lipschitz_bound"):
         return m.lipschitz_bound(x)
     if isinstance(m, nn.Linear):
-        return matrix_sigma(m.weight), "svd (exact)"
+        bound, exact, _ = certified_matrix_norm(m.weight)
+        return bound, "gram certificate (exact)", {"sigma_exact": exact}
     if isinstance(m, nn.Conv2d):
-        return conv_norm_bound(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+        cert = conv_norm_certificate(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+        return cert["bound"], cert["method"], {"sigma_exact": cert["sigma_exact"]}
     if isinstance(m, ONE_LIPSCHITZ):
         return 1.0, "1-Lipschitz"
     if isinstance(m, (nn.LeakyReLU, nn.ELU)):

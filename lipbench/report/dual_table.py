@@ -26,6 +26,7 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.metrics.dual import BOUND_SIGMAS
+from lipbench.record.verdict import BOUND_ERROR, fmt_bound
 from lipbench.report.dual_select import dual_runs
 from lipbench.report.lipschitz_table import TOLERANCE
 from lipbench.report.tables import fmt_number
@@ -65,6 +66,8 @@ def dual_table(df: pd.DataFrame) -> pd.DataFrame:
             "steps_to_95",
             "seconds_to_95",
             "dual_late_gain",
+            "dual_grad_cos",
+            "dual_grad_l2",
         ):
             mean, std, n = _stats(done[m]) if m in done else (math.nan, math.nan, 0)
             row.update({f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": n})
@@ -72,6 +75,7 @@ def dual_table(df: pd.DataFrame) -> pd.DataFrame:
             row[m] = _stats(done[m])[0] if m in done else math.nan
         row["n_certified"] = int((done["verdict"] == "certified").sum())
         row["n_exceeded"] = int((done["verdict"] == "exceeded").sum())
+        row["n_bound_error"] = int((done["verdict"] == BOUND_ERROR).sum())
         row["n_violations"] = int(done["violation"].sum())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -118,19 +122,30 @@ def _markdown_pair(pair: str, sub: pd.DataFrame) -> List[str]:
     lines += [
         "",
         "| critic | d | seeds | estimate/W1 | held-out se/W1 | ÷ lip_upper | lip_upper | certified "
-        "| steps to 95% | s to 95% | late gain | violations |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| grad cos | grad L2 | steps to 95% | s to 95% | late gain | violations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for _, r in sub.sort_values(["critic", "dim"]).iterrows():
         lines.append(
             f"| {r['critic']} | {r['dim']} | {r['n_completed']}/{r['n_runs']} | "
             f"{_cell(r['dual_tightness_mean'], r['dual_tightness_std'], r['dual_tightness_n'])} | "
             f"{fmt_number(r['dual_estimate_se'] / r['w1_true'], 2)} | "
-            f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_number(r['lip_upper_mean'], 3)} | "
-            f"{r['n_certified']}/{r['n_completed']} | {fmt_number(r['steps_to_95_mean'], 3)} | "
+            f"{fmt_number(r['dual_tightness_normalized_mean'], 3)} | {fmt_bound(r['lip_upper_mean'], 3)} | "
+            f"{_certified(r)} | {_metric_cell(r, 'dual_grad_cos')} | {_metric_cell(r, 'dual_grad_l2')} | "
+            f"{fmt_number(r['steps_to_95_mean'], 3)} | "
             f"{fmt_number(r['seconds_to_95_mean'], 2)} | {_percent(r['dual_late_gain_mean'])} | {r['n_violations']} |"
         )
     return lines + [""]
+
+
+def _metric_cell(r, name: str) -> str:
+    """mean ± std over seeds of a metric, "—" where the runs do not record it."""
+    return _cell(r.get(f"{name}_mean", math.nan), r.get(f"{name}_std", math.nan), 0)
+
+
+def _certified(r) -> str:
+    errors = r.get("n_bound_error", 0)
+    return f"{r['n_certified']}/{r['n_completed']}" + (f" (**{errors} bound error**)" if errors else "")
 
 
 def _percent(v: float) -> str:
@@ -145,8 +160,14 @@ def to_markdown(table: pd.DataFrame, caption: str = "dual") -> str:
         "Cells: E_P[f] − E_Q[f] on held-out samples (never in a training batch) divided by the exact W1, "
         "mean ± sample std over completed seeds. 1 = the critic attains W1; a critic that is truly "
         "1-Lipschitz cannot exceed 1. *÷ lip_upper*: the same divided by the critic's guaranteed Lipschitz "
-        "bound (the tightness of the rescaled, certified critic). *certified*: lip_upper ≤ "
-        f"{1 + TOLERANCE:g}. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
+        "bound (the tightness of the rescaled, certified critic). *lip_upper*: mean over seeds, printed with "
+        f"the digits that keep it on its side of 1 and of {1 + TOLERANCE:g}. *certified*: runs with lip_upper ≤ "
+        f"{1 + TOLERANCE:g}; a *bound error* is a run whose measured lower bound exceeds lip_upper (a bug). "
+        "*grad cos*, *grad L2*: on held-out points of P, the mean cosine and the root mean square "
+        "distance between the critic's gradient and the true transport direction (x − T(x)) / ‖x − T(x)‖ "
+        "(Korotin et al. 2022): δ/‖δ‖ for the Gaussian translation, the exact OT plan of n_ot held-out "
+        "points otherwise (itself a sample, so below 1 even for the optimum); 1 and 0 are the optimal "
+        "critic's. *violations*: runs whose estimate exceeds lip_upper × W1 by more than "
         f"{BOUND_SIGMAS:g} combined standard errors (impossible; a bug if non-zero). *late gain*: share of the "
         "final estimate gained over the last 30% of the steps (large = still rising when the budget ended). "
         "OT truths are biased upwards by the finite sample; the bias gauge estimates what is left.",
