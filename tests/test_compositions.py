@@ -9,7 +9,8 @@ start's three methods and two seeds (its none and seed-2 jobs now come from the 
 experiment=cifar10_sngan's clip and sn jobs, which no longer carry a stray gp node (its gp image
 setting is now ``optim.paper_overrides``; the gp jobs keep their identities), and
 experiment=sngan_settings' 36 jobs, re-sized from 300 iterations at width 512 to the other 2-D
-presets' 3,000 iterations at width 128 (no committed run used the old ones)."""
+presets' 3,000 iterations at width 128 (no committed run used the old ones). Added, not changed:
+the 136 runs of results/study_toy2d (their identities are the run_ids their records hold)."""
 
 import json
 from pathlib import Path
