@@ -14,7 +14,7 @@ ResNet (128) critics on 3-channel inputs at 16 and 32 px, on the input size the 
 * *old*: the circulant FFT bound on the padded grid, the per-layer bound before the
   certificates (Sedghi et al. 2019);
 * *new*: :func:`lipbench.metrics.lipschitz_ops.conv_norm_certificate` with ``--budget``
-  flops (default: what runs use): the exact norm with a float64 Cholesky certificate, or
+  flops and ``--max-bytes`` (defaults: what runs use): the exact norm with a float64 Cholesky certificate, or
   the circulant bound on the best embedding grid where the Cholesky would cost more;
 * CPU and wall seconds of the new bound.
 
@@ -40,7 +40,13 @@ from torch import nn
 
 from lipbench.metrics.conv_gram import gram_plan, pad_amounts
 from lipbench.metrics.lipschitz_layers import conv_operator_norm
-from lipbench.metrics.lipschitz_ops import EXACT_FLOPS, circular_conv_norm, conv_norm_certificate, embedding_grids
+from lipbench.metrics.lipschitz_ops import (
+    EXACT_BYTES,
+    EXACT_FLOPS,
+    circular_conv_norm,
+    conv_norm_certificate,
+    embedding_grids,
+)
 from lipbench.models.dcgan import DCGANCritic
 from lipbench.models.resnet import ResNetCritic
 from lipbench.models.sngan_cnn import SNGANCritic
@@ -108,11 +114,11 @@ def old_bound(conv: nn.Conv2d, weight, shape) -> float:
     return circular_conv_norm(weight, grid, conv.stride, conv.dilation, conv.groups)
 
 
-def layer_row(conv, weight, shape, budget, dense_limit) -> dict:
+def layer_row(conv, weight, shape, budget, dense_limit, max_bytes=EXACT_BYTES) -> dict:
     geometry = (conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
     side, dim, bw = gram_plan(weight, shape, *geometry)
     wall, cpu = time.perf_counter(), time.process_time()
-    cert = conv_norm_certificate(weight, shape, *geometry, budget=budget)
+    cert = conv_norm_certificate(weight, shape, *geometry, budget=budget, max_bytes=max_bytes)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     svd = dense_sigma(conv, weight, shape, dense_limit)
     exact, source = (svd, "svd") if svd is not None else (cert["sigma_exact"], "lanczos")
@@ -132,7 +138,7 @@ def layer_row(conv, weight, shape, budget, dense_limit) -> dict:
     }
 
 
-def rows_for(critic_name: str, res: int, variant: str, budget: float, dense_limit: float) -> list:
+def rows_for(critic_name: str, res: int, variant: str, budget: float, dense_limit: float, max_bytes: float) -> list:
     cls, width = CRITICS[critic_name]
     torch.manual_seed(0)
     critic = cls(3, res, width).eval()
@@ -140,7 +146,7 @@ def rows_for(critic_name: str, res: int, variant: str, budget: float, dense_limi
     for name, conv, shape in conv_inputs(critic, res):
         weight = normalize(conv, shape, variant)
         row = {"critic": critic_name, "px": res, "variant": variant, "layer": name}
-        rows.append({**row, **layer_row(conv, weight, shape, budget, dense_limit)})
+        rows.append({**row, **layer_row(conv, weight, shape, budget, dense_limit, max_bytes)})
         print(_line(rows[-1]), flush=True)
     return rows
 
@@ -214,6 +220,7 @@ def main(argv=None) -> None:
     p.add_argument("--variants", nargs="+", default=["init", "sn", "sn_conv"], choices=["init", "sn", "sn_conv"])
     p.add_argument("--budget", type=float, default=EXACT_FLOPS, help="largest Cholesky (flops) certified")
     p.add_argument("--dense", type=float, default=3.4e7, help="largest explicit matrix (entries) for the SVD")
+    p.add_argument("--max-bytes", type=float, default=EXACT_BYTES, help="largest Gram (and copy) certified, bytes")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -223,7 +230,7 @@ def main(argv=None) -> None:
         for name in args.critics
         for res in args.res
         for variant in args.variants
-        for r in rows_for(name, res, variant, args.budget, args.dense)
+        for r in rows_for(name, res, variant, args.budget, args.dense, args.max_bytes)
     ]
     table = pd.DataFrame(rows)
     print(summary(table).to_string(index=False))

@@ -310,3 +310,14 @@ def test_lipschitz_md_has_the_per_layer_table_from_the_runs_diagnostics(tmp_path
     # method, layer, exact σ, bound, bound / exact (max), bound method, runs
     assert cells["net.0"] == ["sn_cert", "net.0", "1", "1", "1", "gram certificate (input side)", "2"]
     assert cells["fc"][2] == "—" and cells["fc"][3] == "0.6"  # no exact norm recorded
+
+
+def test_sn_cert_under_bf16_autocast_still_divides_by_the_certificate():
+    critic = _train_sn_cert(1e11, steps=1)
+    critic.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        critic(torch.randn(2, 1, 16, 16))  # a training forward under autocast
+        weight = critic.net[2].weight
+    assert weight.dtype == torch.float32
+    critic.eval()
+    assert critic_lipschitz_bound(critic, (1, 16, 16))["lip_upper"] <= 1.0

@@ -108,9 +108,10 @@ class CertifiedNorm(nn.Module):
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self._certify(weight.detach()))
         v = self.v.detach().to(weight.dtype).unsqueeze(0)
-        sigma = self._map(v, weight).norm()
-        bound = self._cache[1] * (1 + MARGIN)
-        return weight / (sigma + (bound - sigma).detach()).clamp_min(1e-12)
+        with torch.autocast(weight.device.type, enabled=False):  # bf16 rounding would move the value
+            sigma = self._map(v, weight.float()).norm()
+            bound = self._cache[1] * (1 + MARGIN)
+            return (weight.float() / (sigma + (bound - sigma).detach()).clamp_min(1e-12)).to(weight.dtype)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + "v")

@@ -173,7 +173,16 @@ def _circulant_bound(weight, hw, pads, ext, stride, dilation, groups, padding_mo
 
 
 def conv_norm_certificate(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", budget=EXACT_FLOPS, v0=None
+    weight,
+    input_shape,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    padding_mode="zeros",
+    budget=EXACT_FLOPS,
+    v0=None,
+    max_bytes=EXACT_BYTES,
 ) -> dict:
     """``{"bound", "method", "sigma_exact", "vector", "side"}`` for nn.Conv2d's map on inputs
     of shape (C, H, W): a guaranteed upper bound on its operator norm, how it was obtained,
@@ -181,7 +190,7 @@ def conv_norm_certificate(
     singular vector (numpy, channels x H x W) on ``side`` ('input': right, 'output': left;
     None otherwise). A 1x1 convolution and a circular one
     that fits its grid are exact; otherwise, when the Gram's Cholesky costs at most
-    ``budget`` flops (and :data:`EXACT_BYTES`), the certificate of
+    ``budget`` flops (and its Gram ``max_bytes``), the certificate of
     :mod:`lipbench.metrics.conv_gram` (exact to ~1e-9), else the circulant bound. ``v0``: a
     guess of the top singular vector on the Gram's side (:func:`gram_plan`), a warm start."""
     h, w = (int(v) for v in tuple(input_shape)[-2:])
@@ -200,7 +209,7 @@ def conv_norm_certificate(
     side, dim, bw = gram_plan(*geometry)
     dense = 3 * (bw + 1) > 2 * dim
     cost, size = (dim**3 / 3, dim * dim) if dense else (dim * (bw + 1) ** 2, dim * (bw + 1))
-    if cost <= budget and 16 * size <= EXACT_BYTES:
+    if cost <= budget and 16 * size <= max_bytes:
         bound, exact, vector, side = exact_conv_norm(*geometry, v0=v0)
         if bound <= exact * (1 + 1e-6):  # else Lanczos fell short and the proof had to climb
             method = f"gram certificate ({side} side, float64 Cholesky; exact to 1e-9)"
