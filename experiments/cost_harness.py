@@ -110,6 +110,8 @@ def machine(device, argv) -> dict:
         "command": "python experiments/cost.py " + " ".join(argv),
         "device": str(device),
         "cpu": cpu,
+        # the vector ISA torch dispatches to (e.g. AVX2, AVX512): bf16's speed hangs on it
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
