@@ -52,6 +52,20 @@ def test_budget_curves_from_runs(tmp_path):
     assert sn["mean"].iloc[-1] == pytest.approx(expect)
 
 
+def test_settings_plot_of_a_factor_some_runs_lack(tmp_path):
+    # a key only some runs have (a dual pair's base, absent on the Gaussian pair) is NaN in the
+    # frame: it is a setting of its own, "—", not a crash in sorting str against float
+    make_sweep(tmp_path, methods=("gp", "sn"), seeds=(0, 1), presets=("A", "B"), npz=False)
+    runs, _ = load_runs(tmp_path)
+    runs.loc[runs["cfg.optim.preset"] == "B", "cfg.optim.preset"] = np.nan
+    figs = plots.figures_settings(runs, ["w1"])
+    (fig,) = figs.values()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["A", "—"]
+    lines = [ln for ln in fig.axes[0].get_lines() if len(ln.get_ydata()) == 2]
+    assert lines and all(np.isfinite(np.asarray(ln.get_ydata(), dtype=float)).all() for ln in lines)  # both have means
+
+
 def _stems(files):
     return {os.path.basename(f).rsplit(".", 1)[0] for f in files}
 

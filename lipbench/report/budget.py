@@ -167,8 +167,8 @@ def budget_curves(
 
 
 def hyper_factors(factors: Sequence[str]) -> list:
-    """Swept factors that are hyper-parameter settings (not the data set)."""
-    return [f for f in factors if not f.startswith("cfg.data.")]
+    """Swept factors that are hyper-parameter settings (not the data set, nor a dual task's pair)."""
+    return [f for f in factors if not f.startswith(("cfg.data.", "cfg.pair."))]
 
 
 def primary_metrics(metrics: Sequence[str], direction) -> list:

@@ -186,6 +186,12 @@ def _hyper_setup(df: pd.DataFrame, metrics: Optional[Sequence[str]]):
     return factors, hyper_factors(factors), metrics
 
 
+def setting_labels(values: pd.Series) -> pd.Series:
+    """A factor's values as labels; a run without the key (NaN: e.g. ``pair.base`` on a pair
+    that has none) is "—" (pandas' ``astype(str)`` keeps NaN as a float, which breaks sorting)."""
+    return values.map(lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
 def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> FigureDict:
     """For each swept hyper-parameter (e.g. optim.preset A–F): each metric across its
     settings, one line per method (mean ± std over completed seeds)."""
@@ -195,7 +201,8 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
     figs, book = {}, MetricBook.of(df)
     for factor in hyper:
         for group, gdf in data_groups(df, factors):
-            settings = sorted(gdf[factor].astype(str).unique())
+            labels = setting_labels(gdf[factor])
+            settings = sorted(labels.unique())
             methods = ordered(gdf["method"])
             col = colours(methods)
             fig, axes = new_figure(len(metrics))
@@ -204,7 +211,7 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
                 for m in methods:
                     sub = ok[ok["method"].astype(str) == m]
                     values = pd.to_numeric(sub[metric], errors="coerce")
-                    stats = values.groupby(sub[factor].astype(str)).agg(["mean", "std"])
+                    stats = values.groupby(labels.loc[sub.index]).agg(["mean", "std"])
                     stats = stats.reindex(settings)
                     x = np.arange(len(settings))
                     ax.errorbar(
@@ -233,7 +240,7 @@ def figures_budget(
     figs, book = {}, MetricBook.of(df)
     for factor in hyper:
         for group, gdf in data_groups(df, factors):
-            if gdf[factor].astype(str).nunique() < 2:
+            if setting_labels(gdf[factor]).nunique() < 2:
                 continue
             methods = ordered(gdf["method"])
             col = colours(methods)
