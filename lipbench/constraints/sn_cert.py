@@ -35,6 +35,7 @@ from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint, Params, require
 from lipbench.constraints.checks import close, dense_conv_norm, expect, seeded, singular_values
 from lipbench.constraints.layers import constrained_layers
+from lipbench.constraints.sn_variants import capture_input_shape
 from lipbench.metrics.certify import certified_matrix_norm
 from lipbench.metrics.conv_gram import gram_plan
 from lipbench.metrics.lipschitz_layers import conv_operator_norm
@@ -121,10 +122,6 @@ class CertifiedNorm(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-def _capture_input_shape(module, args):
-    module.parametrizations.weight[0].set_input_shape(tuple(args[0].shape[1:]))
-
-
 @CONSTRAINTS.register("sn_cert")
 class SpectralNormCertified(Constraint):
     name = "sn_cert"
@@ -136,7 +133,7 @@ class SpectralNormCertified(Constraint):
                 continue  # no certificate for other weights: the report shows none for them
             parametrize.register_parametrization(module, "weight", CertifiedNorm(module, self.params.budget))
             if isinstance(module, nn.Conv2d):
-                module.register_forward_pre_hook(_capture_input_shape)
+                module.register_forward_pre_hook(capture_input_shape)
         return critic
 
     @classmethod

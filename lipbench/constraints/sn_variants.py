@@ -134,7 +134,8 @@ class ConvOperatorNorm(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-def _capture_input_shape(module, args):
+def capture_input_shape(module, args):
+    """Forward pre-hook: tell the layer's weight parametrization the input size it sees."""
     module.parametrizations.weight[0].set_input_shape(tuple(args[0].shape[1:]))
 
 
@@ -148,7 +149,7 @@ class SpectralNormConv(Constraint):
             if isinstance(module, nn.Conv2d):
                 p = ConvOperatorNorm(module, self.params.n_power_iterations, self.params.eps)
                 parametrize.register_parametrization(module, "weight", p)
-                module.register_forward_pre_hook(_capture_input_shape)
+                module.register_forward_pre_hook(capture_input_shape)
             else:
                 spectral_norm(module, n_power_iterations=self.params.n_power_iterations, eps=self.params.eps)
         return critic

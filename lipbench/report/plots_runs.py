@@ -26,6 +26,7 @@ from lipbench.report.plot_common import (
     data_groups,
     finite,
     has_values,
+    is_missing,
     log_if_spanning,
     new_figure,
     ordered,
@@ -189,7 +190,7 @@ def _hyper_setup(df: pd.DataFrame, metrics: Optional[Sequence[str]]):
 def setting_labels(values: pd.Series) -> pd.Series:
     """A factor's values as labels; a run without the key (NaN: e.g. ``pair.base`` on a pair
     that has none) is "—" (pandas' ``astype(str)`` keeps NaN as a float, which breaks sorting)."""
-    return values.map(lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return values.map(lambda v: "—" if is_missing(v) else str(v))
 
 
 def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) -> FigureDict:
