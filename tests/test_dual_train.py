@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import run_cli
-from lipbench.data.pairs import Pair
+from lipbench.dual import task as dual
+from lipbench.dual.pairs import Pair
 from lipbench.metrics.dual import exceeds_bound
-from lipbench.train import dual
 
 FAST = [
     "task=dual",
