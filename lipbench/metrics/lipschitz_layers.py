@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lipbench.metrics.conv_gram import pad_amounts as _pad_amounts
 from lipbench.metrics.lipschitz_bounds import preserved
-from lipbench.metrics.lipschitz_ops import matrix_sigma, pad_amounts as _pad_amounts
+from lipbench.metrics.lipschitz_ops import matrix_sigma
 from lipbench.models.modes import eval_mode
 
 
