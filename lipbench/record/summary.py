@@ -133,7 +133,9 @@ class Summary:
         """The run ``completed``: its final metrics, diagnostics and timings."""
         self._end(COMPLETED, final, diagnostics, step, train_time, wall_time)
 
-    def diverge(self, quantity: str, value: str, final: dict, diagnostics: dict, step, train_time, wall_time):
+    def diverge(
+        self, quantity: str, value: str, final: dict, diagnostics: dict, step: int, train_time: float, wall_time: float
+    ) -> None:
         """The run ``diverged`` at ``step``: ``quantity`` became ``value`` (non-finite)."""
         self.diverged = {"step": step, "quantity": quantity, "value": value}
         self._end(DIVERGED, final, diagnostics, step, train_time, wall_time)
