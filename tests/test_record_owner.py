@@ -50,6 +50,18 @@ def test_the_status_check_finds_a_spelt_status():
     assert not list(_status_literals(ast.parse('summary["diverged"] = {"completed": 1}')))
 
 
+def _file_names(tree: ast.AST):
+    """String constants that spell one of the run record's own files."""
+    names = (record.SUMMARY, record.METRICS, record.CHECKPOINT, record.LOG, record.SAMPLES)
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in names]
+
+
+def test_no_module_outside_the_record_spells_a_record_file_name():
+    found = [f"{p.relative_to(PACKAGE)}:{line}" for p in _modules() for line in _file_names(ast.parse(p.read_text()))]
+    assert not found, "use lipbench.record's SUMMARY / METRICS / CHECKPOINT / LOG / SAMPLES:\n" + "\n".join(found)
+    assert _file_names(ast.parse('open(d / "summary.json")')) == [1]  # the check can fail
+
+
 def _summary_writes(tree: ast.AST):
     """Calls of a writer whose arguments name summary.json (``SUMMARY`` or the literal)."""
     for node in ast.walk(tree):

@@ -39,7 +39,7 @@ def prepare(run_dir: Path, run_id: str, overwrite: bool):
 @contextlib.contextmanager
 def train_log(run_dir: Path):
     """Copy every log record into ``run_dir/train.log`` while the run trains."""
-    handler = logging.FileHandler(run_dir / "train.log")
+    handler = logging.FileHandler(run_dir / record.LOG)
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
     logging.getLogger().addHandler(handler)
     try:
