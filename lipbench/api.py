@@ -199,7 +199,7 @@ def _data_info(summary: dict) -> tuple:
     if summary.get("task") == "dual" or summary["config"].get("task") == "dual":
         dim = (summary.get("pair") or {}).get("dim")
         if dim is None:
-            from lipbench.data.pairs import build_pair
+            from lipbench.dual.pairs import build_pair
 
             dim = build_pair(OmegaConf.create(summary["config"]["pair"])).dim
         return "dual", (int(dim),)

@@ -25,6 +25,7 @@ from lipbench.config import validate
 from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
 from lipbench.job_config import job_config, job_config_overrides
+from lipbench.record import FAILED
 from lipbench.record.verdict import BOUND_ERROR, fmt_bound, run_verdict
 from lipbench.sweep import record_rejected, sweep_objective, threads_for_launcher
 
@@ -194,7 +195,7 @@ def preflight(argv) -> int:
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def hydra_app(cfg: DictConfig):
     if cfg.get("task") == "dual":  # the critic-only dual task (conf/task/dual.yaml)
-        from lipbench.train.dual import train
+        from lipbench.dual.task import train
     else:
         from lipbench.train.loop import train
 
@@ -220,7 +221,7 @@ def hydra_app(cfg: DictConfig):
         sys.exit(2)
     if not multirun:
         _print_single(summary, run_dir)
-        if summary.get("status") == "failed":
+        if summary.get("status") == FAILED:
             sys.exit(1)
     return sweep_objective(summary)
 

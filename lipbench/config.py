@@ -224,6 +224,6 @@ def _check_task(cfg: DictConfig) -> None:
             f"loss.name={cfg.loss.name}: task=dual maximises E_P[f] - E_Q[f], the Wasserstein "
             "dual; allowed: wasserstein"
         )
-    from lipbench.data.pairs import build_pair
+    from lipbench.dual.pairs import build_pair
 
     build_pair(cfg.pair)  # checks every pair key (dimension, shift, OT sample sizes, ...)

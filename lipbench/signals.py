@@ -54,6 +54,7 @@ class SignalFlag:
 
     def __init__(self):
         self.signum = None
+        self.handed = None  # the last signal handed over (a step below the loop may have done it)
         self._previous = {}
 
     def __enter__(self):
@@ -82,6 +83,7 @@ class SignalFlag:
         """Pass the pending signal on (see the class docstring); returns only if that handler
         does. Without one, raise :class:`Interrupted` with exit status ``code``."""
         signum, self.signum = self.signum, None
+        self.handed = signum
         previous = self._previous.get(signum)
         if not callable(previous):
             raise Interrupted(code)

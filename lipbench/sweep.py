@@ -45,12 +45,14 @@ def sweep_objective(summary: dict) -> float:
     the end (the one its convergence record names: w1 on 2-D data, FID on images), or +inf,
     the worst value, for a run that diverged or failed, so that a study records the
     setting as bad and goes on."""
+    from lipbench.record import COMPLETED
+
     final = summary.get("final") or {}
     metric = (summary.get("convergence") or {}).get("metric")
     candidates = [metric] if metric else list(OBJECTIVE_FALLBACK)
     for key in candidates:
         value = final.get(key)
-        if summary.get("status") == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
+        if summary.get("status") == COMPLETED and isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
     return math.inf
 
@@ -63,13 +65,5 @@ def record_rejected(cfg: DictConfig, run_dir: Path, overrides: list, error: Conf
     if (run_dir / record.SUMMARY).exists():
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    record.write_json(
-        run_dir / record.SUMMARY,
-        {
-            "status": "failed",
-            "error": f"ConfigError: {error}",
-            "overrides": overrides,
-            "config": OmegaConf.to_container(cfg, resolve=False),
-            "finished_at": record.now(),
-        },
-    )
+    config = OmegaConf.to_container(cfg, resolve=False)
+    record.write_summary(run_dir, record.Summary.rejected(f"ConfigError: {error}", overrides, config))

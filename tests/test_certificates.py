@@ -15,6 +15,7 @@ from torch import nn
 from lipbench.api import load_run
 from lipbench.cli import _print_single
 from lipbench.constraints import build_constraints
+from lipbench.dual import task as dual
 from lipbench.metrics.lipschitz import lipschitz_report
 from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound
 from lipbench.metrics.lipschitz_layers import layer_norms
@@ -23,7 +24,6 @@ from lipbench.record.verdict import fmt_bound, run_verdict
 from lipbench.report.aggregate import load_runs
 from lipbench.report.dual_table import to_markdown as dual_markdown
 from lipbench.report.lipschitz_table import lipschitz_table, to_markdown
-from lipbench.train import dual
 from report_fixtures import make_run
 
 
@@ -242,7 +242,7 @@ def _linear(direction, scale=1.0):
 
 
 def test_the_direction_scores_of_linear_critics_on_the_gaussian_translation():
-    from lipbench.data.pairs import build_pair
+    from lipbench.dual.pairs import build_pair
     from lipbench.metrics.context import RunContext
     from lipbench.metrics.dual_direction import _gradients, direction_scores, true_directions
 

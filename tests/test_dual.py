@@ -10,9 +10,9 @@ from torch import nn
 
 from conftest import compose_cfg
 from lipbench.cli import preflight
-from lipbench.data.pairs import build_pair, stream_seed
+from lipbench.dual.evaluation import DualEvaluator
+from lipbench.dual.pairs import build_pair, stream_seed
 from lipbench.errors import ConfigError
-from lipbench.evaluate.dual import DualEvaluator
 from lipbench.metrics.dual import dual_estimate, exceeds_bound, ot_w1, time_to_fraction
 from lipbench.metrics.toy2d import exact_w1
 
@@ -97,7 +97,7 @@ def test_a_critic_steeper_than_its_bound_is_flagged_and_a_1_lipschitz_one_is_not
 
 def test_time_to_95_percent_is_the_first_evaluation_past_it():
     rows = [
-        {"step": s, "train_s": s / 10, "dual_estimate": v}
+        {"step": s, "train_time_s": s / 10, "dual_estimate": v}
         for s, v in [(0, 0.0), (10, 0.5), (20, 0.96), (30, 0.98), (40, 1.0)]
     ]
     out = time_to_fraction(rows)

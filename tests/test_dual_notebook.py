@@ -6,8 +6,8 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
+from lipbench.dual import task as dual
 from lipbench.report import report
-from lipbench.train import dual
 
 NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
 TINY = [

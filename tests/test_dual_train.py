@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import run_cli
-from lipbench.data.pairs import Pair
+from lipbench.dual import task as dual
+from lipbench.dual.pairs import Pair
 from lipbench.metrics.dual import exceeds_bound
-from lipbench.train import dual
 
 FAST = [
     "task=dual",
@@ -116,8 +116,9 @@ def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, mo
     assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 25
     for key in ("dual_estimate", "dual_estimate_se", "lip_upper", "steps_to_95"):
         assert resumed["final"][key] == straight["final"][key]
-    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [0, 20, 40, 60]  # no evaluation lost or repeated
+    rows = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 20, 40, 60]  # no evaluation lost or repeated
+    assert all("train_time_s" in r and "train_s" not in r for r in rows)  # the GAN rows' name
 
 
 def test_a_tiny_dual_sweep_through_the_cli_ends_with_the_dual_table(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import lipbench.record as record
-import lipbench.train.loop as loop
+import lipbench.train.gan as gan
 from conftest import FAST_2D, compose_cfg, run_cli, untimed
 from lipbench.errors import RunDirError
 from lipbench.record import read_jsonl
@@ -29,7 +29,7 @@ def snapshot(run_dir):
 
 def interrupted_run(run_dir, monkeypatch, at_step=10):
     """A run stopped by SIGTERM at ``at_step``: a checkpoint, a summary saying running."""
-    real, calls = loop.train_iteration, []
+    real, calls = gan.train_iteration, []
 
     def iteration(*args, **kwargs):
         calls.append(1)
@@ -38,7 +38,7 @@ def interrupted_run(run_dir, monkeypatch, at_step=10):
         return real(*args, **kwargs)
 
     with monkeypatch.context() as m:
-        m.setattr(loop, "train_iteration", iteration)
+        m.setattr(gan, "train_iteration", iteration)
         with pytest.raises(Interrupted):
             train(compose_cfg(*RUN), run_dir)
     assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == at_step

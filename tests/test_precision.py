@@ -16,7 +16,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import lipbench.train.loop as loop
+import lipbench.train.gan as gan
 from conftest import FAST_2D, compose_cfg, rejected_in_process
 from lipbench.config import run_identity
 from lipbench.errors import ConfigError
@@ -108,7 +108,7 @@ def test_a_bf16_run_stays_within_tolerance_of_fp32(tracked):
 
 
 def _signal_at(monkeypatch, at_call):
-    real, calls = loop.train_iteration, []
+    real, calls = gan.train_iteration, []
 
     def iteration(*args, **kwargs):
         calls.append(1)
@@ -116,7 +116,7 @@ def _signal_at(monkeypatch, at_call):
             os.kill(os.getpid(), signal.SIGTERM)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_iteration", iteration)
+    monkeypatch.setattr(gan, "train_iteration", iteration)
 
 
 def _interrupt_and_resume(cfg, run_dir, monkeypatch, at_call=25):

@@ -8,9 +8,10 @@ import math
 import pandas as pd
 import pytest
 
+from lipbench.record.verdict import SLACK, run_verdict
 from lipbench.report import report
 from lipbench.report.aggregate import load_runs
-from lipbench.report.lipschitz_table import SLACK, lipschitz_table, run_verdict, to_markdown
+from lipbench.report.lipschitz_table import lipschitz_table, to_markdown
 from report_fixtures import make_run
 
 NAN = float("nan")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import lipbench.train.loop as loop
+import lipbench.train.gan as gan
 from conftest import FAST_2D, compose_cfg, untimed
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
@@ -96,7 +96,7 @@ def test_sigusr1_checkpoints_and_stops_the_same_way(tmp_path, monkeypatch):
 
 def _signal_at(monkeypatch, signum, at_call):
     """Make the loop's ``at_call``-th training iteration deliver ``signum`` to this process."""
-    real, calls = loop.train_iteration, []
+    real, calls = gan.train_iteration, []
 
     def iteration(*args, **kwargs):
         calls.append(1)
@@ -104,7 +104,7 @@ def _signal_at(monkeypatch, signum, at_call):
             os.kill(os.getpid(), signum)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_iteration", iteration)
+    monkeypatch.setattr(gan, "train_iteration", iteration)
 
 
 class _FakeLauncherHandler:
@@ -181,7 +181,7 @@ def test_the_flag_records_a_stop_signal_and_puts_the_handlers_back(handler_slot)
 
 
 def test_a_signal_during_the_final_evaluation_completes_the_run_then_stops(tmp_path, monkeypatch):
-    real = loop.build_evaluator
+    real = gan.build_evaluator
 
     def build(*args, **kwargs):
         evaluator = real(*args, **kwargs)
@@ -195,10 +195,65 @@ def test_a_signal_during_the_final_evaluation_completes_the_run_then_stops(tmp_p
         evaluator.evaluate = signalling
         return evaluator
 
-    monkeypatch.setattr(loop, "build_evaluator", build)
+    monkeypatch.setattr(gan, "build_evaluator", build)
     with pytest.raises(Interrupted) as info:
         train(compose_cfg(*FAST_2D), tmp_path)
     assert info.value.code == 0
     s = _summary(tmp_path)
     assert s["status"] == "completed" and s["step"] == 20 and "interrupted" not in s
     assert "SIGTERM received; the run completed, stopping" in (tmp_path / "train.log").read_text()
+
+
+def _long_step_in_evaluation(monkeypatch, at_step, signum=signal.SIGTERM):
+    """Make the evaluation at ``at_step`` run a long step (as the domain classifier's first
+    training does) during which ``signum`` arrives: the step hands it over at once."""
+    from lipbench.metrics.first_use import LongStep
+
+    real = gan.build_evaluator
+
+    def build(*args, **kwargs):
+        evaluator = real(*args, **kwargs)
+        evaluate = evaluator.evaluate
+
+        def slow(generator, critic, step, final=False):
+            if step == at_step:
+                with LongStep("training a stand-in classifier", total=3) as long_step:
+                    for i in long_step.steps():
+                        if i == 1:
+                            os.kill(os.getpid(), signum)
+            return evaluate(generator, critic, step, final=final)
+
+        evaluator.evaluate = slow
+        return evaluator
+
+    monkeypatch.setattr(gan, "build_evaluator", build)
+
+
+@pytest.mark.parametrize("at_step", [10, 20])  # FAST_2D: an evaluation at step 10, the final one at 20
+def test_a_signal_during_an_evaluation_ends_in_the_interrupted_record_then_resumes(tmp_path, monkeypatch, at_step):
+    run = [*FAST_2D, "eval.every=10"]
+    _long_step_in_evaluation(monkeypatch, at_step)
+    with pytest.raises(Interrupted) as info:
+        train(compose_cfg(*run), tmp_path / "run")
+    assert info.value.code == 128 + signal.SIGTERM
+    s = _summary(tmp_path / "run")
+    assert s["status"] == "running" and s["step"] == at_step
+    assert s["interrupted"] == {**s["interrupted"], "signal": "SIGTERM", "step": at_step}
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == at_step
+    monkeypatch.undo()
+    resumed = train(compose_cfg(*run), tmp_path / "run")
+    reference = train(compose_cfg(*run), tmp_path / "reference")
+    assert resumed["status"] == "completed" and untimed(resumed["final"]) == untimed(reference["final"])
+    assert _rows(tmp_path / "run") == _rows(tmp_path / "reference")  # the cut evaluation evaluated again
+
+
+def test_every_evaluation_logs_its_progress_to_train_log(tmp_path, caplog):
+    import logging
+    import re
+
+    with caplog.at_level(logging.INFO, logger="lipbench"):
+        train(compose_cfg(*FAST_2D, "eval.every=10"), tmp_path)
+    lines = [line for line in (tmp_path / "train.log").read_text().splitlines() if re.search(r"step \d+/20", line)]
+    assert len(lines) == 2, lines  # steps 10 and 20 (the final one)
+    assert re.search(r"step 10/20: w1 = [0-9.e+-]+, [0-9.]+ s, [0-9.]+ it/s", lines[0])
+    assert "step 20/20 (final): w1 = " in lines[1]

@@ -140,9 +140,9 @@ def test_the_hparams_dashboard_of_a_sweep_folder_shows_every_run(sweep):
 
 
 def test_a_diverged_run_ends_its_session_as_a_failure_without_its_nan_metrics(tmp_path, monkeypatch):
-    import lipbench.train.loop as loop
+    import lipbench.train.gan as gan
 
-    monkeypatch.setattr(loop, "train_iteration", lambda *a, **k: {"loss_d": math.nan, "loss_g": 0.5, "penalty": 0.0})
+    monkeypatch.setattr(gan, "train_iteration", lambda *a, **k: {"loss_d": math.nan, "loss_g": 0.5, "penalty": 0.0})
     overrides = ["constraint=sn", "optim=A"]
     summary = train(compose_cfg(*FAST_2D, *overrides, "train.tensorboard=true"), tmp_path, overrides=overrides)
     assert summary["status"] == "diverged"

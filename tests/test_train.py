@@ -93,12 +93,12 @@ def test_nan_ends_the_run_as_diverged_not_a_crash(tmp_path, nan_after):
 
 
 def test_an_exception_is_recorded_as_failed(tmp_path, monkeypatch):
-    import lipbench.train.loop as loop
+    import lipbench.train.gan as gan
 
     def boom(*a, **k):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(loop, "train_iteration", boom)
+    monkeypatch.setattr(gan, "train_iteration", boom)
     s = train(compose_cfg(*FAST_2D), tmp_path)
     assert s["status"] == "failed" and "simulated failure" in s["error"]
     assert _summary(tmp_path)["status"] == "failed"
@@ -121,7 +121,7 @@ def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
 
 @pytest.mark.parametrize("iterations,every,ckpt", [(20, 10, 0), (25, 10, 7), (20, 0, 20), (9, 3, 1)])
 def test_the_schedule_evaluates_and_checkpoints_at_multiples_before_the_end(iterations, every, ckpt):
-    from lipbench.train.driver import Schedule
+    from lipbench.train.task import Schedule
 
     cfg = compose_cfg(
         *FAST_2D, f"train.iterations={iterations}", f"eval.every={every}", f"train.checkpoint_every={ckpt}"

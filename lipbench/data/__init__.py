@@ -13,8 +13,3 @@ DATASETS = Registry("data", package=__name__)
 def build_data(cfg):
     """Build the data source named by ``cfg.name`` (``cfg`` is the ``data`` config node)."""
     return DATASETS.get(cfg.name)(cfg)
-
-
-def _import_all():
-    """Every data module imported (kept for callers of the old name; lookups do it)."""
-    DATASETS.discover()

@@ -16,11 +16,32 @@ call drew (None when it drew none); the training loop logs it to TensorBoard. Th
 leave the models' training state as they found it (``train()``/``eval()`` mode,
 ``requires_grad``) and must not consume the training random streams: they use their own
 ``torch.Generator`` seeded from ``cfg.seed``.
+
+Every evaluator is an :class:`Evaluator`: besides ``evaluate`` it says which metric judges
+the run (divergence, the plateau rule, the progress log line), which metric is that one's
+sampling floor, and which row key makes two evaluations comparable.
 """
+
+from pathlib import Path
+from typing import Optional
 
 from lipbench.registry import Registry
 
 EVALUATORS = Registry("evaluator", package=__name__)  # every module of this package, imported on first lookup
+
+
+class Evaluator:
+    """What the training loop asks of an evaluator besides ``evaluate``."""
+
+    primary_metric: Optional[str] = None  # judges the run: NaN = diverged; the plateau rule reads it
+    floor_metric: Optional[str] = None  # the primary metric's sampling floor (the plateau rule's target)
+    comparable_by: Optional[str] = None  # a row key two evaluations must share to be compared (fid_n)
+    picture: Optional[Path] = None  # the picture the latest evaluation drew (logged to TensorBoard)
+
+    @property
+    def shown_metric(self) -> Optional[str]:
+        """The metric of the progress line logged at every evaluation."""
+        return self.primary_metric
 
 
 def build_evaluator(cfg, data, run_dir, device):

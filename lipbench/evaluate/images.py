@@ -17,11 +17,12 @@ from omegaconf import OmegaConf
 from torchvision.utils import save_image
 
 from lipbench import record
-from lipbench.evaluate import EVALUATORS
+from lipbench.evaluate import EVALUATORS, Evaluator
 from lipbench.evaluate.metric_set import MetricSet, params_from
 from lipbench.evaluate.options import ImageOptions
 from lipbench.metrics.context import Evaluation, RunContext
 from lipbench.metrics.fidelity_metric import FidelityParams
+from lipbench.models.modes import eval_mode
 
 GRID = 64  # 8 x 8 sample grid
 
@@ -36,7 +37,7 @@ def _seed(cfg) -> int:
 
 
 @EVALUATORS.register("image")
-class ImageEvaluator:
+class ImageEvaluator(Evaluator):
     """Built once per run; ``evaluate`` is called at each evaluation point."""
 
     def __init__(self, cfg, data, run_dir, device):
@@ -71,15 +72,10 @@ class ImageEvaluator:
     def evaluate(self, G, D, step, final):
         o = self.opt
         n = int(o.fid_samples if final else o.fid_samples_during)
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                # fixed noise streams: every evaluation of a run sees the same z
-                fake_u8, fake = self._generate(G, n, torch.Generator().manual_seed(7_919 * (self.seed + 1)))
-                grid = G(torch.randn(GRID, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(self.device))
-        finally:
-            G.train(was_training)
+        with eval_mode(G), torch.no_grad():
+            # fixed noise streams: every evaluation of a run sees the same z
+            fake_u8, fake = self._generate(G, n, torch.Generator().manual_seed(7_919 * (self.seed + 1)))
+            grid = G(torch.randn(GRID, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(self.device))
         name = record.grid_picture(step, final)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_image(grid.float().cpu().clamp(-1, 1) * 0.5 + 0.5, str(self.run_dir / name), nrow=8, padding=2)

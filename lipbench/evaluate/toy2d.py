@@ -16,31 +16,16 @@ import numpy as np
 import torch
 
 from lipbench import record
-from lipbench.evaluate import EVALUATORS
+from lipbench.evaluate import EVALUATORS, Evaluator
 from lipbench.evaluate.metric_set import MetricSet, params_from
 from lipbench.evaluate.options import Toy2DOptions
 from lipbench.metrics.context import Evaluation, RunContext
+from lipbench.models.modes import eval_mode
 from lipbench.viz import save_critic_figure
 
 
-class _EvalMode:
-    """Put modules in eval mode (no SN power-iteration updates) and restore their modes."""
-
-    def __init__(self, *modules):
-        self.modules = modules
-
-    def __enter__(self):
-        self.modes = [m.training for m in self.modules]
-        for m in self.modules:
-            m.eval()
-
-    def __exit__(self, *exc):
-        for m, mode in zip(self.modules, self.modes):
-            m.train(mode)
-
-
 @EVALUATORS.register("toy2d")
-class Toy2DEvaluator:
+class Toy2DEvaluator(Evaluator):
     primary_metric = "w1"  # lower is better; the plateau rule and time-to-quality read it
     floor_metric = "w1_floor"
 
@@ -70,7 +55,7 @@ class Toy2DEvaluator:
     def evaluate(self, G, D, step, final):
         o = self.opt
         gen = torch.Generator().manual_seed(1_000_003 * (self.seed + 1) + step)
-        with _EvalMode(G, D):
+        with eval_mode(G, D):
             with torch.no_grad():
                 fake = self._generate(G, max(o.n_samples, o.w1_samples, o.grad_samples), gen)
             ev = Evaluation(self.run, step, final, D, self.real, fake, gen, generator=G)

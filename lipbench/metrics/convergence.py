@@ -28,6 +28,7 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from lipbench.metrics.catalog import HIGHER, LOWER, declare_history, output
+from lipbench.record import COMPLETED
 
 declare_history(
     "convergence",
@@ -158,7 +159,7 @@ def reassess(summary: dict, rows: List[dict]) -> Optional[Tuple[Dict[str, float]
     completed, or already judged by the current rule. The report uses this so that every
     run of a table is judged by one rule."""
     entry = summary.get("convergence")
-    if not isinstance(entry, dict) or not entry.get("metric") or summary.get("status") != "completed":
+    if not isinstance(entry, dict) or not entry.get("metric") or summary.get("status") != COMPLETED:
         return None
     if int(entry.get("rule_version", 1)) >= RULE_VERSION:
         return None

@@ -113,7 +113,7 @@ def time_to_fraction(rows: Sequence[dict], fraction: float = FRACTION, key: str 
     and ``dual_late_gain``: the share of the final value gained over the last 30% of the steps
     (from the first evaluation at or after 70% of them; near 0 = the estimate had levelled off).
 
-    ``rows`` are evaluations in step order, each with ``step``, ``train_s`` and ``key``.
+    ``rows`` are evaluations in step order, each with ``step``, ``train_time_s`` and ``key``.
     Undefined (None) when the final value is not positive: there is no scale to reach.
     """
     rows = [r for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
@@ -124,7 +124,7 @@ def time_to_fraction(rows: Sequence[dict], fraction: float = FRACTION, key: str 
     late = next(r for r in rows if r["step"] >= LATE * rows[-1]["step"])
     return {
         "steps_to_95": int(first["step"]),
-        "seconds_to_95": float(first.get("train_s", math.nan)),
+        "seconds_to_95": float(first.get("train_time_s", math.nan)),
         "dual_late_gain": (final - late[key]) / final,
     }
 
@@ -212,5 +212,5 @@ declare_history(
             "seconds_to_95", LOWER, "training seconds until the held-out estimate first reached 95% of its final value"
         ),
     ),
-    doc="computed by lipbench.train.dual from metrics.jsonl (time_to_fraction)",
+    doc="computed by lipbench.dual.task from the run's evaluation history (time_to_fraction)",
 )

@@ -41,10 +41,11 @@ def _gradients(critic, x, device):
     """grad_x f at every row of ``x`` (critic in eval mode, restored; no parameter grads)."""
     import torch
 
-    from lipbench.metrics.lipschitz_bounds import frozen, preserved
+    from lipbench.metrics.lipschitz_bounds import preserved
+    from lipbench.models.modes import eval_mode
 
     out = []
-    with preserved(critic), frozen(critic), torch.enable_grad():
+    with preserved(critic), eval_mode(critic), torch.enable_grad():
         for i in range(0, len(x), CHUNK):
             xb = x[i : i + CHUNK].detach().to(device).clone().requires_grad_(True)
             (g,) = torch.autograd.grad(critic(xb).sum(), xb)

@@ -26,9 +26,10 @@ import torch
 from torch import nn
 
 from lipbench.errors import DataError
-from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, frozen as _frozen, preserved
+from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound, preserved
 from lipbench.metrics.lipschitz_layers import layer_norms, lipschitz_summary
 from lipbench.metrics.lipschitz_ops import fft_circular_conv_norm  # noqa: F401 (re-export)
+from lipbench.models.modes import eval_mode
 
 CHUNK = 256
 
@@ -73,7 +74,7 @@ def _gradient_norms(critic, real, fake, generator):
     device = _device_of(critic, real.device)
     real, fake = real.detach().to(device), fake.detach().to(device)
     interp = _interpolates(real, fake, generator)
-    with _frozen(critic):
+    with eval_mode(critic):
         norms = {
             "real": _input_grad_norms(critic, real),
             "fake": _input_grad_norms(critic, fake),
@@ -130,7 +131,7 @@ def lipschitz_lower_bound(
     pts = points.detach().to(device)
     if pts.shape[0] == 0:
         raise DataError("lipschitz_lower_bound: points is empty")
-    with _frozen(critic):
+    with eval_mode(critic):
         norms = _input_grad_norms(critic, pts)
         best = float(norms.max())
         if steps <= 0:

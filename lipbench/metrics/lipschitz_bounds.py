@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lipbench.metrics.lipschitz_rules import function_factor, has_rule, module_bound
+from lipbench.models.modes import eval_mode
 
 SHAPE_METHODS = {"size", "dim", "numel", "ndimension", "get_device"}
 SHAPE_ATTRS = {"shape", "ndim", "dtype", "device"}
@@ -64,18 +65,6 @@ RANDOM = {
 ADD = {operator.add, torch.add, "add", operator.sub, torch.sub, "sub"}
 MUL = {operator.mul, torch.mul, "mul"}
 DIV = {operator.truediv, torch.div, "div"}
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module):
-    """Run ``module`` in eval mode and restore every submodule's own training flag after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 @contextlib.contextmanager
@@ -241,7 +230,7 @@ def critic_lipschitz_bound(critic: nn.Module, input_shape) -> dict:
     ``lip_upper`` is a guaranteed upper bound on the l2 Lipschitz constant of ``critic``
     in eval mode on one input of shape ``input_shape``, or NaN when some operation has no
     rule (listed in ``unsupported``). The critic is left bit-identical (:func:`preserved`)."""
-    with preserved(critic), frozen(critic), torch.no_grad():
+    with preserved(critic), eval_mode(critic), torch.no_grad():
         root = nn.Sequential(critic) if has_rule(critic) else critic  # a lone layer: trace a call of it
         try:
             graph = _Tracer().trace(root)

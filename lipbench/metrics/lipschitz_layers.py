@@ -17,8 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lipbench.metrics.lipschitz_bounds import frozen as _frozen, preserved
-from lipbench.metrics.lipschitz_ops import matrix_sigma, pad_amounts as _pad_amounts
+from lipbench.metrics.conv_gram import pad_amounts as _pad_amounts
+from lipbench.metrics.lipschitz_bounds import preserved
+from lipbench.metrics.lipschitz_ops import matrix_sigma
+from lipbench.models.modes import eval_mode
 
 
 # ----------------------------------------------------------------------------- convolutions
@@ -86,7 +88,7 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
     handles = [m.register_forward_pre_hook(hook) for _, m in layers if isinstance(m, nn.Conv2d)]
     out = []
     try:
-        with preserved(critic), _frozen(critic), torch.no_grad():
+        with preserved(critic), eval_mode(critic), torch.no_grad():
             p = next(critic.parameters(), None)
             dummy = torch.zeros(
                 (1, *tuple(input_shape)),

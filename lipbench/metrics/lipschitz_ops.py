@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from lipbench.metrics.certify import certified_matrix_norm
-from lipbench.metrics.conv_gram import _pair, exact_conv_norm, gram_plan, pad_amounts  # noqa: F401 (re-export)
+from lipbench.metrics.conv_gram import _pair, exact_conv_norm, gram_plan, pad_amounts
 
 CHUNK_BYTES = 1 << 26  # at most ~64 MB of Gram matrices at a time
 EXACT_FLOPS = 1e11  # the largest Cholesky (flops) a conv's exact certificate may cost by default

@@ -25,6 +25,7 @@ from lipbench.record.files import (
     grid_picture,
     samples_picture,
 )
+from lipbench.record.history import History
 from lipbench.record.io import (
     append_jsonl,
     atomic_write,
@@ -51,6 +52,7 @@ from lipbench.record.summary import (
     read_summary,
     read_summary_dict,
     read_summary_field,
+    write_summary,
 )
 
 __all__ = [
@@ -101,4 +103,6 @@ __all__ = [
     "read_summary",
     "read_summary_dict",
     "read_summary_field",
+    "write_summary",
+    "History",
 ]

@@ -5,6 +5,11 @@ at its end (``completed``, ``diverged`` or ``failed``). :class:`Summary` gives i
 names and types; :meth:`Summary.from_dict` reads any record this project ever wrote
 (missing fields take their defaults, fields it does not know are kept in ``extra``), and
 :meth:`Summary.to_dict` writes them back in the same layout.
+
+A run owns one :class:`Summary` and changes it only through its lifecycle methods
+(:meth:`~Summary.describe`, :meth:`~Summary.interrupt`, :meth:`~Summary.go_on`,
+:meth:`~Summary.finish`, :meth:`~Summary.diverge`, :meth:`~Summary.fail`);
+:func:`write_summary` is the one writer of summary.json.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from lipbench.record.files import RUN_MARKERS, SUMMARY
+from lipbench.record.io import now, write_json
 
 RUNNING = "running"  # training, or interrupted (a checkpoint to resume from)
 COMPLETED = "completed"
@@ -101,8 +107,65 @@ class Summary:
         out.update(self.extra)
         return out
 
+    # -- the lifecycle: a run changes its summary only through these --------------------------
 
+    def describe(self, **fields) -> None:
+        """Set what the run is (``method``, ``data``, ``task``, ``pair``) once it is built."""
+        for key, value in fields.items():
+            if key not in _DESCRIPTIVE:
+                raise TypeError(f"Summary.describe: {key!r} is not one of {', '.join(_DESCRIPTIVE)}")
+            setattr(self, key, value)
+
+    def at(self, step: int, train_time: float, wall_time: float) -> None:
+        """The run's progress: its step and seconds so far (training, wall clock over all sessions)."""
+        self.step, self.train_time_s, self.wall_time_s = step, round(train_time, 3), round(wall_time, 3)
+
+    def interrupt(self, signal: str, step: int, train_time: float, wall_time: float) -> None:
+        """A stop signal at ``step``: still ``running``, with a checkpoint to resume from."""
+        self.at(step, train_time, wall_time)
+        self.interrupted = {"signal": signal, "step": step, "at": now()}
+
+    def go_on(self) -> None:
+        """A launcher's handler let an interrupted run go on."""
+        self.interrupted = None
+
+    def finish(self, final: dict, diagnostics: dict, step: int, train_time: float, wall_time: float) -> None:
+        """The run ``completed``: its final metrics, diagnostics and timings."""
+        self._end(COMPLETED, final, diagnostics, step, train_time, wall_time)
+
+    def diverge(
+        self, quantity: str, value: str, final: dict, diagnostics: dict, step: int, train_time: float, wall_time: float
+    ) -> None:
+        """The run ``diverged`` at ``step``: ``quantity`` became ``value`` (non-finite)."""
+        self.diverged = {"step": step, "quantity": quantity, "value": value}
+        self._end(DIVERGED, final, diagnostics, step, train_time, wall_time)
+
+    def _end(self, status: str, final: dict, diagnostics: dict, step: int, train_time: float, wall_time: float):
+        self.status, self.final, self.diagnostics = status, final, diagnostics
+        self.at(step, train_time, wall_time)
+        self.it_per_s = round(step / train_time, 3) if train_time > 0 else None
+        self.finished_at = now()
+
+    def fail(self, error: BaseException, traceback: str) -> None:
+        """The run ``failed`` with ``error`` (its traceback kept)."""
+        self.status, self.error, self.traceback = FAILED, f"{type(error).__name__}: {error}", traceback
+        self.finished_at = now()
+
+    @classmethod
+    def rejected(cls, error: str, overrides: List[str], config: Dict[str, Any]) -> "Summary":
+        """A sweep's trial whose config was rejected before it ran: ``failed``, with the error."""
+        out = cls.from_dict({"status": FAILED, "error": error, "overrides": overrides, "config": config})
+        out.seed, out.finished_at = None, now()
+        return out
+
+
+_DESCRIPTIVE = ("method", "data", "task", "pair")
 _OPTIONAL = ("resumes", "task", "data", "pair", "convergence", "interrupted", "traceback")
+
+
+def write_summary(run_dir, summary: Summary) -> None:
+    """Write ``summary`` as ``run_dir``'s summary.json, atomically: the one writer of that file."""
+    write_json(os.path.join(os.fspath(run_dir), SUMMARY), summary.to_dict())
 
 
 def read_summary_dict(run_dir) -> Dict[str, Any]:

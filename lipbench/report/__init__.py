@@ -36,7 +36,8 @@ from lipbench.report.dual_table import dual_report
 from lipbench.report.factors import swept_factors
 from lipbench.report.headline import WIDTH, headline_text, legend
 from lipbench.report.lipschitz_table import lipschitz_table, write_lipschitz_table
-from lipbench.report.plots import plot_all, representative_runs
+from lipbench.report.plots import plot_all
+from lipbench.report.plots_critic import representative_runs
 from lipbench.report.ranking import ranking_table, write_ranking
 from lipbench.report.readme import report_command, write_readme
 from lipbench.report.study_load import find_study

@@ -9,7 +9,7 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.metrics.dual import exceeds_bound
-from lipbench.report.lipschitz_table import run_verdict
+from lipbench.record.verdict import run_verdict
 
 
 def dual_runs(df: pd.DataFrame) -> pd.DataFrame:

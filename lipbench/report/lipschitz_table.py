@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from lipbench import record
-from lipbench.record.verdict import BOUND_ERROR, SLACK, VERDICTS, fmt_bound, run_verdict  # noqa: F401 (re-export)
+from lipbench.record.verdict import BOUND_ERROR, SLACK, VERDICTS, fmt_bound, run_verdict
 from lipbench.report.factors import swept_factors
 from lipbench.report.lipschitz_layers import layer_markdown, layer_table
 from lipbench.report.tables import fmt_number, readable_keys, sort_rows

@@ -17,6 +17,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import pandas as pd
 
+from lipbench import record
+
 Overrides = Tuple[Tuple[str, str], ...]  # (key, value) in the run's order
 
 
@@ -28,7 +30,7 @@ def run_overrides(out_dir: str, df: pd.DataFrame) -> List[Overrides]:
         where = [os.path.join(out_dir, str(run["record"]))] if isinstance(run.get("record"), str) else []
         where.append(str(run.get("run_dir", "")))
         for d in where:
-            path = os.path.join(d, "summary.json")
+            path = os.path.join(d, record.SUMMARY)
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as f:
                     items = json.load(f).get("overrides") or []

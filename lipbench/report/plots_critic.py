@@ -92,7 +92,7 @@ def _samples_panel(ax, rows: pd.DataFrame, label: str, max_points: int) -> bool:
         surface[2] = np.asarray(surface[2]).reshape(len(surface[1]), len(surface[0]))
     draw_critic_panel(ax, arr["real"], arr["fake"], *surface, max_points=max_points)
     status = str(run["status"])
-    ax.set_title(f"{label} (seed {run['seed']}{'' if status == 'completed' else ', ' + status})", fontsize="small")
+    ax.set_title(f"{label} (seed {run['seed']}{'' if status == record.COMPLETED else ', ' + status})", fontsize="small")
     return True
 
 

@@ -31,6 +31,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from lipbench import record
 from lipbench.report.plot_common import save_figures
 from lipbench.report.significance import DEFAULT_ALPHA
 from lipbench.report.study_curves import cap_scores, expected_best_table, forgiving_table, seconds_table
@@ -57,7 +58,7 @@ def _notes(meta: dict, trials: pd.DataFrame, chosen: pd.DataFrame) -> List[str]:
     scores that differ from study.json, a selection that is not the best recomputed score."""
     notes = []
     for phase, g in trials.groupby("phase"):
-        missing = int((~g["status"].isin(("completed", "diverged", "failed"))).sum())
+        missing = int((~g["status"].isin(record.FINISHED)).sum())
         if missing:
             notes.append(f"{missing} of {len(g)} {phase} trials have not finished (missing or running); left out.")
     if (meta.get("rule") or {}).get("name") != "tail_mean":

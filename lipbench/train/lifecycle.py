@@ -1,8 +1,10 @@
 """The summary's lifecycle around a task's training: the run directory made ready, the first
 ``running`` summary, train.log, and the ``failed`` record of an exception.
 
-The task's own code (lipbench.train.driver) writes the rest: ``completed``, ``diverged``
-or, on a stop signal, ``running`` with ``interrupted``.
+The driver (lipbench.train.driver) writes the rest: ``completed``, ``diverged`` or, on a
+stop signal, ``running`` with ``interrupted``. The summary is a
+:class:`lipbench.record.Summary`, changed through its methods and written by
+:func:`lipbench.record.write_summary` only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def prepare(run_dir: Path, run_id: str, overwrite: bool):
 @contextlib.contextmanager
 def train_log(run_dir: Path):
     """Copy every log record into ``run_dir/train.log`` while the run trains."""
-    handler = logging.FileHandler(run_dir / "train.log")
+    handler = logging.FileHandler(run_dir / record.LOG)
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
     logging.getLogger().addHandler(handler)
     try:
@@ -47,48 +49,38 @@ def train_log(run_dir: Path):
         handler.close()
 
 
-def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> dict:
+def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> record.Summary:
     """The summary of a run that starts (or resumes, keeping its start time and resumes)."""
     resume = plan.action == "resume"
-    summary = {
-        "lipbench_version": lipbench.__version__,
-        "status": "running",
-        "run_id": run_id,
-        "method": None,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "overrides": list(overrides),
-        "step": 0,
-        "iterations": int(cfg.train.iterations),
-        "final": {},
-        "diagnostics": {},
-        "diverged": None,
-        "error": None,
-        "wall_time_s": 0.0,
-        "train_time_s": 0.0,
-        "it_per_s": None,
-        "seed": int(cfg.seed),
-        "device": str(device),
-        "torch_threads": threads,
-        "versions": versions(),
-        "git_commit": git_commit(),
-        "started_at": (plan.summary or {}).get("started_at") if resume else record.now(),
-        "finished_at": None,
-    }
+    summary = record.Summary(
+        lipbench_version=lipbench.__version__,
+        status=record.RUNNING,
+        run_id=run_id,
+        config=OmegaConf.to_container(cfg, resolve=True),
+        overrides=list(overrides),
+        step=0,
+        iterations=int(cfg.train.iterations),
+        wall_time_s=0.0,
+        train_time_s=0.0,
+        seed=int(cfg.seed),
+        device=str(device),
+        torch_threads=threads,
+        versions=versions(),
+        git_commit=git_commit(),
+        started_at=(plan.summary or {}).get("started_at") if resume else record.now(),
+    )
     if resume:
-        summary["resumes"] = list((plan.summary or {}).get("resumes") or []) + [
+        summary.resumes = list((plan.summary or {}).get("resumes") or []) + [
             {"step": int(plan.checkpoint["step"]), "at": record.now()}
         ]
     return summary
 
 
-def record_failure(summary: dict, run_dir: Path, error: Exception) -> None:
+def record_failure(summary: record.Summary, run_dir: Path, error: Exception) -> None:
     """Mark the run ``failed`` with the error and its traceback (call it in the except block)."""
-    summary["status"] = "failed"
-    summary["error"] = f"{type(error).__name__}: {error}"
-    summary["traceback"] = traceback.format_exc()
-    summary["finished_at"] = record.now()
+    summary.fail(error, traceback.format_exc())
     try:
-        record.write_json(run_dir / record.SUMMARY, summary)
+        record.write_summary(run_dir, summary)
     except OSError:
         log.error("could not write %s", run_dir / record.SUMMARY)
-    log.error("run failed: %s (details in %s)", summary["error"], run_dir / record.SUMMARY)
+    log.error("run failed: %s (details in %s)", summary.error, run_dir / record.SUMMARY)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lipbench.record import COMPLETED
+
 log = logging.getLogger("lipbench")
 
 
@@ -66,7 +68,7 @@ def log_hparams(writer, summary: dict) -> None:
     writer.file_writer.add_summary(start, step)
     for tag, value in metrics.items():
         writer.add_scalar(tag, value, step)
-    writer.file_writer.add_summary(_session_end(summary.get("status") == "completed"), step)
+    writer.file_writer.add_summary(_session_end(summary.get("status") == COMPLETED), step)
 
 
 def swept_values(summary: dict) -> dict:

@@ -27,30 +27,17 @@ import torch
 from omegaconf import OmegaConf
 
 from lipbench import record
-from lipbench.data.pairs import Pair, stream_seed
+from lipbench.dual.pairs import Pair, stream_seed
+from lipbench.evaluate import Evaluator
 from lipbench.evaluate.metric_set import MetricSet, params_from
 from lipbench.evaluate.options import DualOptions
 from lipbench.metrics.catalog import FINAL
 from lipbench.metrics.context import Evaluation, RunContext
 from lipbench.metrics.dual import ot_truth
+from lipbench.models.modes import eval_mode
 from lipbench.viz import draw_critic_panel
 
 TRUTH_VERSION = 1  # bump when the truth's sampling changes, to invalidate cached solves
-
-
-class _EvalMode:
-    """Eval mode (no SN power-iteration updates) inside, the previous flags restored after."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __enter__(self):
-        self.flags = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
-
-    def __exit__(self, *exc):
-        for m, flag in self.flags:
-            m.training = flag
 
 
 @torch.no_grad()
@@ -93,8 +80,13 @@ def exact_truth(pair: Pair, pair_cfg: dict) -> dict:
     return truth
 
 
-class DualEvaluator:
-    """Held-out estimate, truth and Lipschitz report of a dual-task critic (see module doc)."""
+class DualEvaluator(Evaluator):
+    """Held-out estimate, truth and Lipschitz report of a dual-task critic (see module doc).
+
+    It names no primary metric: any NaN metric means the run diverged, and the run is judged
+    by the time its estimate took to reach 95% of its final value, not by the plateau rule."""
+
+    shown_metric = "dual_estimate"
 
     def __init__(self, cfg, pair: Pair, run_dir, device):
         self.pair, self.run_dir, self.device = pair, Path(run_dir), device
@@ -112,7 +104,7 @@ class DualEvaluator:
     def evaluate(self, critic, step: int, final: bool):
         """``(metrics, diagnostics)``; the final-only metrics (Lipschitz report) and pictures
         only when ``final`` and the critic's values are finite."""
-        with _EvalMode(critic):
+        with eval_mode(critic):
             values = (critic_values(critic, self.p, self.device), critic_values(critic, self.q, self.device))
         rng = torch.Generator().manual_seed(stream_seed(self.seed, "dual-lipschitz"))
         ev = Evaluation(self.run, step, final, critic, self.p, self.q, rng, critic_values=values, truth=self.truth)
@@ -133,7 +125,7 @@ class DualEvaluator:
         xs = np.linspace(lo[0] - pad, hi[0] + pad, self.resolution)
         ys = np.linspace(lo[1] - pad, hi[1] + pad, self.resolution)
         grid = torch.tensor(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), dtype=torch.float32)
-        with _EvalMode(critic):
+        with eval_mode(critic):
             values = critic_values(critic, grid, self.device).reshape(len(ys), len(xs)).numpy()
         return xs, ys, values
 
