@@ -5,7 +5,7 @@ final metrics, timings, what the metrics are) and ``metrics.jsonl`` (one evaluat
 line). Nothing here raises on a bad run directory: a run that cannot be read is returned in
 the ``incomplete`` list as ``(path, reason)`` so the report can name it. The runs' metric
 infos (directions, table columns) are merged into the frame's ``attrs["metric_info"]``
-(:mod:`lipbench.report.directions`).
+(:mod:`lipbench.report.metric_book`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.record import FINISHED, RUN_MARKERS
-from lipbench.report.directions import ATTR
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import ATTR
 
 REPORT_MARKER = ".lipbench-report"  # written into every report out_dir; skipped when found below an input
 

@@ -17,8 +17,8 @@ import pandas as pd
 from lipbench import record
 from lipbench.report.aggregate import load_histories
 from lipbench.report.budget import budget_curves, hyper_factors, primary_metrics
-from lipbench.report.directions import MetricBook
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import MetricBook
 from lipbench.report.plot_common import (
     FigureDict,
     colours,

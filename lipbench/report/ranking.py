@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lipbench.report.directions import MetricBook
+from lipbench.report.metric_book import MetricBook
 from lipbench.report.tables import fmt_number, table_factors, table_metrics
 from lipbench.report.writers import write_md_and_csv
 
