@@ -115,7 +115,7 @@ def test_mlp_bound_is_exactly_the_product_of_its_sigmas(activation):
     metrics, _ = lipschitz_report(critic, torch.randn(32, 2), torch.randn(32, 2), (2,), steps=2)
     assert metrics["lip_upper"] == bound
     # the estimate multiplies float32 SVDs: equal up to their rounding
-    assert metrics["lip_upper_est"] == metrics["sigma_prod"] == pytest.approx(bound, rel=1e-6)
+    assert metrics["lip_upper_est"] == pytest.approx(bound, rel=1e-6)
 
 
 def test_report_on_a_conv_critic_records_the_bound_and_the_method_per_layer():

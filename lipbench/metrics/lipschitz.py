@@ -3,7 +3,7 @@
 * :func:`gradient_norms` -- per-sample ||grad_x D(x)||_2 at real, fake and interpolated points.
 * :func:`~lipbench.metrics.lipschitz_layers.layer_norms` /
   :func:`~lipbench.metrics.lipschitz_layers.lipschitz_summary` -- per-layer norms and their
-  product (``sigma_prod`` = ``lip_upper_est``): an *estimate*, and no bound for residual
+  product (``lip_upper_est``): an *estimate*, and no bound for residual
   networks (:mod:`lipbench.metrics.lipschitz_layers`, with ``conv_operator_norm``).
 * :func:`lipschitz_lower_bound` -- a certified lower bound (largest gradient norm or
   difference quotient found by a short gradient ascent over point pairs).
@@ -178,9 +178,9 @@ def lipschitz_report(
 ):
     """All Lipschitz diagnostics of ``critic`` as ``(metrics, diagnostics)``.
 
-    metrics: the six ``grad_*`` keys, ``sigma_max``, ``sigma_prod``, ``lip_lower``,
-    ``lip_upper`` (a guaranteed bound; NaN when none is implemented for the critic),
-    ``lip_upper_est`` (= sigma_prod, an estimate) and ``lip_ratio`` (= lip_upper / lip_lower,
+    metrics: the six ``grad_*`` keys, ``sigma_max``, ``lip_upper_est`` (the product of the
+    layers' estimated norms: an estimate), ``lip_lower``, ``lip_upper`` (a guaranteed bound;
+    NaN when none is implemented for the critic) and ``lip_ratio`` (= lip_upper / lip_lower,
     NaN if undefined). ``activation_lip`` enters the estimate only.
     diagnostics: ``{"layers": layer_norms(...) with "bound" and "bound_method" per layer,
     "grad_norms": {"real", "fake", "interp": lists}, "lip_upper": {"certified",
@@ -212,7 +212,6 @@ def _report(critic, real, fake, input_shape, generator, n_iter, steps, lr, n_pai
         **summary,
         "lip_lower": lower,
         "lip_upper": upper,
-        "lip_upper_est": summary["sigma_prod"],
         "lip_ratio": ratio,
     }
     diagnostics = {

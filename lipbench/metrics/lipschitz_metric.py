@@ -15,7 +15,12 @@ def _outputs():
         out.append(output(f"grad_{where}_max", None, f"max ||grad_x D|| at {where} points", target))
     return out + [
         output("sigma_max", None, "largest per-layer sigma (conv: reshaped kernel, what SN normalizes)", table=True),
-        output("sigma_prod", None, "product of per-layer operator norm estimates (= lip_upper_est)", table=True),
+        output(
+            "lip_upper_est",
+            None,
+            "product of per-layer operator norm estimates (conv: power iteration); not a bound",
+            table=True,
+        ),
         output(
             "lip_lower",
             None,
@@ -27,9 +32,6 @@ def _outputs():
             None,
             "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)",
             table=True,
-        ),
-        output(
-            "lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); not a bound"
         ),
         output("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the guaranteed bound is (>= 1)", table=True),
     ]
