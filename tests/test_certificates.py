@@ -148,7 +148,7 @@ def test_computing_the_bounds_leaves_an_sn_conv_critic_bit_identical():
     critic_lipschitz_bound(critic, (1, 32, 32))
     layer_norms(critic, (1, 32, 32), n_iter=3)
     big = torch.randn(4, 1, 32, 32)
-    lipschitz_report(critic, big, big.flip(0), (1, 32, 32), steps=1, n_iter=3)
+    lipschitz_report(critic, big, big.flip(0), input_shape=(1, 32, 32), steps=1, n_iter=3)
     after = _state(critic)
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before), [

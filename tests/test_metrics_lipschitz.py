@@ -239,7 +239,7 @@ def test_report_keys_and_that_it_leaves_the_critic_untouched():
     params_before = {k: v.detach().clone() for k, v in critic.state_dict().items()}
     req = [p.requires_grad for p in critic.parameters()]
     real, fake = torch.randn(64, 2), torch.randn(64, 2)
-    metrics, diag = lipschitz_report(critic, real, fake, (2,), generator=_gen())
+    metrics, diag = lipschitz_report(critic, real, fake, input_shape=(2,), generator=_gen())
     assert set(metrics) == {f"grad_{a}_{b}" for a in ("real", "fake", "interp") for b in ("mean", "max")} | {
         "sigma_max",
         "lip_lower",

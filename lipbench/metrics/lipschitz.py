@@ -82,7 +82,7 @@ def _gradient_norms(critic, real, fake, generator):
     return norms, interp
 
 
-def gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator=None) -> dict:
+def gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, generator=None) -> dict:
     """Per-sample input-gradient norms of ``critic`` at real, fake and interpolated points.
 
     Interpolates are ``eps*real + (1-eps)*fake`` with ``eps ~ U[0, 1]`` per sample, drawn
@@ -112,7 +112,7 @@ def _unit_rows(v: torch.Tensor) -> torch.Tensor:
 
 
 def lipschitz_lower_bound(
-    critic: nn.Module, points: torch.Tensor, steps: int = 20, lr: float = 0.01, generator=None, n_pairs: int = 32
+    critic: nn.Module, points: torch.Tensor, *, steps: int = 20, lr: float = 0.01, generator=None, n_pairs: int = 32
 ) -> float:
     """A certified lower bound on the Lipschitz constant of ``critic``.
 
@@ -168,6 +168,7 @@ def lipschitz_report(
     critic: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
+    *,
     input_shape,
     generator=None,
     n_iter: int = 50,

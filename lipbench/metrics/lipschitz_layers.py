@@ -27,7 +27,7 @@ def _pair(v):
 
 
 def conv_operator_norm(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", n_iter=50, u=None
+    weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", n_iter=50, u=None
 ):
     """Largest singular value of ``x -> conv2d(pad(x), weight)`` on inputs of shape (C, H, W).
 

@@ -169,4 +169,4 @@ def write_lipschitz_table(table: pd.DataFrame, out_dir, caption: Optional[str] =
         return {}
     heading = f"{caption}: how Lipschitz is each critic?" if caption else None
     markdown = to_markdown(table) + footer(table.attrs.get("tol", SLACK)) + table.attrs.get("layers_md", "")
-    return write_md_and_csv(table, out_dir, "lipschitz", markdown, heading)
+    return write_md_and_csv(table, out_dir, "lipschitz", markdown=markdown, heading=heading)

@@ -67,6 +67,7 @@ def _data_factors(factors: Sequence[str]) -> List[str]:
 def comparison_table(
     df: pd.DataFrame,
     metrics: Optional[Sequence[str]] = None,
+    *,
     factors: Optional[Sequence[str]] = None,
     alpha: Optional[float] = None,
 ) -> pd.DataFrame:

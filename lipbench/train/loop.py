@@ -147,12 +147,12 @@ class GanRun(TaskRun):
         extra, entry = assess(
             rows,
             metric,
-            final.get(floor_metric),
-            int(e.plateau_window),
-            float(e.plateau_tol),
-            float(e.quality_factor),
-            float(e.plateau_cv),
-            comparable_by,
+            floor=final.get(floor_metric),
+            window=int(e.plateau_window),
+            tol=float(e.plateau_tol),
+            cv=float(e.plateau_cv),
+            factor=float(e.quality_factor),
+            comparable_by=comparable_by,
         )
         self.state.summary["convergence"] = {**entry, "floor_metric": floor_metric}
         return {**final, **extra}
