@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lipbench.metrics.conv_gram import gram_plan, pad_amounts
+from lipbench.metrics.conv_gram import conv_geometry, gram_plan, pad_amounts
 from lipbench.metrics.lipschitz_layers import conv_operator_norm
 from lipbench.metrics.lipschitz_ops import (
     EXACT_BYTES,
@@ -81,7 +81,9 @@ def normalize(conv: nn.Conv2d, shape, variant: str) -> torch.Tensor:
     if variant == "sn":
         return w / torch.linalg.matrix_norm(w.flatten(1).double(), ord=2).float()
     if variant == "sn_conv":
-        sigma, _ = conv_operator_norm(w, shape, conv.stride, conv.padding, conv.dilation, conv.groups, n_iter=50)
+        sigma, _ = conv_operator_norm(
+            w, shape, stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups, n_iter=50
+        )
         return w / sigma
     return w
 
@@ -110,15 +112,15 @@ def old_bound(conv: nn.Conv2d, weight, shape) -> float:
     """The circulant bound on the padded grid, as the package computed it before."""
     kh, kw = weight.shape[-2:]
     pads = pad_amounts(weight, conv.padding, conv.dilation)
-    grid = embedding_grids(shape[-2:], pads, (kh, kw), conv.stride, best_grid=False)[0]
-    return circular_conv_norm(weight, grid, conv.stride, conv.dilation, conv.groups)
+    grid = embedding_grids(shape[-2:], pads, (kh, kw), stride=conv.stride, best_grid=False)[0]
+    return circular_conv_norm(weight, grid, stride=conv.stride, dilation=conv.dilation, groups=conv.groups)
 
 
 def layer_row(conv, weight, shape, budget, dense_limit, max_bytes=EXACT_BYTES) -> dict:
-    geometry = (conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
-    side, dim, bw = gram_plan(weight, shape, *geometry)
+    geometry = conv_geometry(conv)
+    side, dim, bw = gram_plan(weight, shape, **geometry)
     wall, cpu = time.perf_counter(), time.process_time()
-    cert = conv_norm_certificate(weight, shape, *geometry, budget=budget, max_bytes=max_bytes)
+    cert = conv_norm_certificate(weight, shape, **geometry, budget=budget, max_bytes=max_bytes)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     svd = dense_sigma(conv, weight, shape, dense_limit)
     exact, source = (svd, "svd") if svd is not None else (cert["sigma_exact"], "lanczos")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lipbench.metrics import certify
-from lipbench.metrics.conv_gram import conv_grams, exact_conv_norm, pad_amounts
+from lipbench.metrics.conv_gram import conv_geometry, conv_grams, exact_conv_norm, pad_amounts
 from lipbench.metrics.lipschitz_ops import circular_conv_norm, conv_norm_certificate, embedding_grids
 from lipbench.models.dcgan import DCGANCritic
 from lipbench.models.sngan_cnn import SNGANCritic
@@ -52,17 +52,13 @@ def _sigma(conv, shape) -> float:
     return float(torch.linalg.svdvals(_dense(conv, shape))[0])
 
 
-def _geometry(conv):
-    return conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode
-
-
 @pytest.mark.parametrize("kw, shape", GEOMETRIES)
 @pytest.mark.parametrize("c_out", [3, 12])
 def test_certified_conv_norm_is_the_dense_sigma_from_above(kw, shape, c_out):
     torch.manual_seed(c_out)
     conv = nn.Conv2d(3, c_out, **kw)
     truth = _sigma(conv, shape)
-    bound, estimate, vector, side = exact_conv_norm(conv.weight, shape, *_geometry(conv))
+    bound, estimate, vector, side = exact_conv_norm(conv.weight, shape, **conv_geometry(conv))
     assert truth <= bound <= truth * (1 + 1e-8)
     assert estimate == pytest.approx(truth, rel=1e-9)
     if conv.groups == 1:  # the vector is a top singular vector: right (input side) or left (output side)
@@ -82,19 +78,19 @@ def test_the_certificate_holds_whatever_the_estimate(monkeypatch):
     real = certify.top_eigenpair
     for factor in (0.3, 0.7, 0.999, 1.5):
         monkeypatch.setattr(certify, "top_eigenpair", lambda g, v0=None, f=factor: (real(g)[0] * f, real(g)[1]))
-        (gram,), _, _, _ = conv_grams(conv.weight, shape, 1, 1)
+        (gram,), _, _, _ = conv_grams(conv.weight, shape, stride=1, padding=1)
         bound, _, _ = certify.certified_top_eigenvalue(gram)
         assert bound >= truth
         assert bound <= truth * max(factor, 1) * 2.01  # the ladder stops at the first mu that passes
     monkeypatch.setattr(certify, "top_eigenpair", lambda g, v0=None: (real(g)[0] * 0.5, real(g)[1]))
-    (gram,), _, _, _ = conv_grams(conv.weight, shape, 1, 1)
+    (gram,), _, _, _ = conv_grams(conv.weight, shape, stride=1, padding=1)
     assert math.isinf(certify.certified_top_eigenvalue(gram, cap=truth * 0.9)[0])  # nothing below the cap
 
 
 def test_band_and_dense_storage_certify_the_same_matrix():
     torch.manual_seed(1)
     conv = nn.Conv2d(2, 3, 3, 1, 1)
-    (gram,), _, _, _ = conv_grams(conv.weight, (2, 12, 12), 1, 1)
+    (gram,), _, _, _ = conv_grams(conv.weight, (2, 12, 12), stride=1, padding=1)
     assert gram.bw is not None and 3 * (gram.bw + 1) < gram.dim  # banded
     dense = gram.to_dense()
     a = _dense(conv, (2, 12, 12))
@@ -115,10 +111,10 @@ def test_every_circulant_embedding_bounds_the_zero_padded_conv(k, s, p, n):
     conv = nn.Conv2d(3, 5, k, stride=s, padding=p)
     truth = _sigma(conv, (3, n, n))
     pads = pad_amounts(conv.weight, p, 1)
-    grids = embedding_grids((n, n), pads, (k, k), (s, s))
+    grids = embedding_grids((n, n), pads, (k, k), stride=(s, s))
     assert len(grids) >= 1
     for grid in grids:
-        assert circular_conv_norm(conv.weight, grid, (s, s)) >= truth * (1 - 1e-9), grid
+        assert circular_conv_norm(conv.weight, grid, stride=(s, s)) >= truth * (1 - 1e-9), grid
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "sngan_cnn"])
@@ -129,7 +125,7 @@ def test_every_conv_of_a_shipped_critic_at_16px_is_certified_within_1e_8(arch):
     for conv in critic.net:
         if not isinstance(conv, nn.Conv2d):
             continue
-        cert = conv_norm_certificate(conv.weight, shape, *_geometry(conv))
+        cert = conv_norm_certificate(conv.weight, shape, **conv_geometry(conv))
         truth = _sigma(conv, shape)
         assert cert["method"].startswith("gram certificate")
         assert truth <= cert["bound"] <= truth * (1 + 1e-8)

@@ -20,7 +20,7 @@ import torch
 
 from lipbench.data.base import ImageSource
 from lipbench.metrics import domain
-from lipbench.metrics.first_use import atomic_save
+from lipbench.metrics.first_use import LongStep, atomic_save
 from lipbench.signals import Interrupted
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,16 +71,19 @@ def test_progress_bar_and_log_lines(tmp_path, few_steps, capsys, caplog):
 
 
 def _stop_at(monkeypatch, at: int, action):
-    step = domain._step
+    """``action()`` during the classifier's training step number ``at`` (after the stop check
+    before it, so the check before the next one is the first to see a stop signal)."""
+    steps = LongStep.steps
     calls = []
 
-    def stepping(*args):
-        calls.append(1)
-        if len(calls) == at:
-            action()
-        return step(*args)
+    def stepping(self):
+        for i in steps(self):
+            calls.append(1)
+            if len(calls) == at:
+                action()
+            yield i
 
-    monkeypatch.setattr(domain, "_step", stepping)
+    monkeypatch.setattr(LongStep, "steps", stepping)
     return calls
 
 

@@ -68,7 +68,7 @@ def test_evaluate_metrics_grids_and_state(setup):
         "domain_clf_acc",
         "grad_real_mean",
         "grad_interp_max",
-        "sigma_prod",
+        "lip_upper_est",
     ):
         assert key in metrics and math.isfinite(metrics[key]), key
     assert metrics["domain_clf_acc"] >= 0.95

@@ -153,7 +153,8 @@ def test_an_installed_wheel_trains_from_outside_the_clone(wheel, tmp_path):
     _check_installed_run(python, tmp_path)
 
 
-@pytest.mark.slow  # not `packaging`: .ci/run never ran it; `python -m pytest -m slow` does
+@pytest.mark.slow
+@pytest.mark.packaging  # a pip install like the two above (from a local git URL: no network), so .ci/run runs it too
 def test_an_install_from_a_git_url_trains_from_outside_the_clone(tmp_path):
     src = _source_copy(tmp_path / "repo")
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):

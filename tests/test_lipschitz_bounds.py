@@ -28,7 +28,15 @@ def _sigma(matrix) -> float:
 
 
 def _bound(conv: nn.Conv2d, shape):
-    return conv_norm_bound(conv.weight, shape, conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
+    return conv_norm_bound(
+        conv.weight,
+        shape,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        padding_mode=conv.padding_mode,
+    )
 
 
 def test_single_linear_layer_bound_is_its_sigma():
@@ -66,7 +74,9 @@ def test_stride_two_zero_padded_conv_bound_is_above_and_close_to_the_dense_norm(
     bound, method = _bound(conv, (3, 16, 16))  # small enough for the exact certificate
     assert method.startswith("gram certificate")
     assert truth <= bound <= (1 + 1e-8) * truth
-    circulant, method = conv_norm_bound(conv.weight, (3, 16, 16), 2, 1, budget=0)  # no budget: the circulant
+    circulant, method = conv_norm_bound(
+        conv.weight, (3, 16, 16), stride=2, padding=1, budget=0
+    )  # no budget: the circulant
     assert method.startswith("fft circulant 18x18 stride 2x2")
     assert truth <= circulant <= 1.03 * truth
     # the stride-1 norm is also a bound, but loose: the polyphase split is what makes it tight

@@ -61,7 +61,9 @@ def test_assess_reads_a_metrics_history():
     assert metrics["converged"] == 0.0  # halves 0.75 and 0.3 over the last four
     assert (metrics["ttq_steps"], metrics["ttq_s"]) == (500.0, 5.0)
     assert rec["converged"] is False and rec["metric"] == "w1" and "last 4 evaluations" in rec["rule"]
-    metrics, _ = assess(rows + [{"step": 700, "w1": 0.3}, {"step": 800, "w1": 0.3}], "w1", 0.1, 4, 0.1, 3.0)
+    metrics, _ = assess(
+        rows + [{"step": 700, "w1": 0.3}, {"step": 800, "w1": 0.3}], "w1", floor=0.1, window=4, tol=0.1, factor=3.0
+    )
     assert metrics["converged"] == 1.0
 
 
@@ -94,8 +96,8 @@ def test_floor_is_deterministic_per_seed():
     from lipbench.metrics.toy2d import sampling_floor
 
     data = _mixture()
-    assert sampling_floor(data, 200, 2, seed=3) == sampling_floor(data, 200, 2, seed=3)
-    assert sampling_floor(data, 200, 2, seed=3) != sampling_floor(data, 200, 2, seed=4)
+    assert sampling_floor(data, 200, pairs=2, seed=3) == sampling_floor(data, 200, pairs=2, seed=3)
+    assert sampling_floor(data, 200, pairs=2, seed=3) != sampling_floor(data, 200, pairs=2, seed=4)
 
 
 @pytest.mark.parametrize(
@@ -128,8 +130,13 @@ def test_comparable_rows_only():
     # a final evaluation on more samples is not compared with the smaller intermediate ones
     rows = [{"step": s, "fid_domain": 10.0, "fid_n": 500} for s in (1, 2, 3, 4)]
     rows.append({"step": 5, "fid_domain": 5.0, "fid_n": 2000})
-    assert assess(rows, "fid_domain", None, 4, 0.1, 3.0, comparable_by="fid_n")[1]["reason"].startswith("only 1")
-    assert assess(rows[:4], "fid_domain", None, 4, 0.1, 3.0, comparable_by="fid_n")[0]["converged"] == 1.0
+    assert assess(rows, "fid_domain", floor=None, window=4, tol=0.1, factor=3.0, comparable_by="fid_n")[1][
+        "reason"
+    ].startswith("only 1")
+    assert (
+        assess(rows[:4], "fid_domain", floor=None, window=4, tol=0.1, factor=3.0, comparable_by="fid_n")[0]["converged"]
+        == 1.0
+    )
 
 
 def test_reassess_uses_the_runs_own_parameters():

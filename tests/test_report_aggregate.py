@@ -8,6 +8,7 @@ import pytest
 
 from lipbench.report.aggregate import REPORT_MARKER, find_run_dirs, load_histories, load_runs
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import MetricBook
 from report_fixtures import make_run, make_sweep
 
 
@@ -139,3 +140,35 @@ def test_load_histories_long_format(tmp_path):
     assert w1["step"].tolist() == [0, 50, 100]
     assert w1["value"].iloc[-1] == pytest.approx(runs[runs["method"] == "gp"]["w1"].iloc[0])
     assert load_histories(runs.iloc[:0]).empty
+
+
+def test_old_metric_names_are_read_under_their_current_names(tmp_path):
+    """sigma_prod (the old name of the estimate lip_upper_est): alone in a record it is read
+    as lip_upper_est; beside it (the same number, written twice) it is dropped; the histories
+    use the current name too."""
+    bounds = {"lip_lower": 0.8, "lip_upper": 2.0}
+    make_run(tmp_path, "gp", 0, dirname="old", final={**bounds, "sigma_prod": 1.5})
+    make_run(tmp_path, "gp", 1, dirname="both", final={**bounds, "sigma_prod": 1.25, "lip_upper_est": 1.25})
+    with open(os.path.join(tmp_path, "old", "metrics.jsonl"), "a") as f:
+        f.write(json.dumps({"step": 300, "sigma_prod": 1.5}) + "\n")
+
+    runs, _ = load_runs(tmp_path)
+
+    assert "sigma_prod" not in runs.columns
+    by_dir = runs.set_index("run_dir")["lip_upper_est"]
+    assert by_dir.to_dict() == {os.path.join(tmp_path, "old"): 1.5, os.path.join(tmp_path, "both"): 1.25}
+    hist = load_histories(runs[runs["run_dir"].str.endswith("old")])
+    assert set(hist.loc[hist["step"] == 300, "metric"]) == {"lip_upper_est"}
+
+
+def test_an_old_name_s_table_column_moves_to_the_current_name_in_its_place(tmp_path):
+    info = {"better": None, "target": None, "table": True}
+    infos = {"sigma_max": info, "sigma_prod": info, "lip_lower": info}
+    infos["lip_upper_est"] = {"better": None, "target": 1.0, "table": False}  # its own declaration is kept
+    final = {"sigma_max": 1.0, "sigma_prod": 1.0, "lip_lower": 0.5, "lip_upper_est": 1.0}
+    make_run(tmp_path, "sn", 0, final=final, metric_info=infos)
+    for book in (MetricBook.of(load_runs(tmp_path)[0]), MetricBook()):  # a record's infos; the legacy default
+        assert "sigma_prod" not in book.infos and book.info("lip_upper_est").table
+        order = book.table_order()
+        assert order.index("sigma_max") + 1 == order.index("lip_upper_est") < order.index("lip_lower")
+    assert MetricBook.of(load_runs(tmp_path)[0]).info("lip_upper_est").target == 1.0

@@ -110,6 +110,17 @@ def test_legacy_records_certify_only_where_the_old_product_was_a_bound(tmp_path,
     assert "estimate (lip_upper_est)" in to_markdown(lipschitz_table(df))
 
 
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_a_current_record_keeps_its_certificate(tmp_path, model):
+    """A record written now holds the estimate as lip_upper_est only (no sigma_prod): its
+    lip_upper is a certificate whatever the critic."""
+    current = {"lip_lower": 0.8, "lip_upper": 0.999, "lip_upper_est": 0.97, "lip_ratio": 0.999 / 0.8}
+    df = _runs(tmp_path, [("sn", 0, "completed", current)], model=model)
+    table = lipschitz_table(df).set_index("method")
+    assert table.loc["sn", "verdict"] == "1-Lipschitz (1/1)"
+    assert table.loc["sn", "lip_upper_est_mean"] == pytest.approx(0.97)
+
+
 def test_no_bounds_means_no_lipschitz_table(tmp_path):
     make_run(tmp_path, "gp", 0, final={"w1": 0.1}, npz=False)
     df, _ = load_runs(tmp_path)

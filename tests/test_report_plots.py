@@ -44,7 +44,7 @@ def test_budget_curves_from_runs(tmp_path):
     runs, _ = load_runs(tmp_path)
     scores = setting_scores(runs, "w1", "cfg.optim.preset")
     assert len(scores) == 7 and scores["score"].isna().sum() == 1  # sn/D has no completed run
-    curves = budget_curves(runs, "w1", "cfg.optim.preset", "lower", n_draws=200)
+    curves = budget_curves(runs, "w1", "cfg.optim.preset", better="lower", n_draws=200)
     sn = curves[curves["method"] == "sn"]
     assert sn["n_settings"].iloc[0] == 3 and sn["n_excluded"].iloc[0] == 1
     done = runs[(runs["method"] == "sn") & (runs["status"] == "completed")]

@@ -37,7 +37,7 @@ from lipbench.constraints.checks import close, dense_conv_norm, expect, seeded, 
 from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.sn_variants import capture_input_shape
 from lipbench.metrics.certify import certified_matrix_norm
-from lipbench.metrics.conv_gram import gram_plan
+from lipbench.metrics.conv_gram import conv_geometry, gram_plan
 from lipbench.metrics.lipschitz_layers import conv_operator_norm
 from lipbench.metrics.lipschitz_ops import EXACT_FLOPS, conv_norm_certificate
 
@@ -81,17 +81,17 @@ class CertifiedNorm(nn.Module):
             self.v = torch.as_tensor(v, dtype=self.v.dtype, device=self.v.device)
             return bound
         conv, shape = self.layer[0], tuple(self.v.shape)
-        geometry = (conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
+        geometry = conv_geometry(conv)
         v0 = None
         if warm:  # on the Gram's side: v itself, or the left vector A v
-            left = gram_plan(weight, shape, *geometry)[0] == "output"
+            left = gram_plan(weight, shape, **geometry)[0] == "output"
             v0 = (self._map(self.v.unsqueeze(0).to(weight.dtype), weight)[0] if left else self.v).double().cpu()
         cert = conv_norm_certificate(
-            weight, shape, *geometry, budget=self.budget, v0=None if v0 is None else v0.numpy()
+            weight, shape, **geometry, budget=self.budget, v0=None if v0 is None else v0.numpy()
         )
         if cert["vector"] is None:  # the circulant bound: v from power iteration, warm-started
             start = self.v if float(self.v.abs().sum()) > 0 else None
-            _, v = conv_operator_norm(weight, shape, *geometry, n_iter=10, u=start)
+            _, v = conv_operator_norm(weight, shape, **geometry, n_iter=10, u=start)
         else:
             v = torch.as_tensor(np.ascontiguousarray(cert["vector"]), dtype=weight.dtype, device=weight.device)
             if cert["side"] == "output":  # a left singular vector u: v = A^T u / ||A^T u||

@@ -86,7 +86,7 @@ _LOADED = []  # set once the built-in metric modules are imported
 
 
 def output(
-    name: str, better: Optional[str] = None, doc: str = "", target: Optional[float] = None, table: bool = False
+    name: str, better: Optional[str] = None, doc: str = "", *, target: Optional[float] = None, table: bool = False
 ) -> MetricInfo:
     """One column a metric writes (``better``: LOWER, HIGHER or None)."""
     return MetricInfo(name, better, doc, target, table)

@@ -80,7 +80,19 @@ def _geometry(weight, input_shape, stride, padding, dilation, padding_mode):
     return (c, h, w), _incidences(h, kh, sh, dh, hl, hr, padding_mode), _incidences(w, kw, sw, dw, wl, wr, padding_mode)
 
 
-def gram_plan(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+def conv_geometry(conv) -> dict:
+    """A conv layer's geometry as the keywords of the functions here (and of
+    :mod:`lipbench.metrics.lipschitz_ops`): stride, padding, dilation, groups, padding_mode."""
+    return {
+        "stride": conv.stride,
+        "padding": conv.padding,
+        "dilation": conv.dilation,
+        "groups": conv.groups,
+        "padding_mode": conv.padding_mode,
+    }
+
+
+def gram_plan(weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """``(side, dim, bw)`` of the Gram :func:`conv_grams` builds (per group), without building it:
     ``dim * (bw + 1)`` floats stored, about ``dim * (bw + 1)^2`` flops per Cholesky."""
     (c, h, w), inc_h, inc_w = _geometry(weight, input_shape, stride, padding, dilation, padding_mode)
@@ -95,13 +107,15 @@ def gram_plan(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, pa
     return side, pixels * ch, min((reach + 1) * ch - 1, pixels * ch - 1)
 
 
-def conv_grams(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+def conv_grams(weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """``(grams, side, grid, ch)``: the float64 Gram of the convolution map, one
     :class:`~lipbench.metrics.certify.Gram` per group (the map is block-diagonal over
     groups): ``A^T A`` on the input side or ``A A^T`` on the output side, whichever is
     smaller, indexed ``p * ch + c`` for pixel ``p`` (row-major on ``grid``) and channel ``c``."""
     (c, h, w), inc_h, inc_w = _geometry(weight, input_shape, stride, padding, dilation, padding_mode)
-    side, dim, bw = gram_plan(weight, input_shape, stride, padding, dilation, groups, padding_mode)
+    side, dim, bw = gram_plan(
+        weight, input_shape, stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode
+    )
     shared = "o" if side == "input" else "i"
     grid = (h, w) if side == "input" else (inc_h[3], inc_w[3])
     k = weight.detach().to("cpu", torch.float64).numpy()
@@ -177,14 +191,16 @@ def _to_gram(bb, reach, products) -> Gram:
 
 
 def exact_conv_norm(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", cap=math.inf, v0=None
+    weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", cap=math.inf, v0=None
 ) -> Tuple[float, float, Optional[np.ndarray], str]:
     """``(bound, estimate, vector, side)``: a guaranteed upper bound on the operator norm of
     the convolution (max over groups; inf if none below ``cap`` was proved), the Lanczos
     estimate below it, and the top singular vector of the largest group on ``side``
     ('input': a right singular vector, 'output': a left one), shaped (channels, H, W).
     ``v0``: a guess of that vector, same side and shape (a warm start; groups == 1)."""
-    grams, side, grid, ch = conv_grams(weight, input_shape, stride, padding, dilation, groups, padding_mode)
+    grams, side, grid, ch = conv_grams(
+        weight, input_shape, stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode
+    )
     best = (-1.0, 0.0, None)
     start = None if v0 is None or len(grams) > 1 else np.asarray(v0, dtype=float).transpose(1, 2, 0).ravel()
     for gram in grams:

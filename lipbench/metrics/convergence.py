@@ -69,7 +69,7 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def plateau(values: Sequence[float], window: int, tol: float, cv: float = math.inf) -> Tuple[bool, str]:
+def plateau(values: Sequence[float], window: int, tol: float, *, cv: float = math.inf) -> Tuple[bool, str]:
     """``(converged, reason)`` for a history ``values`` (oldest first) under the plateau rule."""
     if window < 2:
         raise ValueError(f"window must be >= 2, got {window}")
@@ -94,7 +94,7 @@ def plateau(values: Sequence[float], window: int, tol: float, cv: float = math.i
 
 
 def time_to_quality(
-    steps: Sequence[int], seconds: Sequence[float], values: Sequence[float], floor: Optional[float], factor: float
+    steps: Sequence[int], seconds: Sequence[float], values: Sequence[float], *, floor: Optional[float], factor: float
 ) -> Tuple[float, float]:
     """``(steps, seconds)`` at the first evaluation with ``value <= factor * floor``; NaNs if none."""
     if not _finite(floor) or floor <= 0:
@@ -109,11 +109,12 @@ def time_to_quality(
 def assess(
     rows: List[dict],
     metric: str,
+    *,
     floor: Optional[float],
     window: int,
     tol: float,
-    factor: float,
     cv: float = math.inf,
+    factor: float,
     comparable_by: Optional[str] = None,
 ) -> Tuple[Dict[str, float], dict]:
     """Convergence metrics for a run's evaluation ``rows`` (metrics.jsonl, oldest first).
@@ -129,10 +130,10 @@ def assess(
     if comparable_by is not None and history:
         history = [r for r in history if r.get(comparable_by) == history[-1].get(comparable_by)]
     values = [r[metric] if _finite(r[metric]) else math.nan for r in history]
-    converged, reason = plateau(values, window, tol, cv)
+    converged, reason = plateau(values, window, tol, cv=cv)
     steps = [r["step"] for r in history]
     seconds = [r.get("train_time_s", r.get("time_s", math.nan)) for r in history]
-    ttq_steps, ttq_s = time_to_quality(steps, seconds, values, floor, factor)
+    ttq_steps, ttq_s = time_to_quality(steps, seconds, values, floor=floor, factor=factor)
     metrics = {"converged": 1.0 if converged else 0.0, "ttq_steps": ttq_steps, "ttq_s": ttq_s}
     record = {
         "metric": metric,
@@ -171,10 +172,10 @@ def reassess(summary: dict, rows: List[dict]) -> Optional[Tuple[Dict[str, float]
     return assess(
         rows,
         entry["metric"],
-        floor,
-        int(e.get("plateau_window", DEFAULTS["plateau_window"])),
-        float(e.get("plateau_tol", DEFAULTS["plateau_tol"])),
-        float(e.get("quality_factor", DEFAULTS["quality_factor"])),
-        float(e.get("plateau_cv", DEFAULTS["plateau_cv"])),
-        comparable,
+        floor=floor,
+        window=int(e.get("plateau_window", DEFAULTS["plateau_window"])),
+        tol=float(e.get("plateau_tol", DEFAULTS["plateau_tol"])),
+        cv=float(e.get("plateau_cv", DEFAULTS["plateau_cv"])),
+        factor=float(e.get("quality_factor", DEFAULTS["quality_factor"])),
+        comparable_by=comparable,
     )

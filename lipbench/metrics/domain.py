@@ -82,7 +82,7 @@ class DomainClassifier(nn.Module):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device="cpu", batch_size=500) -> float:
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, device="cpu", batch_size=500) -> float:
     """Top-1 accuracy of ``model`` (in eval mode) on uint8 ``images``."""
     was_training = model.training
     model.eval()
@@ -93,7 +93,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return correct / max(1, len(images))
 
 
-def train_classifier(data, device="cpu", verbose: bool = False, path: str = ""):
+def train_classifier(data, *, device="cpu", verbose: bool = False, path: str = ""):
     """Train a :class:`DomainClassifier` on ``data``'s train split.
 
     Deterministic for a given machine: the weights are initialised under a fixed seed
@@ -186,7 +186,7 @@ def classifier_path(key: str, cache_root: Optional[str] = None) -> str:
     return os.path.join(cache_root or default_root(), "classifiers", f"{key}.pt")
 
 
-def load_or_train(data, cache_root: Optional[str] = None, device="cpu", verbose=False) -> DomainClassifierInfo:
+def load_or_train(data, *, cache_root: Optional[str] = None, device="cpu", verbose=False) -> DomainClassifierInfo:
     """The cached classifier for ``data.key``, trained and cached first if missing
     (or made by an older recipe). When several runs of a sweep start together, one trains
     it and the others wait for it (:func:`~lipbench.metrics.first_use.build_once`)."""
@@ -209,7 +209,7 @@ def load_or_train(data, cache_root: Optional[str] = None, device="cpu", verbose=
         return blob
 
     blob = build_once(
-        path, lambda: _load(path, data.key), train_and_save, f"training the domain classifier for {data.key}"
+        path, lambda: _load(path, data.key), train_and_save, what=f"training the domain classifier for {data.key}"
     )
     if path not in _ANNOUNCED:
         _ANNOUNCED.add(path)
@@ -238,7 +238,7 @@ def extractor_name(key: str) -> str:
     return f"lipbench-domain-{key}"
 
 
-def register_domain_extractor(data, cache_root: Optional[str] = None, device="cpu", verbose=False):
+def register_domain_extractor(data, *, cache_root: Optional[str] = None, device="cpu", verbose=False):
     """Make sure the classifier for ``data`` exists and torch-fidelity knows it.
 
     Returns ``(extractor name, DomainClassifierInfo)``. Idempotent.

@@ -128,7 +128,7 @@ def atomic_save(save: Callable[[str], None], path: str) -> None:
             os.remove(tmp)
 
 
-def build_once(path: str, load: Callable[[], Optional[object]], build: Callable[[], object], what: str):
+def build_once(path: str, load: Callable[[], Optional[object]], build: Callable[[], object], *, what: str):
     """``load()`` the cache at ``path``, or ``build()`` it (which writes ``path``) while holding
     ``path + '.lock'``: of several processes started together one builds, the others log that
     they wait, then load what it wrote. Waiting answers stop signals like :class:`LongStep`."""

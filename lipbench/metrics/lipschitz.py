@@ -3,7 +3,7 @@
 * :func:`gradient_norms` -- per-sample ||grad_x D(x)||_2 at real, fake and interpolated points.
 * :func:`~lipbench.metrics.lipschitz_layers.layer_norms` /
   :func:`~lipbench.metrics.lipschitz_layers.lipschitz_summary` -- per-layer norms and their
-  product (``sigma_prod`` = ``lip_upper_est``): an *estimate*, and no bound for residual
+  product (``lip_upper_est``): an *estimate*, and no bound for residual
   networks (:mod:`lipbench.metrics.lipschitz_layers`, with ``conv_operator_norm``).
 * :func:`lipschitz_lower_bound` -- a certified lower bound (largest gradient norm or
   difference quotient found by a short gradient ascent over point pairs).
@@ -83,7 +83,7 @@ def _gradient_norms(critic, real, fake, generator):
     return norms, interp
 
 
-def gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator=None) -> dict:
+def gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, generator=None) -> dict:
     """Per-sample input-gradient norms of ``critic`` at real, fake and interpolated points.
 
     Interpolates are ``eps*real + (1-eps)*fake`` with ``eps ~ U[0, 1]`` per sample, drawn
@@ -113,7 +113,7 @@ def _unit_rows(v: torch.Tensor) -> torch.Tensor:
 
 
 def lipschitz_lower_bound(
-    critic: nn.Module, points: torch.Tensor, steps: int = 20, lr: float = 0.01, generator=None, n_pairs: int = 32
+    critic: nn.Module, points: torch.Tensor, *, steps: int = 20, lr: float = 0.01, generator=None, n_pairs: int = 32
 ) -> float:
     """A certified lower bound on the Lipschitz constant of ``critic``.
 
@@ -169,6 +169,7 @@ def lipschitz_report(
     critic: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
+    *,
     input_shape,
     generator=None,
     n_iter: int = 50,
@@ -179,9 +180,9 @@ def lipschitz_report(
 ):
     """All Lipschitz diagnostics of ``critic`` as ``(metrics, diagnostics)``.
 
-    metrics: the six ``grad_*`` keys, ``sigma_max``, ``sigma_prod``, ``lip_lower``,
-    ``lip_upper`` (a guaranteed bound; NaN when none is implemented for the critic),
-    ``lip_upper_est`` (= sigma_prod, an estimate) and ``lip_ratio`` (= lip_upper / lip_lower,
+    metrics: the six ``grad_*`` keys, ``sigma_max``, ``lip_upper_est`` (the product of the
+    layers' estimated norms: an estimate), ``lip_lower``, ``lip_upper`` (a guaranteed bound;
+    NaN when none is implemented for the critic) and ``lip_ratio`` (= lip_upper / lip_lower,
     NaN if undefined). ``activation_lip`` enters the estimate only.
     diagnostics: ``{"layers": layer_norms(...) with "bound" and "bound_method" per layer,
     "grad_norms": {"real", "fake", "interp": lists}, "lip_upper": {"certified",
@@ -213,7 +214,6 @@ def _report(critic, real, fake, input_shape, generator, n_iter, steps, lr, n_pai
         **summary,
         "lip_lower": lower,
         "lip_upper": upper,
-        "lip_upper_est": summary["sigma_prod"],
         "lip_ratio": ratio,
     }
     diagnostics = {

@@ -1,4 +1,4 @@
-"""Per-layer norms of a critic: the estimate ``sigma_prod`` (= ``lip_upper_est``) of
+"""Per-layer norms of a critic: the estimate ``lip_upper_est`` of
 :func:`lipbench.metrics.lipschitz.lipschitz_report`.
 
 * :func:`conv_operator_norm` -- a conv's operator norm estimated by power iteration (from below).
@@ -29,7 +29,7 @@ def _pair(v):
 
 
 def conv_operator_norm(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", n_iter=50, u=None
+    weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", n_iter=50, u=None
 ):
     """Largest singular value of ``x -> conv2d(pad(x), weight)`` on inputs of shape (C, H, W).
 
@@ -123,11 +123,12 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
 
 
 def lipschitz_summary(layers: list, activation_lip: float = 1.0) -> dict:
-    """``sigma_max`` (max per-layer sigma) and ``sigma_prod`` (product of sigma_op times
+    """``sigma_max`` (max per-layer sigma) and ``lip_upper_est`` (product of sigma_op times
     ``activation_lip ** (n_layers - 1)``): an estimate for a feed-forward chain, a bound
-    only where every sigma_op is exact, none for skip connections. None-s are skipped."""
+    only where every sigma_op is exact, none for skip connections. None-s are skipped.
+    (Records written before this name existed hold the product as ``sigma_prod``.)"""
     used = [l for l in layers if l.get("sigma_op") is not None]
     if not used:
-        return {"sigma_max": math.nan, "sigma_prod": math.nan}
+        return {"sigma_max": math.nan, "lip_upper_est": math.nan}
     prod = math.prod(float(l["sigma_op"]) for l in used) * activation_lip ** (len(used) - 1)
-    return {"sigma_max": max(float(l["sigma"]) for l in layers), "sigma_prod": prod}
+    return {"sigma_max": max(float(l["sigma"]) for l in layers), "lip_upper_est": prod}

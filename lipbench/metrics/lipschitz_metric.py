@@ -11,11 +11,18 @@ def _outputs():
     out = []
     for where in ("real", "fake", "interp"):
         target = 1.0 if where == "interp" else None
-        out.append(output(f"grad_{where}_mean", None, f"mean ||grad_x D|| at {where} points", target, table=True))
-        out.append(output(f"grad_{where}_max", None, f"max ||grad_x D|| at {where} points", target))
+        out.append(
+            output(f"grad_{where}_mean", None, f"mean ||grad_x D|| at {where} points", target=target, table=True)
+        )
+        out.append(output(f"grad_{where}_max", None, f"max ||grad_x D|| at {where} points", target=target))
     return out + [
         output("sigma_max", None, "largest per-layer sigma (conv: reshaped kernel, what SN normalizes)", table=True),
-        output("sigma_prod", None, "product of per-layer operator norm estimates (= lip_upper_est)", table=True),
+        output(
+            "lip_upper_est",
+            None,
+            "product of per-layer operator norm estimates (conv: power iteration); not a bound",
+            table=True,
+        ),
         output(
             "lip_lower",
             None,
@@ -28,9 +35,6 @@ def _outputs():
             "guaranteed upper bound on the critic's Lipschitz constant (NaN: no certificate)",
             table=True,
         ),
-        output(
-            "lip_upper_est", None, "product of per-layer operator norm estimates (conv: power iteration); not a bound"
-        ),
         output("lip_ratio", LOWER, "lip_upper / lip_lower: how loose the guaranteed bound is (>= 1)", table=True),
     ]
 
@@ -42,4 +46,6 @@ def lipschitz(ev, params):
     g, device = int(ev.run.options.grad_samples), ev.run.device
     from lipbench.metrics.lipschitz import lipschitz_report
 
-    return lipschitz_report(ev.critic, ev.real[:g].to(device), ev.fake[:g].to(device), ev.run.shape, generator=ev.rng)
+    return lipschitz_report(
+        ev.critic, ev.real[:g].to(device), ev.fake[:g].to(device), input_shape=ev.run.shape, generator=ev.rng
+    )

@@ -92,7 +92,7 @@ def _fold(w: torch.Tensor, mh: int, mw: int) -> torch.Tensor:
     return w.reshape(*w.shape[:-2], fh // mh, mh, fw // mw, mw).sum(dim=(-4, -2))
 
 
-def circular_conv_norm(weight, grid, stride=1, dilation=1, groups: int = 1) -> float:
+def circular_conv_norm(weight, grid, *, stride=1, dilation=1, groups: int = 1) -> float:
     """Exact operator norm of ``x -> conv2d(circular(x), weight, stride, dilation, groups)``
     on inputs of C x Nh x Nw, evaluated on the full circular grid (``Nh/sh x Nw/sw``
     outputs). ``grid`` must be divisible by ``stride``. Groups are independent blocks,
@@ -124,7 +124,7 @@ def fft_circular_conv_norm(weight, n: int) -> float:
     return circular_conv_norm(weight, (n, n))
 
 
-def padding_gain(size: int, left: int, right: int, mode: str) -> float:
+def padding_gain(size: int, left: int, right: int, *, mode: str) -> float:
     """Norm of 1-D padding ``x -> pad(x)`` (a 0/1 matrix): sqrt(largest number of copies
     of one input entry). 1 for zero padding."""
     if mode == "zeros" or left == right == 0:
@@ -142,7 +142,7 @@ def _circular_fits(h, w, pads, ext, stride) -> bool:
     return h % sh == 0 and w % sw == 0 and out_h <= h // sh and out_w <= w // sw
 
 
-def embedding_grids(hw, pads, ext, stride, best_grid: bool = True) -> list:
+def embedding_grids(hw, pads, ext, *, stride, best_grid: bool = True) -> list:
     """Grids ``(Nh, Nw)`` whose circular convolution restricts to the zero-padded strided one
     on ``hw``: the padded size rounded up to the stride, and with ``best_grid`` every ``N``
     with ``N >= n + max(left, right)``, ``N >=`` the kernel's extent, ``N`` a multiple of the
@@ -165,9 +165,11 @@ def _circulant_bound(weight, hw, pads, ext, stride, dilation, groups, padding_mo
     """``(bound, method)``: the smallest circulant norm over :func:`embedding_grids` (zero
     padding; other modes: the padded grid, times the padding's gain)."""
     (h, w), (wl, wr, hl, hr), (sh, sw) = hw, pads, stride
-    grids = embedding_grids(hw, pads, ext, stride, best_grid and padding_mode == "zeros")
-    gain = padding_gain(h, hl, hr, padding_mode) * padding_gain(w, wl, wr, padding_mode)
-    norm, (gh, gw) = min((circular_conv_norm(weight, g, stride, dilation, groups), g) for g in grids)
+    grids = embedding_grids(hw, pads, ext, stride=stride, best_grid=best_grid and padding_mode == "zeros")
+    gain = padding_gain(h, hl, hr, mode=padding_mode) * padding_gain(w, wl, wr, mode=padding_mode)
+    norm, (gh, gw) = min(
+        (circular_conv_norm(weight, g, stride=stride, dilation=dilation, groups=groups), g) for g in grids
+    )
     method = f"fft circulant {gh}x{gw} stride {sh}x{sw} (Sedghi et al. 2019)"
     return norm * gain, method + (f" x padding gain {gain:.4g}" if gain != 1 else "")
 
@@ -175,6 +177,7 @@ def _circulant_bound(weight, hw, pads, ext, stride, dilation, groups, padding_mo
 def conv_norm_certificate(
     weight,
     input_shape,
+    *,
     stride=1,
     padding=0,
     dilation=1,
@@ -184,15 +187,14 @@ def conv_norm_certificate(
     v0=None,
     max_bytes=EXACT_BYTES,
 ) -> dict:
-    """``{"bound", "method", "sigma_exact", "vector", "side"}`` for nn.Conv2d's map on inputs
-    of shape (C, H, W): a guaranteed upper bound on its operator norm, how it was obtained,
-    the exact norm where it was computed (else None) and, from the Gram certificate, a top
-    singular vector (numpy, channels x H x W) on ``side`` ('input': right, 'output': left;
-    None otherwise). A 1x1 convolution and a circular one
-    that fits its grid are exact; otherwise, when the Gram's Cholesky costs at most
-    ``budget`` flops (and its Gram ``max_bytes``), the certificate of
-    :mod:`lipbench.metrics.conv_gram` (exact to ~1e-9), else the circulant bound. ``v0``: a
-    guess of the top singular vector on the Gram's side (:func:`gram_plan`), a warm start."""
+    """``{"bound", "method", "sigma_exact", "vector", "side"}`` for nn.Conv2d's map on inputs of shape
+    (C, H, W): a guaranteed upper bound on its operator norm, how it was obtained, the exact norm where
+    it was computed (else None) and, from the Gram certificate, a top singular vector (numpy, channels x
+    H x W) on ``side`` ('input': right, 'output': left; None otherwise). A 1x1 convolution and a circular
+    one that fits its grid are exact; otherwise, when the Gram's Cholesky costs at most ``budget`` flops
+    (and its Gram ``max_bytes``), the certificate of :mod:`lipbench.metrics.conv_gram` (exact to ~1e-9),
+    else the circulant bound. ``v0``: a guess of the top singular vector on the Gram's side
+    (:func:`gram_plan`), a warm start."""
     h, w = (int(v) for v in tuple(input_shape)[-2:])
     (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
     kh, kw = weight.shape[-2:]
@@ -202,15 +204,21 @@ def conv_norm_certificate(
         return {"bound": bound, "method": "gram certificate (1x1 conv, exact)", "sigma_exact": exact, **NO_VECTOR}
     ext = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     if padding_mode == "circular" and _circular_fits(h, w, pads, ext, (sh, sw)):
-        norm = circular_conv_norm(weight, (h, w), (sh, sw), (dh, dw), groups)
+        norm = circular_conv_norm(weight, (h, w), stride=(sh, sw), dilation=(dh, dw), groups=groups)
         method = f"fft circulant {h}x{w} (exact for circular padding)"
         return {"bound": norm, "method": method, "sigma_exact": norm, **NO_VECTOR}
-    geometry = (weight, input_shape, stride, padding, dilation, groups, padding_mode)
-    side, dim, bw = gram_plan(*geometry)
+    geometry = {
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "groups": groups,
+        "padding_mode": padding_mode,
+    }
+    side, dim, bw = gram_plan(weight, input_shape, **geometry)
     dense = 3 * (bw + 1) > 2 * dim
     cost, size = (dim**3 / 3, dim * dim) if dense else (dim * (bw + 1) ** 2, dim * (bw + 1))
     if cost <= budget and 16 * size <= max_bytes:
-        bound, exact, vector, side = exact_conv_norm(*geometry, v0=v0)
+        bound, exact, vector, side = exact_conv_norm(weight, input_shape, **geometry, v0=v0)
         if bound <= exact * (1 + 1e-6):  # else Lanczos fell short and the proof had to climb
             method = f"gram certificate ({side} side, float64 Cholesky; exact to 1e-9)"
             return {
@@ -229,10 +237,19 @@ def conv_norm_certificate(
 
 
 def conv_norm_bound(
-    weight, input_shape, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", budget=EXACT_FLOPS
+    weight, input_shape, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", budget=EXACT_FLOPS
 ) -> Tuple[float, str]:
     """``(bound, method)`` of :func:`conv_norm_certificate`."""
-    cert = conv_norm_certificate(weight, input_shape, stride, padding, dilation, groups, padding_mode, budget)
+    cert = conv_norm_certificate(
+        weight,
+        input_shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        budget=budget,
+    )
     return cert["bound"], cert["method"]
 
 
@@ -247,7 +264,7 @@ def nonneg_linear_norm(fn, shape, device=None) -> float:
     return math.sqrt(float(rows.max()) * float(cols.max()))
 
 
-def max_pool_bound(shape, kernel_size, stride, padding, dilation) -> float:
+def max_pool_bound(shape, *, kernel_size, stride, padding, dilation) -> float:
     """|max_w(x) - max_w(y)| <= ||(x - y)_w||, so ||pool(x) - pool(y)||^2 <= (max windows
     covering a pixel) * ||x - y||^2. ``shape`` ends in (H, W); ceil_mode is not covered."""
     ones = torch.ones((1, 1, *tuple(shape)[-2:]), dtype=torch.float64, requires_grad=True)

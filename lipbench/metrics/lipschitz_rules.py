@@ -93,7 +93,15 @@ def module_bound(m: nn.Module, x: torch.Tensor):
         bound, exact, _ = certified_matrix_norm(m.weight)
         return bound, "gram certificate (exact)", {"sigma_exact": exact}
     if isinstance(m, nn.Conv2d):
-        cert = conv_norm_certificate(m.weight, x.shape[1:], m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+        cert = conv_norm_certificate(
+            m.weight,
+            x.shape[1:],
+            stride=m.stride,
+            padding=m.padding,
+            dilation=m.dilation,
+            groups=m.groups,
+            padding_mode=m.padding_mode,
+        )
         return cert["bound"], cert["method"], {"sigma_exact": cert["sigma_exact"]}
     if isinstance(m, ONE_LIPSCHITZ):
         return 1.0, "1-Lipschitz"
@@ -105,7 +113,9 @@ def module_bound(m: nn.Module, x: torch.Tensor):
     if isinstance(m, NONNEG_LINEAR) or (isinstance(m, nn.Upsample) and m.mode in NONNEG_MODES):
         return nonneg_linear_norm(m, x.shape, x.device), "Schur test (nonnegative linear map)"
     if isinstance(m, nn.MaxPool2d) and not m.ceil_mode and not m.return_indices:
-        return max_pool_bound(x.shape, m.kernel_size, m.stride, m.padding, m.dilation), "sqrt(max window cover)"
+        return max_pool_bound(
+            x.shape, kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation
+        ), "sqrt(max window cover)"
     if isinstance(m, BATCH_NORMS):
         return _batch_norm(m, x)
     return math.nan, f"no bound implemented for {type(m).__name__}"

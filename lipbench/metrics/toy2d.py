@@ -39,7 +39,7 @@ def _as_points(a, what: str, dim: int | None = None) -> np.ndarray:
     return a
 
 
-def mode_stats(samples, centers, std, n_std: float = 3.0, min_count: int = 20) -> dict:
+def mode_stats(samples, centers, std, *, n_std: float = 3.0, min_count: int = 20) -> dict:
     """Modes captured and percentage of high-quality samples.
 
     Args:
@@ -89,7 +89,7 @@ def exact_w1(x, y, num_iter_max: int = 1_000_000) -> float:
 _FLOOR_W1: dict = {}
 
 
-def sampling_floor(data, n: int, pairs: int, seed: int):
+def sampling_floor(data, n: int, *, pairs: int, seed: int):
     """``(mean, std)`` of the exact W1 between two independent ``n``-point samples of ``data``,
     over ``pairs`` pairs (std 0 for one pair), from streams no other part of a run uses."""
     import torch
@@ -142,7 +142,7 @@ class W1:
 
     def __init__(self, run, params: W1Params):
         self.n = int(run.options.w1_samples)
-        self.floor, self.floor_std = sampling_floor(run.data, self.n, int(params.floor_pairs), run.seed)
+        self.floor, self.floor_std = sampling_floor(run.data, self.n, pairs=int(params.floor_pairs), seed=run.seed)
 
     def __call__(self, ev) -> dict:
         fake = ev.fake.numpy()

@@ -105,6 +105,7 @@ def table_warnings(table: pd.DataFrame) -> List[str]:
 def report(
     paths: Union[str, os.PathLike, Iterable],
     out_dir,
+    *,
     name: Optional[str] = None,
     quiet: bool = False,
     metrics: Optional[Sequence[str]] = None,
@@ -122,7 +123,7 @@ def report(
     """
     study = find_study(paths)
     if study is not None:  # a study folder: this report of its reruns, then study.md (lipbench.report.study)
-        return _study_report(paths, study, (out_dir, name, quiet, metrics, plots, alpha))
+        return _study_report(paths, study, out_dir, name=name, quiet=quiet, metrics=metrics, plots=plots, alpha=alpha)
     out_dir = os.fspath(out_dir)
     name_given, name = name, name or os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
     os.makedirs(out_dir, exist_ok=True)
@@ -139,12 +140,14 @@ def report(
     lip_paths = write_lipschitz_table(lip, out_dir, caption=name)
     files += list(lip_paths.values())
     if plots and not df.empty:
-        files += plot_all(df, os.path.join(out_dir, "plots"), metrics, errors)
+        files += plot_all(df, os.path.join(out_dir, "plots"), metrics=metrics, errors=errors)
     files += dual_report(df, out_dir, name, plots=plots, errors=errors, quiet=quiet)  # dual.md/.csv when dual runs
     warnings = table_warnings(table)
     given = _CALLED_WITH[-1] if _CALLED_WITH else _as_list(paths)
     command = report_command(given, out_dir, _options(out_dir, name_given, metrics, alpha, plots))
-    files.append(write_readme(out_dir, name, df, (table, lip), incomplete, command, warnings))
+    files.append(
+        write_readme(out_dir, name, df, tables=(table, lip), incomplete=incomplete, command=command, warnings=warnings)
+    )
     if not quiet:
         _print_report(name, df, (table, lip, ranking), incomplete, out_dir, lip_paths, rank_paths)
     for line in warnings + [f"warning: {err}" for err in errors]:
@@ -161,14 +164,14 @@ def report(
     }
 
 
-def _study_report(paths, study, args) -> dict:
+def _study_report(paths, study, out_dir, **options) -> dict:
     """lipbench.report.study's report of ``study``; its README's command names the study folder
     (``paths``), not the rerun dirs it reports on."""
     from lipbench.report.study import study_report
 
     _CALLED_WITH.append(_as_list(paths))
     try:
-        return study_report(study, *args)
+        return study_report(study, out_dir, **options)
     finally:
         _CALLED_WITH.pop()
 

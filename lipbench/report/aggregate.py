@@ -5,7 +5,9 @@ final metrics, timings, what the metrics are) and ``metrics.jsonl`` (one evaluat
 line). Nothing here raises on a bad run directory: a run that cannot be read is returned in
 the ``incomplete`` list as ``(path, reason)`` so the report can name it. The runs' metric
 infos (directions, table columns) are merged into the frame's ``attrs["metric_info"]``
-(:mod:`lipbench.report.directions`).
+(:mod:`lipbench.report.metric_book`). Metrics and infos are read under their current names:
+a name that older records use is renamed by :data:`lipbench.report.metric_book.OLD_NAMES`,
+the one table of such names.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import pandas as pd
 
 from lipbench import record
 from lipbench.record import FINISHED, RUN_MARKERS
-from lipbench.report.directions import ATTR
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import ATTR, current_infos, current_names
 
 REPORT_MARKER = ".lipbench-report"  # written into every report out_dir; skipped when found below an input
 
@@ -138,12 +140,12 @@ def _read(run_dir: str):
         "error": s.error,
         "finished_at": s.finished_at,
     }
-    for name, value in s.final.items():
+    for name, value in current_names(s.final).items():
         if name not in row and not isinstance(value, (dict, list)):
             row[name] = _float(value)
     row.update(_convergence_now(raw, run_dir))
     row.update(flatten(s.config))
-    return row, record.metric_info_of(raw), None
+    return row, current_infos(record.metric_info_of(raw)), None
 
 
 def _history(run_dir) -> List[dict]:
@@ -239,7 +241,7 @@ def load_histories(df: pd.DataFrame, factors: Optional[Sequence[str]] = None) ->
         rows = []
         for rec in recs:
             step = _float(rec.get("step"))
-            for name, value in rec.items():
+            for name, value in current_names(rec).items():
                 if name in ("step", "time_s") or isinstance(value, (dict, list, str, bool)) or value is None:
                     continue
                 v = _float(value)

@@ -28,7 +28,7 @@ from lipbench import record
 
 
 def budget_curve(
-    values: Sequence[float], better: str = "lower", n_draws: int = 1000, seed: int = 0, exact: bool = False
+    values: Sequence[float], better: str = "lower", *, n_draws: int = 1000, seed: int = 0, exact: bool = False
 ) -> pd.DataFrame:
     """Columns ``k, mean, q25, q75`` for k = 1..K (non-finite values are ignored).
 
@@ -93,6 +93,7 @@ def budget_seconds(
     values: Sequence[float],
     seconds: Sequence[float],
     grid: Sequence[float],
+    *,
     better: str = "lower",
     n_draws: int = 1000,
     seed: int = 0,
@@ -144,7 +145,7 @@ def setting_scores(df: pd.DataFrame, metric: str, factor: str) -> pd.DataFrame:
 
 
 def budget_curves(
-    df: pd.DataFrame, metric: str, factor: str, better: str, n_draws: int = 1000, seed: int = 0
+    df: pd.DataFrame, metric: str, factor: str, *, better: str, n_draws: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
     """Budget curve per method over the settings of ``factor``.
 

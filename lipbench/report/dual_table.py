@@ -188,7 +188,7 @@ def write_dual_tables(df: pd.DataFrame, out_dir, caption: str = "dual") -> Dict[
     table = dual_table(df)
     if table.empty:
         return {}
-    return write_md_and_csv(table, out_dir, "dual", to_markdown(table, caption) + "\n")
+    return write_md_and_csv(table, out_dir, "dual", markdown=to_markdown(table, caption) + "\n")
 
 
 def dual_report(

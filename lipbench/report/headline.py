@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import pandas as pd
 
 from lipbench.report import convergence as conv
-from lipbench.report.directions import MetricBook, is_floor
+from lipbench.report.metric_book import MetricBook, is_floor
 from lipbench.report.significance import DEFAULT_ALPHA, TEST_NAME
 from lipbench.report.tables import fmt_number, metric_cell, seeds_range, table_factors, table_metrics
 

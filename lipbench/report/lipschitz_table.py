@@ -28,8 +28,9 @@ table (:mod:`lipbench.report.lipschitz_layers`): each layer's exact norm where t
 computed it, its guaranteed bound, their ratio and the method.
 
 Records written before ``lip_upper_est`` existed carry the old power-iteration product in
-``lip_upper``. For ``model=mlp`` that product was already the product of exact σ's (a
-guaranteed bound); for every other model it is read as the estimate and certifies nothing.
+``lip_upper`` (and in ``sigma_prod``, which the loader reads as ``lip_upper_est``). For
+``model=mlp`` that product was already the product of exact σ's (a guaranteed bound); for
+every other model it is read as the estimate and certifies nothing.
 :func:`lipschitz_table` counts verdicts per method x swept factor, next to the bounds.
 """
 
@@ -59,15 +60,17 @@ _GROUP_TEXT = {
 
 
 def sound_bounds(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with legacy records (no ``lip_upper_est``; ``lip_upper`` = ``sigma_prod``)
-    converted: the old product becomes ``lip_upper_est`` and stays ``lip_upper`` only for
-    ``model=mlp`` (a chain of exact σ's); elsewhere lip_upper and lip_ratio become NaN."""
+    """``runs`` with legacy records converted: where ``lip_upper`` is the estimate
+    ``lip_upper_est`` (read from the old ``sigma_prod``), it stays ``lip_upper`` only for
+    ``model=mlp`` (a chain of exact σ's); elsewhere lip_upper and lip_ratio become NaN.
+    A record written since then computes lip_upper apart from the estimate, and for a critic
+    with a conv layer the two never coincide (the certified bound lies above the true norm,
+    power iteration below it)."""
     out = runs.copy()
-    for c in BOUND_COLUMNS + ("sigma_prod",):
+    for c in BOUND_COLUMNS:
         out[c] = pd.to_numeric(out[c], errors="coerce") if c in out else np.nan
-    legacy = out["lip_upper_est"].isna() & out["lip_upper"].notna() & (out["lip_upper"] == out["sigma_prod"])
+    legacy = out["lip_upper"].notna() & (out["lip_upper"] == out["lip_upper_est"])
     mlp = out["cfg.model.name"].astype(str).eq("mlp") if "cfg.model.name" in out else pd.Series(False, out.index)
-    out.loc[legacy, "lip_upper_est"] = out.loc[legacy, "lip_upper"]
     out.loc[legacy & ~mlp, ["lip_upper", "lip_ratio"]] = np.nan
     return out
 
@@ -166,4 +169,4 @@ def write_lipschitz_table(table: pd.DataFrame, out_dir, caption: Optional[str] =
         return {}
     heading = f"{caption}: how Lipschitz is each critic?" if caption else None
     markdown = to_markdown(table) + footer(table.attrs.get("tol", SLACK)) + table.attrs.get("layers_md", "")
-    return write_md_and_csv(table, out_dir, "lipschitz", markdown, heading)
+    return write_md_and_csv(table, out_dir, "lipschitz", markdown=markdown, heading=heading)

@@ -125,7 +125,7 @@ def log_if_spanning(ax, values, axis: str = "y") -> bool:
     return True
 
 
-def place_legend(fig: Figure, ax, n_series: int, max_inside: int = 6) -> None:
+def place_legend(fig: Figure, ax, n_series: int, *, max_inside: int = 6) -> None:
     """The series legend: inside ``ax`` for a few series, below the whole figure (in
     columns) for more, where it hides no data."""
     if n_series <= max_inside:

@@ -25,10 +25,10 @@ from lipbench.report.plots_runs import figures_budget, figures_final, figures_hi
 
 
 def plot_histories(
-    df: pd.DataFrame, out_dir, histories: Optional[pd.DataFrame] = None, metrics: Optional[Sequence[str]] = None
+    df: pd.DataFrame, out_dir, *, histories: Optional[pd.DataFrame] = None, metrics: Optional[Sequence[str]] = None
 ) -> List[str]:
     """history*.png/pdf: each metric against step, mean and band over seeds, per method."""
-    return save_figures(figures_histories(df, histories, metrics), out_dir)
+    return save_figures(figures_histories(df, histories, metrics=metrics), out_dir)
 
 
 def plot_final(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None) -> List[str]:
@@ -57,7 +57,7 @@ def plot_settings(df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = 
 
 
 def plot_budget(
-    df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000, seed: int = 0
+    df: pd.DataFrame, out_dir, *, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000, seed: int = 0
 ) -> List[str]:
     """budget_<factor>*.png/pdf: expected best metric against the number of settings tried."""
     return save_figures(figures_budget(df, metrics, n_draws=n_draws, seed=seed), out_dir)
@@ -96,7 +96,7 @@ def all_figures(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, error
 
 
 def plot_all(
-    df: pd.DataFrame, out_dir, metrics: Optional[Sequence[str]] = None, errors: Optional[list] = None
+    df: pd.DataFrame, out_dir, *, metrics: Optional[Sequence[str]] = None, errors: Optional[list] = None
 ) -> List[str]:
     """Draw every report plot into ``out_dir``; returns the files written. Never raises."""
     files = []

@@ -17,8 +17,8 @@ import pandas as pd
 from lipbench import record
 from lipbench.report.aggregate import load_histories
 from lipbench.report.budget import budget_curves, hyper_factors, primary_metrics
-from lipbench.report.directions import MetricBook
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import MetricBook
 from lipbench.report.plot_common import (
     FigureDict,
     colours,
@@ -68,6 +68,7 @@ def _label(metric: str, book: MetricBook) -> str:
 def figures_histories(
     df: pd.DataFrame,
     histories: Optional[pd.DataFrame] = None,
+    *,
     metrics: Optional[Sequence[str]] = None,
     band: str = "minmax",
 ) -> FigureDict:
@@ -231,7 +232,7 @@ def figures_settings(df: pd.DataFrame, metrics: Optional[Sequence[str]] = None) 
 
 
 def figures_budget(
-    df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, n_draws: int = 1000, seed: int = 0
+    df: pd.DataFrame, metrics: Optional[Sequence[str]] = None, *, n_draws: int = 1000, seed: int = 0
 ) -> FigureDict:
     """Kurach-style budget curves per swept hyper-parameter: the expected best metric
     against the number of settings tried (mean over resamples, 25–75th percentile band)."""
@@ -247,7 +248,7 @@ def figures_budget(
             col = colours(methods)
             fig, axes = new_figure(len(metrics))
             for ax, metric in zip(axes, metrics):
-                curves = budget_curves(gdf, metric, factor, book.better(metric), n_draws=n_draws, seed=seed)
+                curves = budget_curves(gdf, metric, factor, better=book.better(metric), n_draws=n_draws, seed=seed)
                 for m in methods:
                     c = curves[curves["method"].astype(str) == m]
                     if c.empty:

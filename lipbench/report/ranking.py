@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lipbench.report.directions import MetricBook
+from lipbench.report.metric_book import MetricBook
 from lipbench.report.tables import fmt_number, table_factors, table_metrics
 from lipbench.report.writers import write_md_and_csv
 
@@ -153,7 +153,7 @@ def write_ranking(ranking: pd.DataFrame, out_dir, caption: Optional[str] = None)
     if ranking.empty:
         return {}
     heading = f"{caption}: ranking across data sets" if caption else None
-    return write_md_and_csv(ranking, out_dir, "ranking", ranking_markdown(ranking), heading)
+    return write_md_and_csv(ranking, out_dir, "ranking", markdown=ranking_markdown(ranking), heading=heading)
 
 
 __all__ = [

@@ -226,7 +226,7 @@ def _figures(out_dir: str) -> List[str]:
     return lines + ["", "Every plot: [`plots/`](plots/).", ""]
 
 
-def write_readme(out_dir: str, name: str, df: pd.DataFrame, tables, incomplete, command: str, warnings) -> str:
+def write_readme(out_dir: str, name: str, df: pd.DataFrame, *, tables, incomplete, command: str, warnings) -> str:
     """Write ``out_dir/README.md`` (see the module docstring); ``tables`` is ``(table, lip)``."""
     table, lip = tables
     unreadable = f"; {len(incomplete)} unreadable run dir(s) are listed in `incomplete.csv`." if incomplete else "."

@@ -159,6 +159,7 @@ def _append_readme(out_dir: str, files: Sequence[str]) -> None:
 def study_report(
     folder,
     out_dir,
+    *,
     name: Optional[str] = None,
     quiet: bool = False,
     metrics: Optional[Sequence[str]] = None,
@@ -192,8 +193,9 @@ def study_report(
     if plots:
         files += _plots(out_dir, search, frames["expected_best"], frames["expected_best_seconds"], caps, meta, errors)
     text = render(
-        meta, name, _notes(meta, trials, frames["chosen"]), frames["forgiving"], frames["expected_best"],
-        frames["expected_best_seconds"], caps, frames["chosen"], frames["pairwise"], alpha, plots,
+        meta, name, _notes(meta, trials, frames["chosen"]), forgiving=frames["forgiving"],
+        curves=frames["expected_best"], seconds=frames["expected_best_seconds"], caps=caps, chosen=frames["chosen"],
+        pairwise=frames["pairwise"], alpha=alpha, plots=plots,
     )  # fmt: skip
     md = os.path.join(out_dir, "study.md")
     with open(md, "w", encoding="utf-8") as f:

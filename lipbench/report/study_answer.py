@@ -104,7 +104,7 @@ def _data_lines(data, fg, ch, pw, meta, alpha) -> List[str]:
     return lines
 
 
-def answer_lines(forgiving, chosen, pairwise, meta: dict, alpha: float) -> List[str]:
+def answer_lines(forgiving, chosen, pairwise, *, meta: dict, alpha: float) -> List[str]:
     """The "Answer" section: per data set, :func:`_data_lines`."""
     lines = ["## Answer", "", "Generated from the tables above."]
     datas = sorted(set(forgiving.get("data", [])) | set(chosen.get("data", [])))

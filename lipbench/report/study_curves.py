@@ -126,7 +126,7 @@ def expected_best_table(capped: pd.DataFrame, meta: dict) -> pd.DataFrame:
 
 
 def seconds_table(
-    capped: pd.DataFrame, caps: Dict[str, float], meta: dict, n_draws: int = N_DRAWS, seed: int = 0
+    capped: pd.DataFrame, caps: Dict[str, float], meta: dict, *, n_draws: int = N_DRAWS, seed: int = 0
 ) -> pd.DataFrame:
     """Per data set and method: the best capped score within t training seconds (mean and
     25–75% over ``n_draws`` random orders of its settings), for t on a log grid shared by the
@@ -149,7 +149,7 @@ def seconds_table(
                 continue
             t = np.append(grid[grid < total], total)  # ends where the method's N settings are done
             values, cap = g.loc[mask, "capped"], caps.get(data, math.nan)
-            curve = budget_seconds(values, secs[mask], t, better, n_draws=n_draws, seed=seed, before=cap)
+            curve = budget_seconds(values, secs[mask], t, better=better, n_draws=n_draws, seed=seed, before=cap)
             frames.append(curve.assign(data=data, method=method))
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 

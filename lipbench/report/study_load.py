@@ -88,7 +88,7 @@ def worst_score(better: str) -> float:
     return math.inf if better == "lower" else -math.inf
 
 
-def rule_score(run_dir: str, status: str, metric: str, better: str, rule: dict) -> float:
+def rule_score(run_dir: str, status: str, metric: str, *, better: str, rule: dict) -> float:
     """The selection rule's score of one run: for ``tail_mean``, the mean of ``metric`` over
     the run's last ``rule["last"]`` evaluations (metrics.jsonl); a run that did not complete,
     or whose tail is not finite, scores :func:`worst_score`. NaN for a rule this report does
@@ -125,7 +125,9 @@ def _trial_row(meta: dict, folder: str, trial: dict) -> dict:
     run_dir = os.path.join(folder, str(trial.get("dir", "")))
     row, _reason = read_run(run_dir) if os.path.isdir(run_dir) else (None, "no run directory")
     status = str(row["status"]) if row is not None else MISSING
-    score = rule_score(run_dir, status, metric, better, meta.get("rule")) if status in FINISHED else math.nan
+    score = (
+        rule_score(run_dir, status, metric, better=better, rule=meta.get("rule")) if status in FINISHED else math.nan
+    )
     study_score = trial.get("score")
     study_score = float(study_score) if isinstance(study_score, (int, float)) else math.nan
     if math.isnan(score) and status in FINISHED:  # a rule this report does not know: study.json's value

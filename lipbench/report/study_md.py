@@ -85,7 +85,7 @@ def _ks(n: int) -> List[int]:
     return sorted({k for k in (1, 2, 4, 8, 16, math.ceil(n / 2), n) if 1 <= k <= n})
 
 
-def expected_lines(curves: pd.DataFrame, seconds: pd.DataFrame, caps: dict, meta: dict, plots: bool) -> List[str]:
+def expected_lines(curves: pd.DataFrame, seconds: pd.DataFrame, caps: dict, *, meta: dict, plots: bool) -> List[str]:
     lines = ["## 2. The expected best after k settings", ""]
     if plots and not curves.empty:
         lines += ["![expected best](plots/study_expected_best.png)", ""]
@@ -207,15 +207,15 @@ def pairwise_lines(pairwise: pd.DataFrame, meta: dict, alpha: float) -> List[str
     )
 
 
-def render(meta, name, notes, forgiving, curves, seconds, caps, chosen, pairwise, alpha, plots) -> str:
+def render(meta, name, notes, *, forgiving, curves, seconds, caps, chosen, pairwise, alpha, plots) -> str:
     parts = [
         header_lines(meta, name, notes),
         space_lines(meta),
         distribution_lines(forgiving, meta, plots),
-        expected_lines(curves, seconds, caps, meta, plots),
+        expected_lines(curves, seconds, caps, meta=meta, plots=plots),
         chosen_lines(chosen, meta),
         pairwise_lines(pairwise, meta, alpha),
-        answer_lines(forgiving, chosen, pairwise, meta, alpha),
+        answer_lines(forgiving, chosen, pairwise, meta=meta, alpha=alpha),
     ]
     return "\n\n".join("\n".join(p) for p in parts) + "\n"
 

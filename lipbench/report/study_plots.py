@@ -90,7 +90,7 @@ def _curve_panel(ax, curves: pd.DataFrame, x: str, methods, col, cap: float) -> 
     ax.legend(fontsize="x-small")
 
 
-def figure_expected_best(curves: pd.DataFrame, meta: dict, caps: Dict[str, float], seconds: bool) -> FigureDict:
+def figure_expected_best(curves: pd.DataFrame, meta: dict, caps: Dict[str, float], *, seconds: bool) -> FigureDict:
     """study_expected_best (x: settings tried) or study_expected_best_seconds (x: training seconds)."""
     if curves.empty:
         return {}

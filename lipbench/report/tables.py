@@ -13,7 +13,7 @@ sample standard deviation (pandas, ddof=1); with a single completed run it is un
 NaN in table.csv and ``—`` in table.md / table.tex. Bold (``<metric>_tied_best``) marks every
 row not significantly worse than the column's best mean, by the test of
 :mod:`lipbench.report.significance` (direction from the run records,
-:mod:`lipbench.report.directions`; within each data set when several are in one table);
+:mod:`lipbench.report.metric_book`; within each data set when several are in one table);
 ``<metric>_p`` is that test's p-value.
 Sampling floors (``*_floor*``) describe the data, not the method: they are never bold.
 """
@@ -29,8 +29,8 @@ import pandas as pd
 from lipbench import record
 from lipbench.report import convergence as conv
 from lipbench.report.aggregate import metric_columns
-from lipbench.report.directions import ATTR, MetricBook
 from lipbench.report.factors import swept_factors
+from lipbench.report.metric_book import ATTR, MetricBook
 from lipbench.report.significance import DEFAULT_ALPHA, check_alpha, rule_text, tied_with_best
 
 COUNT_COLUMNS = ("n_completed", "n_diverged", "n_failed", "n_running")
@@ -67,6 +67,7 @@ def _data_factors(factors: Sequence[str]) -> List[str]:
 def comparison_table(
     df: pd.DataFrame,
     metrics: Optional[Sequence[str]] = None,
+    *,
     factors: Optional[Sequence[str]] = None,
     alpha: Optional[float] = None,
 ) -> pd.DataFrame:

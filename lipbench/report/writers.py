@@ -15,7 +15,7 @@ from lipbench.report.tables import format_table, table_notes, to_markdown
 
 
 def write_md_and_csv(
-    frame: pd.DataFrame, out_dir, stem: str, markdown: str, heading: Optional[str] = None
+    frame: pd.DataFrame, out_dir, stem: str, *, markdown: str, heading: Optional[str] = None
 ) -> Dict[str, str]:
     """Write ``<stem>.md`` (``# heading``, when given, then ``markdown``) and ``<stem>.csv``
     (``frame``) into ``out_dir``; returns ``{"md": path, "csv": path}``. The side tables
@@ -29,7 +29,7 @@ def write_md_and_csv(
     return paths
 
 
-def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None, lip=None) -> Dict[str, str]:
+def write_tables(table: pd.DataFrame, out_dir, caption: Optional[str] = None, *, lip=None) -> Dict[str, str]:
     """Write table.md (the headline of :mod:`lipbench.report.headline`, with ``lip`` the
     Lipschitz table for its verdict column), table_full.md (every column), table.csv and
     table.tex into ``out_dir`` (md and tex with the footer of :func:`table_notes`); returns
