@@ -25,6 +25,7 @@ from lipbench.config import validate
 from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
 from lipbench.job_config import job_config, job_config_overrides
+from lipbench.record.identity import run_dirname
 from lipbench.record.verdict import BOUND_ERROR, fmt_bound, run_verdict
 from lipbench.sweep import record_rejected, sweep_objective, threads_for_launcher
 
@@ -66,18 +67,7 @@ _PASS_THROUGH = {
 _FLAG_WITH_VALUE = {"--config-name", "-cn"}
 
 
-def _dirname(override_dirname: str) -> str:
-    """A run directory name from the overrides: path separators replaced, long names
-    shortened with a hash so that they stay valid (and unique) on every file system."""
-    import hashlib
-
-    name = (override_dirname or "defaults").replace(os.sep, "_")
-    if len(name) > 180:
-        name = f"{name[:160]}...{hashlib.sha1(name.encode()).hexdigest()[:12]}"
-    return name
-
-
-OmegaConf.register_new_resolver("lipbench_dirname", _dirname, replace=True)
+OmegaConf.register_new_resolver("lipbench_dirname", lambda overrides: run_dirname(overrides or ()), replace=True)
 store_configs(CONF_DIR)  # every component's schema, as Hydra structured configs
 
 

@@ -17,13 +17,11 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lipbench.config_schemas import OptimSchema, PaperSchema, RunSchema, TrainSchema, eval_schema
-from lipbench.errors import ConfigError
+from lipbench.config_schemas import OPTIMIZERS, OptimSchema, PaperSchema, RunSchema, TrainSchema, eval_schema
+from lipbench.errors import ConfigError, require
 from lipbench.evaluate.metric_set import check_eval_params
-from lipbench.record.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_identity  # noqa: F401 (re-export)
 from lipbench.typecheck import check_node, keys_of, show
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 TOP_LEVEL_KEYS = {
     "name",
     "seed",
@@ -41,12 +39,14 @@ TOP_LEVEL_KEYS = {
 # set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
 OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
-PRECISIONS = ("fp32", "bf16")
 
 
 def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
-    """``cfg[key]`` typed by ``schema``: one line naming the key for a wrong type or an unknown key."""
-    return check_node(cfg[key], schema, key)
+    """``cfg[key]`` typed by ``schema`` (one line naming the key for a wrong type or an unknown
+    key), and its ranges checked: the schema's ``__post_init__`` runs on it."""
+    typed = check_node(cfg[key], schema, key)
+    OmegaConf.to_object(typed)
+    return typed
 
 
 def _check_scalars_and_constraints(cfg: DictConfig) -> None:
@@ -60,11 +60,6 @@ def _check_scalars_and_constraints(cfg: DictConfig) -> None:
             raise ConfigError(f"constraint.{name}={show(node)}: expected a mapping of the constraint's parameters")
         if node is not None and node.get("paper") is not None:
             check_node(node.paper, PaperSchema, f"constraint.{name}.paper")
-
-
-def _at_least(value, path: str, lo, what: str = None):
-    if value is None or value < lo:
-        raise ConfigError(f"{path}={value}: must be >= {lo}" + (f" ({what})" if what else ""))
 
 
 def resolve_optim(cfg: DictConfig) -> dict:
@@ -87,17 +82,13 @@ def resolve_optim(cfg: DictConfig) -> dict:
         if o.get(key) is not None:
             chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
     chosen["preset"] = o.preset
-    if chosen.get("optimizer") not in OPTIMIZERS:
-        raise ConfigError(f"optim.optimizer={chosen.get('optimizer')}: allowed: {', '.join(OPTIMIZERS)}")
-    lr = chosen.get("lr")
-    if lr is None or not float(lr) > 0:
-        raise ConfigError(f"optim.lr={lr}: must be > 0")
-    chosen["lr"] = float(lr)
-    _at_least(chosen.get("n_critic"), "optim.n_critic", 1, "critic steps per generator step")
-    betas = chosen.get("betas")
-    if chosen["optimizer"] == "adam":
-        if betas is None or len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
-            raise ConfigError(f"optim.betas={betas}: adam needs two values in [0, 1)")
+    optimizer, betas = chosen.get("optimizer"), chosen.get("betas")
+    require(optimizer, "optim.optimizer", optimizer in OPTIMIZERS, f"allowed: {', '.join(OPTIMIZERS)}")
+    chosen["lr"] = float(require(chosen.get("lr"), "optim.lr", lambda lr: float(lr) > 0, "must be > 0"))
+    require(chosen.get("n_critic"), "optim.n_critic", at_least=1, why="critic steps per generator step")
+    if optimizer == "adam":
+        two = betas is not None and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)
+        require(betas, "optim.betas", two, "adam needs two values in [0, 1)")
         chosen["betas"] = [float(b) for b in betas]
     return chosen
 
@@ -124,19 +115,10 @@ def validate(cfg: DictConfig) -> DictConfig:
     cfg.train = _check_schema(cfg, "train", TrainSchema)
     cfg.eval = _check_schema(cfg, "eval", eval_schema())
     _check_schema(cfg, "optim", OptimSchema)
-    t, e = cfg.train, cfg.eval
-    _at_least(t.iterations, "train.iterations", 1)
-    _at_least(t.batch_size, "train.batch_size", 1)
-    _at_least(t.log_every, "train.log_every", 1)
-    _at_least(t.checkpoint_every, "train.checkpoint_every", 0)
-    if t.threads is not None:
-        _at_least(t.threads, "train.threads", 1)
-    if str(t.progress) not in ("auto", "True", "False", "true", "false"):
-        raise ConfigError(f"train.progress={t.progress}: allowed: auto, true, false")
-    if t.precision not in PRECISIONS:
-        raise ConfigError(f"train.precision={t.precision}: allowed: {', '.join(PRECISIONS)}")
-    _at_least(e.every, "eval.every", 0)
-    _check_convergence_keys(e)
+    from lipbench.metrics.catalog import check_selection
+
+    e = cfg.eval
+    check_selection(None if e.metrics is None else list(e.metrics))  # eval.metrics=foo: unknown; allowed: ...
     check_eval_params(e)  # the evaluators' and metrics' own keys, checked by their declaring dataclasses
     if not cfg.constraint:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
@@ -173,22 +155,6 @@ def _paper_changes(optim: DictConfig, name: str) -> dict:
     return {key: value for key, value in OmegaConf.to_container(node, resolve=True).items() if value is not None}
 
 
-def _check_convergence_keys(e: DictConfig) -> None:
-    """The plateau rule, time-to-quality, significance and metric-selection keys of ``eval``
-    (:class:`EvalSchema`'s own; the metrics' keys, the floor's among them, are their params')."""
-    _at_least(e.plateau_window, "eval.plateau_window", 2, "evaluations the plateau rule looks at")
-    if not 0 <= e.plateau_tol < 1:
-        raise ConfigError(f"eval.plateau_tol={e.plateau_tol}: must be in [0, 1) (a relative improvement)")
-    if not e.plateau_cv > 0:
-        raise ConfigError(f"eval.plateau_cv={e.plateau_cv}: must be > 0 (a coefficient of variation)")
-    _at_least(e.quality_factor, "eval.quality_factor", 1, "times the sampling floor")
-    if not 0 < e.alpha < 1:
-        raise ConfigError(f"eval.alpha={e.alpha}: must be in (0, 1) (the significance level)")
-    from lipbench.metrics.catalog import check_selection
-
-    check_selection(None if e.metrics is None else list(e.metrics))  # eval.metrics=foo: unknown; allowed: ...
-
-
 def _check_components(cfg: DictConfig) -> None:
     """Names of data, model, loss and constraints exist, every key of theirs has its declared
     type (the schema registered with the name), and constraint parameters are in range."""
@@ -203,8 +169,8 @@ def _check_components(cfg: DictConfig) -> None:
         name = cfg[node].get("name")
         if not isinstance(name, str) or name not in registry:
             raise ConfigError(f"{node}.name={show(name)}: unknown; allowed: {', '.join(registry.names())}")
-        if registry.schema(name) is not None:
-            check_node(cfg[node], registry.schema(name), node)  # every key's type, before anything is built
+        if registry.schema(name) is not None:  # every key's type and range, before anything is built
+            OmegaConf.to_object(check_node(cfg[node], registry.schema(name), node))
     build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
 
 
