@@ -98,6 +98,13 @@ def validate(cfg: DictConfig) -> DictConfig:
 
     Raises :class:`ConfigError` on the first problem found.
     """
+    return checked(cfg)[0]
+
+
+def checked(cfg: DictConfig):
+    """``(config, parts)``: :func:`validate`'s config, and the typed, range-checked objects
+    it built on the way (``parts``: ``data``, ``model`` and ``loss``, each its schema's
+    instance or None, and ``constraints``, the :class:`~lipbench.constraints.base.ConstraintSet`)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]}: required; set it on the command line ({missing[0]}=...)")
@@ -124,9 +131,9 @@ def validate(cfg: DictConfig) -> DictConfig:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
     _apply_paper_overrides(cfg)
     cfg.optim = resolve_optim(cfg)
-    _check_components(cfg)
+    parts = _check_components(cfg)
     _check_task(cfg)
-    return cfg
+    return cfg, parts
 
 
 def _apply_paper_overrides(cfg: DictConfig) -> None:
@@ -155,23 +162,26 @@ def _paper_changes(optim: DictConfig, name: str) -> dict:
     return {key: value for key, value in OmegaConf.to_container(node, resolve=True).items() if value is not None}
 
 
-def _check_components(cfg: DictConfig) -> None:
+def _check_components(cfg: DictConfig) -> dict:
     """Names of data, model, loss and constraints exist, every key of theirs has its declared
-    type (the schema registered with the name), and constraint parameters are in range."""
+    type (the schema registered with the name) and is in range: each as its schema's instance
+    (None without a schema), and the constraints as a ConstraintSet."""
     from lipbench.constraints import build_constraints
     from lipbench.data import DATASETS
     from lipbench.losses import LOSSES
     from lipbench.models import MODELS
 
+    parts = {}
     for node, registry in (("data", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         if not isinstance(cfg[node], DictConfig):
             raise ConfigError(f"{node}={show(cfg[node])}: expected a mapping with a name; pick a preset, {node}=NAME")
         name = cfg[node].get("name")
         if not isinstance(name, str) or name not in registry:
             raise ConfigError(f"{node}.name={show(name)}: unknown; allowed: {', '.join(registry.names())}")
-        if registry.schema(name) is not None:  # every key's type and range, before anything is built
-            OmegaConf.to_object(check_node(cfg[node], registry.schema(name), node))
-    build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
+        schema = registry.schema(name)  # every key's type and range, before anything is built
+        parts[node] = None if schema is None else OmegaConf.to_object(check_node(cfg[node], schema, node))
+    parts["constraints"] = build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
+    return parts
 
 
 def _check_task(cfg: DictConfig) -> None:
