@@ -8,8 +8,10 @@ place for its keys' defaults and types: the shared groups' are in
 loss registers its schema with its name. All are Hydra structured configs
 (:mod:`lipbench.configstore`), so Hydra types the values when it composes; :func:`validate`
 checks them again (a config may come from elsewhere), with the ranges. Each range is
-checked where its key is declared: an ``eval.*`` key of an evaluator or metric by that
-dataclass's ``__post_init__`` (built here from the config), a constraint's by its ``Params``.
+checked where its key is declared, by :func:`lipbench.errors.require`: each node is made an
+instance of its dataclass (``OmegaConf.to_object``), whose ``__post_init__`` checks it (data,
+model, train, eval, an evaluator's or metric's ``eval.*`` keys), a constraint's by its
+``Params.check``. :func:`checked` returns those instances; :mod:`lipbench.spec` holds them.
 """
 
 from __future__ import annotations
