@@ -104,23 +104,48 @@ def _random_spd(dim: int, gen: torch.Generator) -> torch.Tensor:
     return (q * lam) @ q.T
 
 
-_NO_W1 = "W1 = shift; a zero shift makes W1 = 0 and leaves no estimate/W1 ratio"
+def _positive(value) -> bool:
+    return _number(value) and value > 0
+
+
+# (key, predicate, what is allowed, why) of each pair's keys, checked by lipbench.errors.require
+HELDOUT = (
+    "n_heldout",
+    _integer(MIN_HELDOUT),
+    f"must be an integer >= {MIN_HELDOUT}",
+    "held-out samples for the estimate and its error bar",
+)
+GAUSSIAN_RULES = (
+    ("dim", _integer(1), "must be an integer >= 1", "the dimension of P and Q"),
+    ("shift", _positive, "must be > 0", "W1 = shift; a zero shift makes W1 = 0 and leaves no estimate/W1 ratio"),
+    HELDOUT,
+    ("cov", lambda v: v in ("identity", "random"), "allowed: identity, random", ""),
+)
+NOISY_RULES = (
+    ("noise", _positive, "must be > 0", "W1 = 0 without noise, which leaves no estimate/W1 ratio"),
+    HELDOUT,
+    (
+        "n_ot",
+        _integer(MIN_OT_SAMPLES),
+        f"must be an integer >= {MIN_OT_SAMPLES}",
+        "samples of each side per exact OT solve of W1",
+    ),
+    ("n_ot", lambda v: v <= MAX_OT_SAMPLES, f"must be <= {MAX_OT_SAMPLES}", "the OT cost matrix is n_ot²"),
+    ("ot_repeats", _integer(2), "must be an integer >= 2", "independent OT solves, for the truth's sampling error"),
+)
+
+
+def _require_keys(node, rules) -> None:
+    for key, ok, allowed, why in rules:
+        require(node.get(key), f"pair.{key}", ok, allowed, why=why)
 
 
 @PAIRS.register("gaussian")
 def gaussian_pair(node) -> Pair:
     """N(δ, Σ) against N(0, Σ); δ = shift · u with u a unit vector drawn from ``pair_seed``."""
     _known_keys(node, ("name", "dim", "shift", "cov", "pair_seed", "n_heldout"))
-    dim = require(node.get("dim"), "pair.dim", _integer(1), "must be an integer >= 1", why="the dimension of P and Q")
-    shift = float(require(node.get("shift"), "pair.shift", lambda v: _number(v) and v > 0, "must be > 0", why=_NO_W1))
-    require(
-        node.get("n_heldout"),
-        "pair.n_heldout",
-        _integer(MIN_HELDOUT),
-        f"must be an integer >= {MIN_HELDOUT}",
-        why="held-out samples for the estimate and its error bar",
-    )
-    require(node.get("cov"), "pair.cov", node.get("cov") in ("identity", "random"), "allowed: identity, random")
+    _require_keys(node, GAUSSIAN_RULES)
+    dim, shift = node["dim"], float(node["shift"])
     gen = torch.Generator().manual_seed(stream_seed(int(node.get("pair_seed", 0)), "gaussian-pair", dim))
     u = torch.randn(dim, generator=gen, dtype=torch.float64)
     delta = (shift * u / u.norm()).float()
@@ -166,43 +191,8 @@ def noisy_pair(node) -> Pair:
     from lipbench.data import build_data, checked
 
     _known_keys(node, ("name", "base", "noise", "pair_seed", "n_heldout", "n_ot", "ot_repeats"))
-    noise = float(
-        require(
-            node.get("noise"),
-            "pair.noise",
-            lambda v: _number(v) and v > 0,
-            "must be > 0",
-            why="W1 = 0 without noise, which leaves no estimate/W1 ratio",
-        )
-    )
-    require(
-        node.get("n_heldout"),
-        "pair.n_heldout",
-        _integer(MIN_HELDOUT),
-        f"must be an integer >= {MIN_HELDOUT}",
-        why="held-out samples for the estimate and its error bar",
-    )
-    require(
-        node.get("n_ot"),
-        "pair.n_ot",
-        _integer(MIN_OT_SAMPLES),
-        f"must be an integer >= {MIN_OT_SAMPLES}",
-        why="samples of each side per exact OT solve of W1",
-    )
-    require(
-        node["n_ot"],
-        "pair.n_ot",
-        node["n_ot"] <= MAX_OT_SAMPLES,
-        f"must be <= {MAX_OT_SAMPLES}",
-        why="the OT cost matrix is n_ot²",
-    )
-    require(
-        node.get("ot_repeats"),
-        "pair.ot_repeats",
-        _integer(2),
-        "must be an integer >= 2",
-        why="independent OT solves, for the truth's sampling error",
-    )
+    _require_keys(node, NOISY_RULES)
+    noise = float(node["noise"])
     if not node.get("base") or not node["base"].get("name"):
         raise ConfigError("pair.base: required for pair.name=noisy (a data set config, e.g. /data@base: digits)")
     base = OmegaConf.create(node["base"])
