@@ -1,7 +1,8 @@
 """The ``lipbench`` command: a Hydra app that trains one run, or a sweep with ``-m``.
 
-Before Hydra creates any directory, every job of the command (each combination of a
-sweep) is composed and validated, so a config error exits with one line and status 2,
+A single run is composed once and validated once, into its spec, before Hydra creates its
+directory (:mod:`lipbench.single_run`). Before a sweep starts, every job of the command (each
+combination) is composed and validated, so a config error exits with one line and status 2,
 and nothing is written into an existing run directory. Under a sweeper that picks its
 trials as it goes (``hydra/sweeper=optuna``), the base job and each listed value are
 checked up front; a trial that turns out invalid becomes a ``failed`` run. Each run
@@ -20,13 +21,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from lipbench import single_run
 from lipbench.compose_errors import hydra_message
-from lipbench.config import validate
 from lipbench.configstore import store_configs
 from lipbench.errors import ConfigError, DataError, RunDirError
 from lipbench.job_config import job_config, job_config_overrides
 from lipbench.record import FAILED
+from lipbench.record.identity import run_dirname
 from lipbench.record.verdict import BOUND_ERROR, fmt_bound, run_verdict
+from lipbench.spec import RunSpec, from_config, is_hydra_override
 from lipbench.sweep import record_rejected, sweep_objective, threads_for_launcher
 
 
@@ -67,18 +70,7 @@ _PASS_THROUGH = {
 _FLAG_WITH_VALUE = {"--config-name", "-cn"}
 
 
-def _dirname(override_dirname: str) -> str:
-    """A run directory name from the overrides: path separators replaced, long names
-    shortened with a hash so that they stay valid (and unique) on every file system."""
-    import hashlib
-
-    name = (override_dirname or "defaults").replace(os.sep, "_")
-    if len(name) > 180:
-        name = f"{name[:160]}...{hashlib.sha1(name.encode()).hexdigest()[:12]}"
-    return name
-
-
-OmegaConf.register_new_resolver("lipbench_dirname", _dirname, replace=True)
+OmegaConf.register_new_resolver("lipbench_dirname", lambda overrides: run_dirname(overrides or ()), replace=True)
 store_configs(CONF_DIR)  # every component's schema, as Hydra structured configs
 
 
@@ -104,11 +96,6 @@ def _split_argv(argv):
     return overrides, config_name, multirun, False
 
 
-def _is_hydra(override: str) -> bool:
-    key = override.lstrip("+~")
-    return key.startswith("hydra.") or key.startswith("hydra/") or key == "hydra"
-
-
 def _jobs(overrides, config_name, multirun):
     """The override lists to validate before anything runs.
 
@@ -122,7 +109,7 @@ def _jobs(overrides, config_name, multirun):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
-    plain = [o for o in overrides if not _is_hydra(o)]
+    plain = [o for o in overrides if not is_hydra_override(o)]
     if not multirun:
         return [plain]
     base = compose(
@@ -178,7 +165,7 @@ def preflight(argv) -> int:
         try:
             jobs = _jobs(overrides, config_name, multirun)
             for job in jobs:
-                validate(compose(config_name, overrides=job))
+                from_config(compose(config_name, overrides=job))
             key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
             parser = OverridesParser.create()
             plain = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
@@ -194,26 +181,34 @@ def preflight(argv) -> int:
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def hydra_app(cfg: DictConfig):
-    if cfg.get("task") == "dual":  # the critic-only dual task (conf/task/dual.yaml)
-        from lipbench.dual.task import train
-    else:
-        from lipbench.train.loop import train
-
+    """A job of a sweep (or a run that a flag left to Hydra): validated here, then trained."""
     hc = HydraConfig.get()
     multirun = hc.mode.name == "MULTIRUN"
     try:
-        cfg = validate(cfg)
+        spec = from_config(cfg)
     except ConfigError as e:
         print(f"lipbench: config error: {e}", file=sys.stderr)
         if multirun:  # a trial a sweeper picked (Optuna): a failed run, and the sweep goes on
             record_rejected(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task), e)
             return math.inf
         sys.exit(2)
-    cfg.train.threads = threads_for_launcher(cfg)
+    return run_spec(spec)
+
+
+def run_spec(spec: RunSpec):
+    """Train the run of ``spec`` in Hydra's job directory; its objective for the sweeper."""
+    if spec.task == "dual":  # the critic-only dual task (conf/task/dual.yaml)
+        from lipbench.dual.task import train
+    else:
+        from lipbench.train.loop import train
+
+    hc = HydraConfig.get()
+    multirun = hc.mode.name == "MULTIRUN"
+    spec = spec.with_threads(threads_for_launcher(spec.config))
     run_dir = Path(hc.runtime.output_dir)
     try:
         # a single run re-raises after recording `failed`; a sweep records it and goes on
-        summary = train(cfg, run_dir, overrides=list(hc.overrides.task), raise_errors=not multirun)
+        summary = train(spec.config, run_dir, overrides=list(hc.overrides.task), raise_errors=not multirun)
     except (RunDirError, DataError, ConfigError) as e:
         print(f"lipbench: error: {e}", file=sys.stderr)
         if multirun:
@@ -259,6 +254,10 @@ def main(argv=None):
     try:
         if shown is not None:  # --cfg job: the values the run will use, not the composed placeholders
             print(OmegaConf.to_yaml(job_config(CONF_DIR, shown)), end="")
+            return
+        overrides, config_name, multirun, pass_through = _split_argv(argv)
+        if not (multirun or pass_through):  # one run: composed once, validated once
+            single_run.run(CONF_DIR, config_name, overrides, run_spec)
             return
         preflight(argv)
     except ConfigError as e:

@@ -8,8 +8,10 @@ place for its keys' defaults and types: the shared groups' are in
 loss registers its schema with its name. All are Hydra structured configs
 (:mod:`lipbench.configstore`), so Hydra types the values when it composes; :func:`validate`
 checks them again (a config may come from elsewhere), with the ranges. Each range is
-checked where its key is declared: an ``eval.*`` key of an evaluator or metric by that
-dataclass's ``__post_init__`` (built here from the config), a constraint's by its ``Params``.
+checked where its key is declared, by :func:`lipbench.errors.require`: each node is made an
+instance of its dataclass (``OmegaConf.to_object``), whose ``__post_init__`` checks it (data,
+model, train, eval, an evaluator's or metric's ``eval.*`` keys), a constraint's by its
+``Params.check``. :func:`checked` returns those instances; :mod:`lipbench.spec` holds them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lipbench.config_schemas import OptimSchema, PaperSchema, RunSchema, TrainSchema, eval_schema
-from lipbench.errors import ConfigError
+from lipbench.config_schemas import OPTIMIZERS, OptimSchema, PaperSchema, RunSchema, TrainSchema, eval_schema
+from lipbench.errors import ConfigError, require
 from lipbench.evaluate.metric_set import check_eval_params
-from lipbench.record.identity import IDENTITY_DEFAULTS, NON_IDENTITY_KEYS, run_identity  # noqa: F401 (re-export)
 from lipbench.typecheck import check_node, keys_of, show
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 TOP_LEVEL_KEYS = {
     "name",
     "seed",
@@ -41,12 +41,14 @@ TOP_LEVEL_KEYS = {
 # set only by task=dual (conf/task/dual.yaml); absent, a config is a GAN run (task gan)
 OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
-PRECISIONS = ("fp32", "bf16")
 
 
 def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
-    """``cfg[key]`` typed by ``schema``: one line naming the key for a wrong type or an unknown key."""
-    return check_node(cfg[key], schema, key)
+    """``cfg[key]`` typed by ``schema`` (one line naming the key for a wrong type or an unknown
+    key), and its ranges checked: the schema's ``__post_init__`` runs on it."""
+    typed = check_node(cfg[key], schema, key)
+    OmegaConf.to_object(typed)
+    return typed
 
 
 def _check_scalars_and_constraints(cfg: DictConfig) -> None:
@@ -60,11 +62,6 @@ def _check_scalars_and_constraints(cfg: DictConfig) -> None:
             raise ConfigError(f"constraint.{name}={show(node)}: expected a mapping of the constraint's parameters")
         if node is not None and node.get("paper") is not None:
             check_node(node.paper, PaperSchema, f"constraint.{name}.paper")
-
-
-def _at_least(value, path: str, lo, what: str = None):
-    if value is None or value < lo:
-        raise ConfigError(f"{path}={value}: must be >= {lo}" + (f" ({what})" if what else ""))
 
 
 def resolve_optim(cfg: DictConfig) -> dict:
@@ -87,17 +84,13 @@ def resolve_optim(cfg: DictConfig) -> dict:
         if o.get(key) is not None:
             chosen[key] = OmegaConf.to_container(o[key]) if key == "betas" else o[key]
     chosen["preset"] = o.preset
-    if chosen.get("optimizer") not in OPTIMIZERS:
-        raise ConfigError(f"optim.optimizer={chosen.get('optimizer')}: allowed: {', '.join(OPTIMIZERS)}")
-    lr = chosen.get("lr")
-    if lr is None or not float(lr) > 0:
-        raise ConfigError(f"optim.lr={lr}: must be > 0")
-    chosen["lr"] = float(lr)
-    _at_least(chosen.get("n_critic"), "optim.n_critic", 1, "critic steps per generator step")
-    betas = chosen.get("betas")
-    if chosen["optimizer"] == "adam":
-        if betas is None or len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
-            raise ConfigError(f"optim.betas={betas}: adam needs two values in [0, 1)")
+    optimizer, betas = chosen.get("optimizer"), chosen.get("betas")
+    require(optimizer, "optim.optimizer", optimizer in OPTIMIZERS, f"allowed: {', '.join(OPTIMIZERS)}")
+    chosen["lr"] = float(require(chosen.get("lr"), "optim.lr", lambda lr: float(lr) > 0, "must be > 0"))
+    require(chosen.get("n_critic"), "optim.n_critic", at_least=1, why="critic steps per generator step")
+    if optimizer == "adam":
+        two = betas is not None and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)
+        require(betas, "optim.betas", two, "adam needs two values in [0, 1)")
         chosen["betas"] = [float(b) for b in betas]
     return chosen
 
@@ -107,6 +100,13 @@ def validate(cfg: DictConfig) -> DictConfig:
 
     Raises :class:`ConfigError` on the first problem found.
     """
+    return checked(cfg)[0]
+
+
+def checked(cfg: DictConfig):
+    """``(config, parts)``: :func:`validate`'s config, and the typed, range-checked objects
+    it built on the way (``parts``: ``data``, ``model`` and ``loss``, each its schema's
+    instance or None, and ``constraints``, the :class:`~lipbench.constraints.base.ConstraintSet`)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]}: required; set it on the command line ({missing[0]}=...)")
@@ -124,27 +124,18 @@ def validate(cfg: DictConfig) -> DictConfig:
     cfg.train = _check_schema(cfg, "train", TrainSchema)
     cfg.eval = _check_schema(cfg, "eval", eval_schema())
     _check_schema(cfg, "optim", OptimSchema)
-    t, e = cfg.train, cfg.eval
-    _at_least(t.iterations, "train.iterations", 1)
-    _at_least(t.batch_size, "train.batch_size", 1)
-    _at_least(t.log_every, "train.log_every", 1)
-    _at_least(t.checkpoint_every, "train.checkpoint_every", 0)
-    if t.threads is not None:
-        _at_least(t.threads, "train.threads", 1)
-    if str(t.progress) not in ("auto", "True", "False", "true", "false"):
-        raise ConfigError(f"train.progress={t.progress}: allowed: auto, true, false")
-    if t.precision not in PRECISIONS:
-        raise ConfigError(f"train.precision={t.precision}: allowed: {', '.join(PRECISIONS)}")
-    _at_least(e.every, "eval.every", 0)
-    _check_convergence_keys(e)
+    from lipbench.metrics.catalog import check_selection
+
+    e = cfg.eval
+    check_selection(None if e.metrics is None else list(e.metrics))  # eval.metrics=foo: unknown; allowed: ...
     check_eval_params(e)  # the evaluators' and metrics' own keys, checked by their declaring dataclasses
     if not cfg.constraint:
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
     _apply_paper_overrides(cfg)
     cfg.optim = resolve_optim(cfg)
-    _check_components(cfg)
+    parts = _check_components(cfg)
     _check_task(cfg)
-    return cfg
+    return cfg, parts
 
 
 def _apply_paper_overrides(cfg: DictConfig) -> None:
@@ -173,39 +164,26 @@ def _paper_changes(optim: DictConfig, name: str) -> dict:
     return {key: value for key, value in OmegaConf.to_container(node, resolve=True).items() if value is not None}
 
 
-def _check_convergence_keys(e: DictConfig) -> None:
-    """The plateau rule, time-to-quality, significance and metric-selection keys of ``eval``
-    (:class:`EvalSchema`'s own; the metrics' keys, the floor's among them, are their params')."""
-    _at_least(e.plateau_window, "eval.plateau_window", 2, "evaluations the plateau rule looks at")
-    if not 0 <= e.plateau_tol < 1:
-        raise ConfigError(f"eval.plateau_tol={e.plateau_tol}: must be in [0, 1) (a relative improvement)")
-    if not e.plateau_cv > 0:
-        raise ConfigError(f"eval.plateau_cv={e.plateau_cv}: must be > 0 (a coefficient of variation)")
-    _at_least(e.quality_factor, "eval.quality_factor", 1, "times the sampling floor")
-    if not 0 < e.alpha < 1:
-        raise ConfigError(f"eval.alpha={e.alpha}: must be in (0, 1) (the significance level)")
-    from lipbench.metrics.catalog import check_selection
-
-    check_selection(None if e.metrics is None else list(e.metrics))  # eval.metrics=foo: unknown; allowed: ...
-
-
-def _check_components(cfg: DictConfig) -> None:
+def _check_components(cfg: DictConfig) -> dict:
     """Names of data, model, loss and constraints exist, every key of theirs has its declared
-    type (the schema registered with the name), and constraint parameters are in range."""
+    type (the schema registered with the name) and is in range: each as its schema's instance
+    (None without a schema), and the constraints as a ConstraintSet."""
     from lipbench.constraints import build_constraints
     from lipbench.data import DATASETS
     from lipbench.losses import LOSSES
     from lipbench.models import MODELS
 
+    parts = {}
     for node, registry in (("data", DATASETS), ("model", MODELS), ("loss", LOSSES)):
         if not isinstance(cfg[node], DictConfig):
             raise ConfigError(f"{node}={show(cfg[node])}: expected a mapping with a name; pick a preset, {node}=NAME")
         name = cfg[node].get("name")
         if not isinstance(name, str) or name not in registry:
             raise ConfigError(f"{node}.name={show(name)}: unknown; allowed: {', '.join(registry.names())}")
-        if registry.schema(name) is not None:
-            check_node(cfg[node], registry.schema(name), node)  # every key's type, before anything is built
-    build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
+        schema = registry.schema(name)  # every key's type and range, before anything is built
+        parts[node] = None if schema is None else OmegaConf.to_object(check_node(cfg[node], schema, node))
+    parts["constraints"] = build_constraints(cfg.constraint)  # each constraint's Params: keys, types and ranges
+    return parts
 
 
 def _check_task(cfg: DictConfig) -> None:

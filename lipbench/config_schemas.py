@@ -12,7 +12,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
+from lipbench.errors import require
 from lipbench.metrics.convergence import DEFAULTS as CONVERGENCE_DEFAULTS
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -34,6 +38,16 @@ class TrainSchema:
     # through compiled graphs); the first iterations pay the compile time (a C++ compiler on the CPU).
     # CNNs use channels_last on CUDA either way.
     compile: bool = False
+
+    def __post_init__(self):
+        for key in ("iterations", "batch_size", "log_every"):
+            require(getattr(self, key), f"train.{key}", at_least=1)
+        require(self.checkpoint_every, "train.checkpoint_every", at_least=0)
+        if self.threads is not None:
+            require(self.threads, "train.threads", at_least=1)
+        allowed = ("auto", "True", "False", "true", "false")
+        require(self.progress, "train.progress", str(self.progress) in allowed, "allowed: auto, true, false")
+        require(self.precision, "train.precision", self.precision in PRECISIONS, f"allowed: {', '.join(PRECISIONS)}")
 
 
 @dataclass
@@ -86,6 +100,15 @@ class EvalSchema:
     quality_factor: float = CONVERGENCE_DEFAULTS["quality_factor"]
     # significance level of the report's test over seeds (which differences get bold)
     alpha: float = 0.05
+
+    def __post_init__(self):
+        require(self.every, "eval.every", at_least=0)
+        require(self.plateau_window, "eval.plateau_window", at_least=2, why="evaluations the plateau rule looks at")
+        tol, cv = self.plateau_tol, self.plateau_cv
+        require(tol, "eval.plateau_tol", 0 <= tol < 1, "must be in [0, 1) (a relative improvement)")
+        require(cv, "eval.plateau_cv", cv > 0, "must be > 0 (a coefficient of variation)")
+        require(self.quality_factor, "eval.quality_factor", at_least=1, why="times the sampling floor")
+        require(self.alpha, "eval.alpha", 0 < self.alpha < 1, "must be in (0, 1) (the significance level)")
 
 
 _EVAL_SCHEMAS: dict = {}

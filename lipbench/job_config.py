@@ -12,15 +12,7 @@ from typing import List, Optional
 
 from omegaconf import DictConfig
 
-from lipbench.compose_errors import hydra_message
-from lipbench.config import validate
-from lipbench.configstore import store_configs
-from lipbench.errors import ConfigError
-
-
-def _is_hydra(override: str) -> bool:
-    key = override.lstrip("+~")
-    return key.startswith("hydra.") or key.startswith("hydra/") or key == "hydra"
+from lipbench.spec import is_hydra_override, load
 
 
 def job_config_overrides(argv) -> Optional[List[str]]:
@@ -38,18 +30,9 @@ def job_config_overrides(argv) -> Optional[List[str]]:
         else:
             overrides.append(argv[i])
         i += 1
-    return [o for o in overrides if not _is_hydra(o)] if shown else None
+    return [o for o in overrides if not is_hydra_override(o)] if shown else None
 
 
 def job_config(conf_dir: str, overrides, config_name: str = "config") -> DictConfig:
     """The validated config of one run of ``overrides``; a bad value is one ConfigError line."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    store_configs(conf_dir)
-    with initialize_config_dir(config_dir=conf_dir, version_base=None, job_name="lipbench"):
-        try:
-            return validate(compose(config_name, overrides=list(overrides)))
-        except (HydraException, OmegaConfBaseException) as e:
-            raise ConfigError(hydra_message(e)) from None
+    return load(conf_dir, overrides, config_name).config

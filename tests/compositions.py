@@ -140,8 +140,9 @@ def compose_all(commands, ends_only: bool = False):
     from omegaconf import OmegaConf
 
     import lipbench.cli as cli
-    from lipbench.config import run_identity, validate
+    from lipbench.config import validate
     from lipbench.errors import ConfigError
+    from lipbench.record.identity import run_identity
 
     out = {}
     with initialize_config_dir(config_dir=cli.CONF_DIR, version_base=None, job_name="lipbench"):

@@ -10,7 +10,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from lipbench.data import build_data
+from lipbench.data import build_data, checked
 from lipbench.errors import ConfigError, DataError
 
 
@@ -138,8 +138,9 @@ def test_corrupt_image_names_the_file(tmp_path):
 
 
 def test_bad_channels():
-    with pytest.raises(ConfigError, match="data.channels"):
-        build_data(_cfg(name="digits", channels=2))
+    """Refused by the schema's range check, as the config is validated (before anything is built)."""
+    with pytest.raises(ConfigError, match="data.channels=2: allowed 1"):
+        checked(_cfg(name="digits", channels=2))
 
 
 @pytest.mark.parametrize("name", ["cifar10", "mnist", "fashion_mnist"])

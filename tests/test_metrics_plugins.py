@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FAST_2D, compose_cfg, rejected_in_process, untimed
 from lipbench import record
-from lipbench.errors import ConfigError
+from lipbench.errors import ConfigError, require
 from lipbench.metrics import catalog
 from lipbench.record.metric_info import HIGHER
 from lipbench.report.cli import main as report_main
@@ -148,7 +148,7 @@ def test_a_metric_parameter_is_an_eval_key_with_nothing_else_to_edit(tmp_path):
         toy_scale: float = 2.0
 
         def __post_init__(self):
-            catalog.at_least("toy_scale", self.toy_scale, 0)
+            require(self.toy_scale, "eval.toy_scale", at_least=0)
 
     def scaled(ev, params):
         return {TOY: params.toy_scale * float(ev.fake[: len(ev.real), 0].mean())}

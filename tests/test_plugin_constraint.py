@@ -23,8 +23,9 @@ from constraint_checks import (
 )
 from lipbench import record
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import expect, mlp_critic, seeded
+from lipbench.errors import require
 
 NAME = "frobenius_cap"
 # a plug-in without a yaml has no published optimizer setting: a run picks one of A..F
@@ -36,7 +37,7 @@ class FrobeniusCapParams(Params):
     cap: float = 1.0  # the largest Frobenius norm a critic weight may keep
 
     def check(self, path):
-        require(self.cap > 0, path, "cap", self.cap, "must be > 0")
+        require(self.cap, f"{path}.cap", above=0)
 
 
 class FrobeniusCap(Constraint):

@@ -18,10 +18,10 @@ from omegaconf import OmegaConf
 
 import lipbench.train.gan as gan
 from conftest import FAST_2D, compose_cfg, rejected_in_process
-from lipbench.config import run_identity
 from lipbench.errors import ConfigError
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
+from lipbench.record.identity import run_identity
 from lipbench.train.build import build_gan
 from lipbench.train.loop import Interrupted, train
 from lipbench.train.setup import seed_everything

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
-from conftest import CONF, compose_cfg, untimed
+from conftest import compose_cfg, untimed
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
+from lipbench.record.identity import RUN_KEYS
 from lipbench.train.loop import train
 
 # Checkpoints often, evaluates a few times; long enough that a kill lands mid-way.
@@ -157,7 +157,7 @@ def test_sweep_killed_mid_way_resumes_then_relaunch_trains_nothing(tmp_path):
     assert table.stat().st_mtime_ns > table_mtime
 
     # train.overwrite=true trains again, in the same directory (it is not part of the directory name)
-    assert "train.overwrite" in OmegaConf.load(CONF / "config.yaml").hydra.job.config.override_dirname.exclude_keys
+    assert not RUN_KEYS["train.overwrite"].in_dirname
     ckpt_mtime = (gp_dir / "checkpoint.pt").stat().st_mtime_ns
     redo = train(compose_cfg(*RESUME_RUN, "constraint=gp", "seed=5", "train.overwrite=true"), gp_dir)
     assert redo["status"] == "completed" and "resumes" not in redo

@@ -33,12 +33,8 @@ class Params:
     """Base parameters; subclasses add fields with defaults and override :meth:`check`."""
 
     def check(self, path: str) -> None:
-        """Raise ConfigError for values out of range; ``path`` is e.g. ``constraint.gp``."""
-
-
-def require(cond: bool, path: str, key: str, value, allowed: str) -> None:
-    if not cond:
-        raise ConfigError(f"{path}.{key}={value}: {allowed}")
+        """Raise ConfigError for values out of range (:func:`lipbench.errors.require`, one call
+        per key); ``path`` is e.g. ``constraint.gp``."""
 
 
 class Constraint:

@@ -37,9 +37,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import expect, mlp_critic, seeded, singular_values, train_critic
 from lipbench.constraints.layers import constrained_layers
+from lipbench.errors import require
 
 
 @dataclass
@@ -51,9 +52,9 @@ class BjorckParams(Params):
     ortho_init: bool = True
 
     def check(self, path):
-        require(self.iterations >= 1, path, "iterations", self.iterations, "must be >= 1")
-        require(self.tol >= 0, path, "tol", self.tol, "must be >= 0 (0 = always run every iteration)")
-        require(self.n_power_iterations >= 1, path, "n_power_iterations", self.n_power_iterations, "must be >= 1")
+        require(self.iterations, f"{path}.iterations", at_least=1)
+        require(self.tol, f"{path}.tol", self.tol >= 0, "must be >= 0 (0 = always run every iteration)")
+        require(self.n_power_iterations, f"{path}.n_power_iterations", at_least=1)
 
 
 def bjorck(w: torch.Tensor, iterations: int, tol: float = 0.0) -> torch.Tensor:

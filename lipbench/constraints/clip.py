@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import torch
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import expect, mlp_critic, seeded, train_critic
+from lipbench.errors import require
 
 
 @dataclass
@@ -14,7 +15,7 @@ class ClipParams(Params):
     c: float = 0.01
 
     def check(self, path):
-        require(self.c > 0, path, "c", self.c, "must be > 0")
+        require(self.c, f"{path}.c", above=0)
 
 
 @CONSTRAINTS.register("clip")

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, require
+from lipbench.constraints.base import Constraint
 from lipbench.constraints.checks import close, expect, hand_gradient_norms, seeded, tiny_relu_net
 from lipbench.constraints.gp import PenaltyParams
 from lipbench.constraints.gradients import input_gradient_norms
+from lipbench.errors import require
 
 
 @dataclass
@@ -29,7 +30,7 @@ class DraganParams(PenaltyParams):
 
     def check(self, path):
         super().check(path)
-        require(self.c >= 0, path, "c", self.c, "must be >= 0")
+        require(self.c, f"{path}.c", at_least=0)
 
 
 def perturbed_real(real: torch.Tensor, c: float) -> torch.Tensor:

@@ -7,9 +7,10 @@ import numpy as np
 import torch
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import close, expect, hand_gradient_norms, seeded, tiny_relu_net
 from lipbench.constraints.gradients import input_gradient_norms, interpolates
+from lipbench.errors import require
 
 
 @dataclass
@@ -17,7 +18,7 @@ class PenaltyParams(Params):
     weight: float = 10.0
 
     def check(self, path):
-        require(self.weight >= 0, path, "weight", self.weight, "must be >= 0")
+        require(self.weight, f"{path}.weight", at_least=0)
 
 
 @CONSTRAINTS.register("gp")

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import torch
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, require
+from lipbench.constraints.base import Constraint
 from lipbench.constraints.checks import close, expect, hand_gradient_norms, seeded, tiny_relu_net
 from lipbench.constraints.gp import PenaltyParams
 from lipbench.constraints.gradients import input_gradient_norms, interpolates
+from lipbench.errors import require
 
 FORMS = ("square", "hinge")
 
@@ -33,7 +34,7 @@ class MaxGPParams(PenaltyParams):
 
     def check(self, path):
         super().check(path)
-        require(self.form in FORMS, path, "form", self.form, f"allowed: {', '.join(FORMS)}")
+        require(self.form, f"{path}.form", self.form in FORMS, f"allowed: {', '.join(FORMS)}")
 
 
 @CONSTRAINTS.register("max_gp")

@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import close, expect, seeded
 from lipbench.constraints.layers import constrained_layers
+from lipbench.errors import require
 
 
 @dataclass
@@ -26,7 +27,7 @@ class OrthoParams(Params):
     weight: float = 1e-4
 
     def check(self, path):
-        require(self.weight >= 0, path, "weight", self.weight, "must be >= 0")
+        require(self.weight, f"{path}.weight", at_least=0)
 
 
 def gram_deviation(weight: torch.Tensor) -> torch.Tensor:

@@ -9,9 +9,10 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import close, expect, mlp_critic, seeded, singular_values, train_critic
 from lipbench.constraints.layers import constrained_layers
+from lipbench.errors import require
 
 
 @dataclass
@@ -20,7 +21,7 @@ class SNParams(Params):
     eps: float = 1e-12
 
     def check(self, path):
-        require(self.n_power_iterations >= 1, path, "n_power_iterations", self.n_power_iterations, "must be >= 1")
+        require(self.n_power_iterations, f"{path}.n_power_iterations", at_least=1)
 
 
 @CONSTRAINTS.register("sn")

@@ -32,10 +32,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from lipbench.constraints import CONSTRAINTS
-from lipbench.constraints.base import Constraint, Params, require
+from lipbench.constraints.base import Constraint, Params
 from lipbench.constraints.checks import close, dense_conv_norm, expect, seeded, singular_values
 from lipbench.constraints.layers import constrained_layers
 from lipbench.constraints.sn_variants import capture_input_shape
+from lipbench.errors import require
 from lipbench.metrics.certify import certified_matrix_norm
 from lipbench.metrics.conv_gram import conv_geometry, gram_plan
 from lipbench.metrics.lipschitz_layers import conv_operator_norm
@@ -49,7 +50,7 @@ class SNCertParams(Params):
     budget: float = EXACT_FLOPS  # flops a conv's exact certificate may cost; above it, the circulant bound
 
     def check(self, path):
-        require(self.budget >= 0, path, "budget", self.budget, "must be >= 0")
+        require(self.budget, f"{path}.budget", at_least=0)
 
 
 class CertifiedNorm(nn.Module):

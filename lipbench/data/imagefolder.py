@@ -16,8 +16,8 @@ import torch
 
 from lipbench.data import DATASETS, archive
 from lipbench.data.base import ImageSource
-from lipbench.data.images import FORMAT_VERSION, _get, _key, _max_images, _shape, cache_root
-from lipbench.errors import ConfigError, DataError
+from lipbench.data.images import FORMAT_VERSION, _get, _key, _max_images, _shape, cache_root, check_image_keys
+from lipbench.errors import ConfigError, DataError, require
 
 
 @dataclass
@@ -38,6 +38,10 @@ class ImageFolderConfig:
     max_images: Optional[int] = None  # at most this many images per split (fixed-seed subset; null = all)
     cache: bool = True  # keep the decoded tensors in $LIPBENCH_CACHE/images (keyed by path, size, mtime, settings)
 
+    def __post_init__(self):
+        check_image_keys(self)
+        require(self.test_fraction, "data.test_fraction", 0 <= self.test_fraction < 1, "must be in [0, 1)")
+
 
 @DATASETS.register("imagefolder", schema=ImageFolderConfig)
 def build_imagefolder(cfg) -> ImageSource:
@@ -56,8 +60,6 @@ def build_imagefolder(cfg) -> ImageSource:
     train_split = str(_get(cfg, "train_split", "train"))
     test_split = str(_get(cfg, "test_split", "test"))
     fraction = float(_get(cfg, "test_fraction", 0.1))
-    if not 0.0 <= fraction < 1.0:
-        raise ConfigError(f"data.test_fraction={fraction}: must be in [0, 1)")
     max_images = _max_images(cfg)
     if not os.path.exists(root):
         raise DataError(f"data.root={root}: no such file or folder")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from lipbench.data import DATASETS, archive, idx
 from lipbench.data.base import ImageSource
-from lipbench.errors import ConfigError, DataError
+from lipbench.errors import DataError, require
 
 FORMAT_VERSION = 1  # bump when decoding changes, to invalidate cached tensors
 
@@ -49,20 +49,20 @@ def _get(cfg, key, default):
 
 
 def _shape(cfg, default_res, default_ch):
-    res = int(_get(cfg, "resolution", default_res))
-    ch = int(_get(cfg, "channels", default_ch))
-    if res < 4:
-        raise ConfigError(f"data.resolution={res}: must be >= 4 (e.g. 16, 32, 48, 64)")
-    if ch not in (1, 3):
-        raise ConfigError(f"data.channels={ch}: allowed 1 (grayscale) or 3 (RGB)")
-    return res, ch
+    return int(_get(cfg, "resolution", default_res)), int(_get(cfg, "channels", default_ch))
 
 
 def _max_images(cfg):
     m = _get(cfg, "max_images", None)
-    if m is not None and int(m) < 1:
-        raise ConfigError(f"data.max_images={m}: must be >= 1 or null (all)")
     return None if m is None else int(m)
+
+
+def check_image_keys(schema) -> None:
+    """The ranges of an image data set's keys (its schema's ``__post_init__``)."""
+    require(schema.resolution, "data.resolution", at_least=4, why="e.g. 16, 32, 48, 64")
+    require(schema.channels, "data.channels", schema.channels in (1, 3), "allowed 1 (grayscale) or 3 (RGB)")
+    if getattr(schema, "max_images", None) is not None:
+        require(schema.max_images, "data.max_images", schema.max_images >= 1, "must be >= 1 or null (all)")
 
 
 def resize_uint8(images: torch.Tensor, resolution: int, channels: int, chunk: int = 4096) -> torch.Tensor:
@@ -103,6 +103,9 @@ class DigitsConfig:
     resolution: int = 16
     channels: int = 1
 
+    def __post_init__(self):
+        check_image_keys(self)
+
 
 @dataclass
 class TorchvisionConfig:
@@ -116,6 +119,9 @@ class TorchvisionConfig:
     root: Optional[str] = None  # null = $LIPBENCH_DATA or ~/.cache/lipbench/datasets
     download: bool = True
     max_images: Optional[int] = None  # at most this many images per split (fixed-seed subset; null = all)
+
+    def __post_init__(self):
+        check_image_keys(self)
 
 
 @dataclass

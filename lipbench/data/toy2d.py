@@ -15,14 +15,13 @@ import torch
 
 from lipbench.data import DATASETS
 from lipbench.data.base import Toy2DSource
-from lipbench.errors import ConfigError
+from lipbench.errors import require
 
 
-def _positive(cfg, key):
-    value = float(cfg[key])
-    if not value > 0:
-        raise ConfigError(f"data.{key}={cfg[key]}: must be > 0")
-    return value
+def positive(schema, *keys) -> None:
+    """Each of ``keys`` of a data schema is > 0 (for its ``__post_init__``)."""
+    for key in keys:
+        require(getattr(schema, key), f"data.{key}", above=0)
 
 
 def _mixture_sampler(centers: np.ndarray, std: float):
@@ -45,6 +44,9 @@ class EightGaussiansConfig:
     std: float = 0.02
     divide_by: float = 1.414
 
+    def __post_init__(self):
+        positive(self, "radius", "std", "divide_by")
+
 
 @dataclass
 class TwentyFiveGaussiansConfig:
@@ -57,6 +59,10 @@ class TwentyFiveGaussiansConfig:
     std: float = 0.05
     divide_by: float = 2.828
 
+    def __post_init__(self):
+        positive(self, "spacing", "std", "divide_by")
+        require(self.grid, "data.grid", at_least=1)
+
 
 @dataclass
 class SwissRollConfig:
@@ -66,11 +72,15 @@ class SwissRollConfig:
     noise: float = 0.25
     divide_by: float = 7.5
 
+    def __post_init__(self):
+        positive(self, "divide_by")
+        require(self.noise, "data.noise", at_least=0)
+
 
 @DATASETS.register("eight_gaussians", schema=EightGaussiansConfig)
 def eight_gaussians(cfg) -> Toy2DSource:
     """8 Gaussians on a circle of ``radius`` (4 axis + 4 diagonal directions), all divided by ``divide_by``."""
-    radius, std, div = _positive(cfg, "radius"), _positive(cfg, "std"), _positive(cfg, "divide_by")
+    radius, std, div = float(cfg.radius), float(cfg.std), float(cfg.divide_by)
     angles = np.arange(8) * (math.pi / 4)
     centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1) / div
     return Toy2DSource(
@@ -81,10 +91,7 @@ def eight_gaussians(cfg) -> Toy2DSource:
 @DATASETS.register("twentyfive_gaussians", schema=TwentyFiveGaussiansConfig)
 def twentyfive_gaussians(cfg) -> Toy2DSource:
     """A ``grid`` x ``grid`` lattice of Gaussians with ``spacing``, centred on 0, divided by ``divide_by``."""
-    spacing, std, div = _positive(cfg, "spacing"), _positive(cfg, "std"), _positive(cfg, "divide_by")
-    grid = int(cfg.grid)
-    if grid < 1:
-        raise ConfigError(f"data.grid={cfg.grid}: must be >= 1")
+    spacing, std, div, grid = float(cfg.spacing), float(cfg.std), float(cfg.divide_by), int(cfg.grid)
     ticks = (np.arange(grid) - (grid - 1) / 2) * spacing
     centers = np.array([(x, y) for x in ticks for y in ticks]) / div
     return Toy2DSource(
@@ -95,9 +102,7 @@ def twentyfive_gaussians(cfg) -> Toy2DSource:
 @DATASETS.register("swiss_roll", schema=SwissRollConfig)
 def swiss_roll(cfg) -> Toy2DSource:
     """The 2-D Swiss roll (x, z of scikit-learn's make_swiss_roll) with Gaussian ``noise``, divided by ``divide_by``."""
-    noise, div = float(cfg.noise), _positive(cfg, "divide_by")
-    if noise < 0:
-        raise ConfigError(f"data.noise={cfg.noise}: must be >= 0")
+    noise, div = float(cfg.noise), float(cfg.divide_by)
 
     def sample(n, generator):
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))

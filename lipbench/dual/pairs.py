@@ -31,7 +31,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from lipbench.errors import ConfigError
+from lipbench.errors import ConfigError, require
 from lipbench.registry import Registry
 
 PAIRS = Registry("pair")
@@ -75,18 +75,13 @@ class Pair:
         return {"label": self.label, "dim": self.dim, "w1_closed_form": self.w1_closed_form, **self.info}
 
 
-def _positive(node, key: str, what: str = "") -> float:
-    value = node.get(key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ConfigError(f"pair.{key}={value}: must be > 0" + (f" ({what})" if what else ""))
-    return float(value)
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _int_at_least(node, key: str, lo: int, what: str = "") -> int:
-    value = node.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
-        raise ConfigError(f"pair.{key}={value}: must be an integer >= {lo}" + (f" ({what})" if what else ""))
-    return value
+def _integer(lo: int):
+    """A predicate: an integer (not a bool) >= ``lo``."""
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= lo
 
 
 def _known_keys(node, allowed) -> None:
@@ -109,15 +104,48 @@ def _random_spd(dim: int, gen: torch.Generator) -> torch.Tensor:
     return (q * lam) @ q.T
 
 
+def _positive(value) -> bool:
+    return _number(value) and value > 0
+
+
+# (key, predicate, what is allowed, why) of each pair's keys, checked by lipbench.errors.require
+HELDOUT = (
+    "n_heldout",
+    _integer(MIN_HELDOUT),
+    f"must be an integer >= {MIN_HELDOUT}",
+    "held-out samples for the estimate and its error bar",
+)
+GAUSSIAN_RULES = (
+    ("dim", _integer(1), "must be an integer >= 1", "the dimension of P and Q"),
+    ("shift", _positive, "must be > 0", "W1 = shift; a zero shift makes W1 = 0 and leaves no estimate/W1 ratio"),
+    HELDOUT,
+    ("cov", lambda v: v in ("identity", "random"), "allowed: identity, random", ""),
+)
+NOISY_RULES = (
+    ("noise", _positive, "must be > 0", "W1 = 0 without noise, which leaves no estimate/W1 ratio"),
+    HELDOUT,
+    (
+        "n_ot",
+        _integer(MIN_OT_SAMPLES),
+        f"must be an integer >= {MIN_OT_SAMPLES}",
+        "samples of each side per exact OT solve of W1",
+    ),
+    ("n_ot", lambda v: v <= MAX_OT_SAMPLES, f"must be <= {MAX_OT_SAMPLES}", "the OT cost matrix is n_ot²"),
+    ("ot_repeats", _integer(2), "must be an integer >= 2", "independent OT solves, for the truth's sampling error"),
+)
+
+
+def _require_keys(node, rules) -> None:
+    for key, ok, allowed, why in rules:
+        require(node.get(key), f"pair.{key}", ok, allowed, why=why)
+
+
 @PAIRS.register("gaussian")
 def gaussian_pair(node) -> Pair:
     """N(δ, Σ) against N(0, Σ); δ = shift · u with u a unit vector drawn from ``pair_seed``."""
     _known_keys(node, ("name", "dim", "shift", "cov", "pair_seed", "n_heldout"))
-    dim = _int_at_least(node, "dim", 1, "the dimension of P and Q")
-    shift = _positive(node, "shift", "W1 = shift; a zero shift makes W1 = 0 and leaves no estimate/W1 ratio")
-    _int_at_least(node, "n_heldout", MIN_HELDOUT, "held-out samples for the estimate and its error bar")
-    if node.get("cov") not in ("identity", "random"):
-        raise ConfigError(f"pair.cov={node.get('cov')}: allowed: identity, random")
+    _require_keys(node, GAUSSIAN_RULES)
+    dim, shift = node["dim"], float(node["shift"])
     gen = torch.Generator().manual_seed(stream_seed(int(node.get("pair_seed", 0)), "gaussian-pair", dim))
     u = torch.randn(dim, generator=gen, dtype=torch.float64)
     delta = (shift * u / u.norm()).float()
@@ -160,18 +188,16 @@ def noisy_pair(node) -> Pair:
     """A data set P against Q = P + N(0, noise² I) (coupled: Q's point is P's point plus noise)."""
     from omegaconf import OmegaConf
 
-    from lipbench.data import build_data
+    from lipbench.data import build_data, checked
 
     _known_keys(node, ("name", "base", "noise", "pair_seed", "n_heldout", "n_ot", "ot_repeats"))
-    noise = _positive(node, "noise", "W1 = 0 without noise, which leaves no estimate/W1 ratio")
-    _int_at_least(node, "n_heldout", MIN_HELDOUT, "held-out samples for the estimate and its error bar")
-    _int_at_least(node, "n_ot", MIN_OT_SAMPLES, "samples of each side per exact OT solve of W1")
-    if node["n_ot"] > MAX_OT_SAMPLES:
-        raise ConfigError(f"pair.n_ot={node['n_ot']}: must be <= {MAX_OT_SAMPLES} (the OT cost matrix is n_ot²)")
-    _int_at_least(node, "ot_repeats", 2, "independent OT solves, for the truth's sampling error")
+    _require_keys(node, NOISY_RULES)
+    noise = float(node["noise"])
     if not node.get("base") or not node["base"].get("name"):
         raise ConfigError("pair.base: required for pair.name=noisy (a data set config, e.g. /data@base: digits)")
-    base = build_data(OmegaConf.create(node["base"]))
+    base = OmegaConf.create(node["base"])
+    checked(base, "pair.base")  # its keys' types and ranges
+    base = build_data(base)
     train, heldout = _base_samplers(base)
     dim = int(np.prod(base.shape))
     samplers = {"train": train, "heldout": heldout}

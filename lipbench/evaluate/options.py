@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lipbench.metrics.catalog import at_least
+from lipbench.errors import require
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Toy2DOptions:
 
     def __post_init__(self):
         for key in ("n_samples", "w1_samples", "grad_samples", "surface_resolution"):
-            at_least(key, getattr(self, key), 1)
+            require(getattr(self, key), f"eval.{key}", at_least=1)
 
 
 @dataclass
@@ -33,7 +33,7 @@ class ImageOptions:
 
     def __post_init__(self):
         for key in ("fid_samples", "fid_samples_during", "fidelity_batch_size", "grad_samples"):
-            at_least(key, int(getattr(self, key)), 2)
+            require(int(getattr(self, key)), f"eval.{key}", at_least=2)
 
 
 @dataclass
@@ -43,4 +43,4 @@ class DualOptions:
 
     def __post_init__(self):
         for key in ("grad_samples", "surface_resolution"):
-            at_least(key, getattr(self, key), 1)
+            require(getattr(self, key), f"eval.{key}", at_least=1)

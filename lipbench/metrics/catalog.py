@@ -10,7 +10,7 @@ the code that computes it. The declaration says
   (:data:`LOWER`, :data:`HIGHER` or None), an optional target and whether the report's table
   shows it (a metric with a direction is always shown);
 * ``params`` -- a dataclass of the ``eval.*`` keys it reads, with their defaults (values
-  are checked in its ``__post_init__``, raising :class:`~lipbench.errors.ConfigError`);
+  are checked in its ``__post_init__`` by :func:`lipbench.errors.require`);
 * ``default`` -- whether a run computes it when ``eval.metrics`` is null;
 * ``order`` -- where it runs and where its columns go (lower first). The Lipschitz
   diagnostics (80) draw from the evaluation's random stream, so a metric that draws from it
@@ -47,7 +47,6 @@ __all__ = [
     "register_metric",
     "declare_history",
     "output",
-    "at_least",
     "get",
     "names",
     "selection",
@@ -90,12 +89,6 @@ def output(
 ) -> MetricInfo:
     """One column a metric writes (``better``: LOWER, HIGHER or None)."""
     return MetricInfo(name, better, doc, target, table)
-
-
-def at_least(key: str, value, lo) -> None:
-    """For a params dataclass: ``eval.<key>`` must be at least ``lo`` (ConfigError naming the key)."""
-    if value is None or value < lo:
-        raise ConfigError(f"eval.{key}={value}: must be >= {lo}")
 
 
 def _kinds(kinds: Union[Sequence[str], Mapping[str, str]]) -> Dict[str, str]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from lipbench.errors import ConfigError
-from lipbench.metrics.catalog import HIGHER, LOWER, at_least, output, register_metric
+from lipbench.errors import ConfigError, require
+from lipbench.metrics.catalog import HIGHER, LOWER, output, register_metric
 from lipbench.metrics.fidelity import (
     EXTRACTORS,
     REF_SPLITS,
@@ -32,7 +32,7 @@ class FidelityParams:
         check_extractors(self.extractors)
         if self.ref_split not in REF_SPLITS:
             raise ConfigError(f"eval.ref_split={self.ref_split}: allowed: train, test")
-        at_least("kid_subset_size", int(self.kid_subset_size), 2)
+        require(int(self.kid_subset_size), "eval.kid_subset_size", at_least=2)
 
 
 def _fidelity_outputs():

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipbench.errors import DataError
-from lipbench.metrics.catalog import HIGHER, LOWER, at_least, output, register_metric
+from lipbench.errors import DataError, require
+from lipbench.metrics.catalog import HIGHER, LOWER, output, register_metric
 
 
 def _as_points(a, what: str, dim: int | None = None) -> np.ndarray:
@@ -111,7 +111,7 @@ class W1Params:
     floor_pairs: int = 3  # pairs of true samples averaged for the floor
 
     def __post_init__(self):
-        at_least("floor_pairs", self.floor_pairs, 1)
+        require(self.floor_pairs, "eval.floor_pairs", at_least=1)
 
 
 @register_metric(
@@ -160,7 +160,7 @@ class ModesParams:
     mode_min_count: int = 20  # high-quality samples a mode needs to count as captured
 
     def __post_init__(self):
-        at_least("mode_min_count", self.mode_min_count, 0)
+        require(self.mode_min_count, "eval.mode_min_count", at_least=0)
 
 
 @register_metric(

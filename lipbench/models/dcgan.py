@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from lipbench.errors import ConfigError
+from lipbench.errors import ConfigError, require
 from lipbench.models import MODELS
 
 
@@ -56,23 +56,22 @@ class ConvNetConfig:
     g_width: Optional[int] = None  # generator only; null = width
     d_width: Optional[int] = None  # critic only; null = width
 
+    def __post_init__(self):
+        for key in ("z_dim", "width", "g_width", "d_width"):
+            if key in ("z_dim", "width") or getattr(self, key) is not None:
+                require(getattr(self, key), f"model.{key}", at_least=1)
+
 
 def widths(cfg, default: int):
     """``(generator width, critic width)`` from ``width`` and optional ``g_width``/``d_width``."""
     w = int(cfg.get("width", default) or default)
     g = int(cfg.get("g_width", None) or w)
     d = int(cfg.get("d_width", None) or w)
-    for key, v in (("width", w), ("g_width", g), ("d_width", d)):
-        if v < 1:
-            raise ConfigError(f"model.{key}={v}: must be >= 1")
     return g, d
 
 
 def z_dim(cfg, default: int = 128) -> int:
-    z = int(cfg.get("z_dim", default) or default)
-    if z < 1:
-        raise ConfigError(f"model.z_dim={z}: must be >= 1")
-    return z
+    return int(cfg.get("z_dim", default) or default)
 
 
 def dcgan_init(module: nn.Module) -> None:

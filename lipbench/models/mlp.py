@@ -7,7 +7,7 @@ from typing import Optional
 
 from torch import nn
 
-from lipbench.errors import ConfigError
+from lipbench.errors import ConfigError, require
 from lipbench.models import MODELS
 from lipbench.models.activations import ACTIVATIONS
 
@@ -54,14 +54,17 @@ class MLPConfig:
     critic_depth: Optional[int] = None  # null = depth
     critic_activation: Optional[str] = None  # null = activation
 
+    def __post_init__(self):
+        for key in ("z_dim", "hidden", "depth"):
+            require(getattr(self, key), f"model.{key}", at_least=1)
+        if self.critic_depth is not None:
+            require(self.critic_depth, "model.critic_depth", at_least=1, why="or null: depth")
+
 
 @MODELS.register("mlp", schema=MLPConfig)
 def build_mlp(cfg, data_shape):
     if len(data_shape) != 1:
         raise ConfigError(f"model.name=mlp: needs vector data, got data of shape {data_shape}; use an image model")
-    for key in ("z_dim", "hidden", "depth"):
-        if int(cfg[key]) < 1:
-            raise ConfigError(f"model.{key}={cfg[key]}: must be >= 1")
     critic_activation = cfg.get("critic_activation") or cfg.activation
     g = MLPGenerator(int(cfg.z_dim), data_shape[0], int(cfg.hidden), int(cfg.depth), cfg.activation)
     d = MLPCritic(data_shape[0], int(cfg.hidden), int(cfg.critic_depth or cfg.depth), critic_activation)
