@@ -37,7 +37,7 @@ def _compose(hydra_app, config_name: str, overrides: Sequence[str]) -> DictConfi
         cfg = hydra_app.compose_config(
             config_name=config_name,
             overrides=[*overrides, "hydra.mode=RUN"],
-            with_log_configuration=True,
+            with_log_configuration=False,  # configured once the spec is valid (run)
             run_mode=RunMode.RUN,
         )
     except (HydraException, OmegaConfBaseException) as e:
@@ -59,7 +59,7 @@ def run(conf_dir: str, config_name: str, overrides: Sequence[str], task: Callabl
     )
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
-    from hydra.core.utils import run_job
+    from hydra.core.utils import configure_log, run_job
     from hydra.types import HydraContext
 
     from lipbench.train.rundir import check_output_root
@@ -73,6 +73,9 @@ def run(conf_dir: str, config_name: str, overrides: Sequence[str], task: Callabl
         HydraConfig.instance().set_config(cfg)
         spec = from_config(_without_hydra(cfg))
         check_output_root(OmegaConf.to_container(cfg.hydra.run)["dir"], "hydra.run.dir")  # raises RunDirError
+        # Hydra's own logging, as Hydra.run sets it up when it composes: only for a valid spec,
+        # so that a rejected command leaves the process's logging as it found it
+        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
         context = HydraContext(config_loader=hydra_app.config_loader, callbacks=callbacks)
