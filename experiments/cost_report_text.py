@@ -169,6 +169,8 @@ def readme(info, table, scaling, exps, options) -> str:
         "Exponent: slope of log(ms per critic step) against log(width) or log(batch), least squares",
         "(2 would be the cost of the hidden-to-hidden matrix products, 1 their cost in the batch).",
         "",
+        "![ms per critic step of the MLP over width and batch, log-log](scaling.png)",
+        "",
         "## Files",
         "",
         "* `cost.md` / `cost.csv` — every constraint on each critic: ms per critic step and per generator",

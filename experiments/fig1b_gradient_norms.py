@@ -208,6 +208,8 @@ cancel, so the explosion or vanishing shows in the level of every layer, not a s
 
 {chr(10).join(table)}
 
+![Per-layer gradient norms of the 12-layer critic, clipping against GP](fig1b.png)
+
 A norm of 0 (if any) is a gradient that underflowed float32 inside the
 backward pass (the activations entering those layers are below float32's range);
 the log-scale plot leaves those points out.
