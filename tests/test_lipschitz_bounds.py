@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from lipbench.metrics.conv_gram import conv_geometry
 from lipbench.metrics.lipschitz import fft_circular_conv_norm
 from lipbench.metrics.lipschitz_bounds import critic_lipschitz_bound
 from lipbench.metrics.lipschitz_ops import circular_conv_norm, conv_norm_bound
@@ -28,15 +29,7 @@ def _sigma(matrix) -> float:
 
 
 def _bound(conv: nn.Conv2d, shape):
-    return conv_norm_bound(
-        conv.weight,
-        shape,
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
-        groups=conv.groups,
-        padding_mode=conv.padding_mode,
-    )
+    return conv_norm_bound(conv.weight, shape, **conv_geometry(conv))
 
 
 def test_single_linear_layer_bound_is_its_sigma():

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lipbench.metrics.conv_gram import pad_amounts as _pad_amounts
+from lipbench.metrics.conv_gram import conv_geometry, pad_amounts as _pad_amounts
 from lipbench.metrics.lipschitz_bounds import preserved
 from lipbench.metrics.lipschitz_ops import matrix_sigma
 from lipbench.models.modes import eval_mode
@@ -105,16 +105,7 @@ def layer_norms(critic: nn.Module, input_shape, n_iter: int = 50) -> list:
                 shape = seen.get(id(m))
                 sigma_op = None
                 if shape is not None:
-                    sigma_op, _ = conv_operator_norm(
-                        w,
-                        shape,
-                        stride=m.stride,
-                        padding=m.padding,
-                        dilation=m.dilation,
-                        groups=m.groups,
-                        padding_mode=m.padding_mode,
-                        n_iter=n_iter,
-                    )
+                    sigma_op, _ = conv_operator_norm(w, shape, **conv_geometry(m), n_iter=n_iter)
                 out.append({"name": name, "kind": "conv", "sigma": sigma, "sigma_op": sigma_op})
     finally:
         for h in handles:
