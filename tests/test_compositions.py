@@ -12,8 +12,9 @@ experiment=sngan_settings' 36 jobs, re-sized from 300 iterations at width 512 to
 presets' 3,000 iterations at width 128 (no committed run used the old ones). Added, not changed:
 the 136 runs of results/study_toy2d (their identities are the run_ids their records hold),
 experiment=digits' three sn_cert jobs (the preset's fifth method), and the 15 runs of
-results/mnist, the one run of results/mnist_budget and the rerun of results/cifar10_smoke (again the run_ids of their records; the
-earlier cifar10_smoke record, given an absolute data.root, is no longer committed and left the file). And eval.alpha, only the
+results/mnist, the one run of results/mnist_budget and the rerun of results/cifar10_smoke
+(again the run_ids of their records; the earlier cifar10_smoke record, given an absolute
+data.root, is no longer committed and left the file). And eval.alpha, only the
 report's significance level, is hashed as its default (lipbench.record.identity.RUN_KEYS), so the
 one command that sets it has the identity of the same command without it (no committed run set it)."""
 
