@@ -42,7 +42,8 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False, ta
     signals) and the failure handling."""
     run_dir = Path(run_dir)
     rundir.check_writable(run_dir)
-    plan = rundir.plan(run_dir, run_identity(cfg), bool(cfg.train.overwrite))  # reads only; may raise
+    run_id = run_identity(cfg)  # once per run: the plan before the lock and the one after use it
+    plan = rundir.plan(run_dir, run_id, bool(cfg.train.overwrite))  # reads only; may raise
     if plan.action == "skip":
         log.info(
             "%s already holds a %s run of this config; skipping (train.overwrite=true re-trains)",
@@ -51,11 +52,10 @@ def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False, ta
         )
         return plan.summary
     with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
-        return _run(cfg, run_dir, overrides, raise_errors, task)
+        return _run(cfg, run_id, run_dir, overrides, raise_errors, task)
 
 
-def _run(cfg: DictConfig, run_dir: Path, overrides, raise_errors: bool, task) -> dict:
-    run_id = run_identity(cfg)
+def _run(cfg: DictConfig, run_id: str, run_dir: Path, overrides, raise_errors: bool, task) -> dict:
     plan = lifecycle.prepare(run_dir, run_id, bool(cfg.train.overwrite))  # again, now that no one else writes
     if plan.action == "skip":
         return plan.summary
