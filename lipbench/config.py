@@ -43,12 +43,12 @@ OPTIONAL_TOP_LEVEL_KEYS = {"task", "pair"}
 TASKS = ("gan", "dual")
 
 
-def _check_schema(cfg: DictConfig, key: str, schema) -> DictConfig:
-    """``cfg[key]`` typed by ``schema`` (one line naming the key for a wrong type or an unknown
-    key), and its ranges checked: the schema's ``__post_init__`` runs on it."""
+def _check_schema(cfg: DictConfig, key: str, schema):
+    """``(node, instance)``: ``cfg[key]`` typed by ``schema`` (one line naming the key for a wrong
+    type or an unknown key), and the schema's instance built from it, whose ``__post_init__``
+    checks the ranges."""
     typed = check_node(cfg[key], schema, key)
-    OmegaConf.to_object(typed)
-    return typed
+    return typed, OmegaConf.to_object(typed)
 
 
 def _check_scalars_and_constraints(cfg: DictConfig) -> None:
@@ -106,7 +106,8 @@ def validate(cfg: DictConfig) -> DictConfig:
 def checked(cfg: DictConfig):
     """``(config, parts)``: :func:`validate`'s config, and the typed, range-checked objects
     it built on the way (``parts``: ``data``, ``model`` and ``loss``, each its schema's
-    instance or None, and ``constraints``, the :class:`~lipbench.constraints.base.ConstraintSet`)."""
+    instance or None, ``train`` and ``eval``, their schemas' instances, and ``constraints``, the
+    :class:`~lipbench.constraints.base.ConstraintSet`)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]}: required; set it on the command line ({missing[0]}=...)")
@@ -121,8 +122,8 @@ def checked(cfg: DictConfig):
     if missing:
         raise ConfigError(f"{missing[0]}: missing from the config")
     _check_scalars_and_constraints(cfg)
-    cfg.train = _check_schema(cfg, "train", TrainSchema)
-    cfg.eval = _check_schema(cfg, "eval", eval_schema())
+    cfg.train, train = _check_schema(cfg, "train", TrainSchema)
+    cfg.eval, eval_ = _check_schema(cfg, "eval", eval_schema())
     _check_schema(cfg, "optim", OptimSchema)
     from lipbench.metrics.catalog import check_selection
 
@@ -133,7 +134,7 @@ def checked(cfg: DictConfig):
         raise ConfigError("constraint: empty; use constraint=none for the unconstrained baseline")
     _apply_paper_overrides(cfg)
     cfg.optim = resolve_optim(cfg)
-    parts = _check_components(cfg)
+    parts = {**_check_components(cfg), "train": train, "eval": eval_}
     _check_task(cfg)
     return cfg, parts
 

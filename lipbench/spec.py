@@ -12,6 +12,7 @@ checked its ranges (:func:`lipbench.errors.require`) before a run directory exis
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
 
@@ -47,20 +48,12 @@ class RunSpec:
         """This spec with ``train.threads`` set (the launcher's share of the cores; not part of the identity)."""
         config = OmegaConf.create(OmegaConf.to_container(self.config))
         config.train.threads = threads
-        return type(self)(**{**self.__dict__, "config": config, "train": OmegaConf.to_object(_typed_train(config))})
-
-
-def _typed_train(config: DictConfig):
-    from lipbench.config_schemas import TrainSchema
-
-    return OmegaConf.merge(OmegaConf.structured(TrainSchema), config.train)
+        return dataclasses.replace(self, config=config, train=dataclasses.replace(self.train, threads=threads))
 
 
 def from_config(cfg: DictConfig) -> RunSpec:
     """The spec of a composed config (without its ``hydra`` node); raises ConfigError."""
     from omegaconf.errors import OmegaConfBaseException
-
-    from lipbench.config_schemas import eval_schema
 
     try:
         config, parts = checked(cfg)
@@ -76,8 +69,8 @@ def from_config(cfg: DictConfig) -> RunSpec:
         model=parts["model"],
         loss=parts["loss"],
         constraints=tuple(c.params for c in parts["constraints"].constraints),
-        train=OmegaConf.to_object(_typed_train(config)),
-        eval=OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(eval_schema()), config.eval)),
+        train=parts["train"],
+        eval=parts["eval"],
         optim=OmegaConf.to_container(config.optim),
         pair=OmegaConf.to_container(config.pair) if config.get("pair") is not None else None,
         run_id=run_identity(config),
