@@ -42,7 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cost_report as report  # noqa: E402
-from cost_cases import CONF, Case, build, compose_cfg, peak_memory_mib, synchronizer  # noqa: E402
+from cost_cases import CONF, Case, build, case_spec, peak_memory_mib, synchronizer  # noqa: E402
 from cost_harness import interleave, machine  # noqa: E402
 
 
@@ -96,7 +96,7 @@ def measure_memory(pools, device, say) -> list:
         row = {**case.__dict__, "peak_mib": "", "error": ""}
         row.pop("kinds")
         try:
-            row["peak_mib"] = round(peak_memory_mib(case, device, compose_cfg(case, device.type)), 3)
+            row["peak_mib"] = round(peak_memory_mib(case, device, case_spec(case, device.type)), 3)
         except Exception as e:  # a case that cannot run is reported, the others go on
             row["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
             say(f"  memory of {case.method} failed: {row['error']}")

@@ -2,7 +2,7 @@
 
 A :class:`Case` is one constraint on one critic at a width and batch, in a variant (fp32,
 bf16 autocast, torch.compile); :func:`build` makes its GAN through lipbench's own code
-(``build_gan`` of a composed, validated config) and returns the training calls that are
+(``build_gan`` of a composed config's spec) and returns the training calls that are
 timed (``critic_step``, ``train_iteration``). :func:`peak_memory_mib` measures the memory
 of a case's training steps above the built model (see experiments/cost.py's module doc).
 The methods are every constraint with a yaml in conf/constraint (experiments/cost.py's
@@ -23,8 +23,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 import lipbench.cli  # noqa: F401  (resolvers)
-from lipbench.config import validate
 from lipbench.data import build_data
+from lipbench.spec import RunSpec, from_config
 from lipbench.train.build import build_gan
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step, train_iteration
@@ -73,17 +73,17 @@ def _composed(groups: tuple) -> DictConfig:
         return compose("config", overrides=list(groups))
 
 
-def compose_cfg(case: Case, device: str) -> DictConfig:
-    """The case's validated config: composed once per set of groups, then sized (cached; read only)."""
-    return _validated(case.groups(device), tuple(case.sizes().items()))
+def case_spec(case: Case, device: str) -> RunSpec:
+    """The case's run spec: composed once per set of groups, then sized and validated (cached)."""
+    return _spec(case.groups(device), tuple(case.sizes().items()))
 
 
 @functools.lru_cache(maxsize=None)
-def _validated(groups: tuple, sizes: tuple) -> DictConfig:
+def _spec(groups: tuple, sizes: tuple) -> RunSpec:
     cfg = copy.deepcopy(_composed(groups))
     for key, value in sizes:
         OmegaConf.update(cfg, key, value)
-    return validate(cfg)
+    return from_config(cfg)
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,12 +96,12 @@ def _shared_data(data_cfg):
     return _data_once(OmegaConf.to_yaml(data_cfg))
 
 
-def build(case: Case, device: torch.device, cfg=None) -> Built:
+def build(case: Case, device: torch.device, spec: RunSpec = None) -> Built:
     """The case's GAN through lipbench's own code, and its timed calls."""
-    cfg = cfg if cfg is not None else compose_cfg(case, device.type)
+    spec = spec if spec is not None else case_spec(case, device.type)
     data_gen = seed_everything(0)
-    data, gan = build_gan(cfg, device, data=_shared_data(cfg.data))  # the rest as a training run builds it
-    n_critic, batch = int(cfg.optim.n_critic), case.batch
+    data, gan = build_gan(spec, device, data=_shared_data(spec.config.data))  # the rest as a training run builds it
+    n_critic, batch = int(spec.optim["n_critic"]), case.batch
 
     def sample_real(n):
         return data.sample(n, data_gen).to(device, non_blocking=True)
@@ -118,10 +118,10 @@ def synchronizer(device: torch.device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def peak_memory_mib(case: Case, device: torch.device, cfg, steps: int = 2) -> float:
+def peak_memory_mib(case: Case, device: torch.device, spec: RunSpec, steps: int = 2) -> float:
     """Memory of ``steps`` training iterations above the built model (see the module doc)."""
     if device.type == "cuda":
-        built = build(case, device, cfg)
+        built = build(case, device, spec)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
@@ -132,6 +132,6 @@ def peak_memory_mib(case: Case, device: torch.device, cfg, steps: int = 2) -> fl
 
     def prepare():
         torch.set_num_threads(1)  # memory does not depend on it, and one thread is safe after a fork
-        return build(case, device, cfg)
+        return build(case, device, spec)
 
     return rss_rise_mib(prepare, lambda built: [built.calls["memory_probe"]() for _ in range(steps)])

@@ -26,9 +26,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import lipbench.cli  # noqa: F401  (resolvers)
-from lipbench.config import validate
 from lipbench.data import build_data
 from lipbench.models import build_models
+from lipbench.spec import from_config
 from lipbench.train.build import build_gan
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import train_iteration
@@ -90,22 +90,22 @@ class PlainLoop:
 
 def build_pair(name, overrides, device):
     with initialize_config_dir(config_dir=CONF, version_base=None):
-        cfg = validate(compose("config", overrides=[f"constraint={name}", *overrides]))
+        spec = from_config(compose("config", overrides=[f"constraint={name}", *overrides]))
     data_gen = seed_everything(0)
-    data = build_data(cfg.data)
+    data = build_data(spec.data)
     before = torch.get_rng_state()
-    _, gan = build_gan(cfg, device, data=data)  # as a training run builds it
+    _, gan = build_gan(spec, device, data=data)  # as a training run builds it
     after = torch.get_rng_state()
     torch.set_rng_state(before)
-    G2, D2 = build_models(cfg.model, data.shape)  # the same initial weights, unconstrained
+    G2, D2 = build_models(spec.model, data.shape)  # the same initial weights, unconstrained
     torch.set_rng_state(after)
-    batch, n_critic = int(cfg.train.batch_size), int(cfg.optim.n_critic)
+    batch, n_critic = spec.train.batch_size, int(spec.optim["n_critic"])
 
     def lipbench_iteration():
         train_iteration(gan, lambda n: data.sample(n, data_gen).to(device, non_blocking=True), n_critic, batch)
 
-    params = dict(cfg.constraint[name]) if name in cfg.constraint else {}
-    plain = PlainLoop(name, params, G2.to(device), D2.to(device), cfg.optim, data, device, batch)
+    params = dict(spec.config.constraint[name]) if name in spec.config.constraint else {}
+    plain = PlainLoop(name, params, G2.to(device), D2.to(device), spec.optim, data, device, batch)
     return lipbench_iteration, plain.iteration, n_critic
 
 

@@ -204,24 +204,26 @@ def run_spec(spec: RunSpec):
 
     hc = HydraConfig.get()
     multirun = hc.mode.name == "MULTIRUN"
-    spec = spec.with_threads(threads_for_launcher(spec.config))
+    spec = spec.with_threads(threads_for_launcher(spec.train.threads))
     run_dir = Path(hc.runtime.output_dir)
     try:
         # a single run re-raises after recording `failed`; a sweep records it and goes on
-        summary = train(spec.config, run_dir, overrides=list(hc.overrides.task), raise_errors=not multirun)
+        summary = train(spec, run_dir, overrides=list(hc.overrides.task), raise_errors=not multirun)
     except (RunDirError, DataError, ConfigError) as e:
         print(f"lipbench: error: {e}", file=sys.stderr)
         if multirun:
             return math.inf
         sys.exit(2)
     if not multirun:
-        _print_single(summary, run_dir)
+        print_run_result(summary, run_dir)
         if summary.get("status") == FAILED:
             sys.exit(1)
     return sweep_objective(summary)
 
 
-def _print_single(summary, run_dir):
+def print_run_result(summary: dict, run_dir) -> None:
+    """The two lines a single run ends with: its status, step and headline metrics (with the
+    Lipschitz verdict when its bounds were computed), and where its record is."""
     final = summary.get("final") or {}
     shown = {
         k: final[k]

@@ -6,7 +6,7 @@ line naming the key and what is allowed. Every node has a dataclass schema, the 
 place for its keys' defaults and types: the shared groups' are in
 :mod:`lipbench.config_schemas`, a constraint's is its ``Params``, and a model, data set or
 loss registers its schema with its name. All are Hydra structured configs
-(:mod:`lipbench.configstore`), so Hydra types the values when it composes; :func:`validate`
+(:mod:`lipbench.configstore`), so Hydra types the values when it composes; :func:`checked`
 checks them again (a config may come from elsewhere), with the ranges. Each range is
 checked where its key is declared, by :func:`lipbench.errors.require`: each node is made an
 instance of its dataclass (``OmegaConf.to_object``), whose ``__post_init__`` checks it (data,
@@ -95,19 +95,13 @@ def resolve_optim(cfg: DictConfig) -> dict:
     return chosen
 
 
-def validate(cfg: DictConfig) -> DictConfig:
-    """Check the whole config; returns a resolved copy with ``optim`` filled in.
-
-    Raises :class:`ConfigError` on the first problem found.
-    """
-    return checked(cfg)[0]
-
-
 def checked(cfg: DictConfig):
-    """``(config, parts)``: :func:`validate`'s config, and the typed, range-checked objects
-    it built on the way (``parts``: ``data``, ``model`` and ``loss``, each its schema's
-    instance or None, ``train`` and ``eval``, their schemas' instances, and ``constraints``, the
-    :class:`~lipbench.constraints.base.ConstraintSet`)."""
+    """``(config, parts)``: a checked copy of ``cfg`` (resolved, every value typed, ``optim``
+    filled in; ``cfg`` itself is left as it is), and the typed, range-checked objects built on
+    the way (``parts``: ``data``, ``model`` and ``loss``, each its schema's instance or None,
+    ``train`` and ``eval``, their schemas' instances, and ``constraints``, the
+    :class:`~lipbench.constraints.base.ConstraintSet`). Raises :class:`ConfigError` on the first
+    problem found. :func:`lipbench.spec.from_config` is its one caller in a run."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]}: required; set it on the command line ({missing[0]}=...)")

@@ -3,7 +3,7 @@
 evaluators and the registered metrics declare), a constraint's ``paper`` block and the
 run's scalars. They are the one place for these keys' defaults and types;
 :mod:`lipbench.configstore` stores them as Hydra structured configs and
-:func:`lipbench.config.validate` checks a config against them.
+:func:`lipbench.config.checked` checks a config against them.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class OptimSchema:
     # under optim=paper, changes to a constraint's published setting, by constraint name, e.g. the
     # WGAN-GP paper's image setting {gp: {betas: [0.0, 0.9]}} (conf/experiment/cifar10_sngan.yaml);
     # applied only when that constraint's setting is the one used, and written into its paper block
-    # (each entry is checked against PaperSchema by lipbench.config.validate; typed Any here so that
+    # (each entry is checked against PaperSchema by lipbench.config.checked; typed Any here so that
     # Hydra's +optim.paper_overrides.gp.betas=... can create an entry)
     paper_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch.nn.functional as F
@@ -60,4 +61,5 @@ class NonSaturating(Loss):
 
 
 def build_loss(cfg) -> Loss:
-    return LOSSES.get(cfg["name"])()
+    """The loss named by ``cfg``: the spec's loss schema instance, or a mapping ``{"name": ...}``."""
+    return LOSSES.get(cfg["name"] if isinstance(cfg, Mapping) else cfg.name)()

@@ -6,8 +6,10 @@ and :func:`from_config` the one place that validates a composed config
 sweep's jobs, the Hydra app of a sweep's job and ``lipbench --cfg job`` all go through them.
 A :class:`RunSpec` holds every component as an instance of the dataclass that declares its
 keys (``OmegaConf.to_object`` of its structured config), so each ``__post_init__`` has
-checked its ranges (:func:`lipbench.errors.require`) before a run directory exists, and
-``config``, the validated config, which the training and evaluation code still read.
+checked its ranges (:func:`lipbench.errors.require`) before a run directory exists. Training
+(:func:`lipbench.train.loop.train`), the tasks, the builders and the evaluators take the
+spec and read these parts; ``config``, the validated config as a whole, is what the run
+records (config.yaml and the summary's ``config``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,15 @@ from lipbench.record.identity import run_identity
 class RunSpec:
     """One run: every part typed and range-checked, and its identity."""
 
-    config: DictConfig  # the validated config: optim filled in, every value typed (what config.yaml records)
+    config: DictConfig  # the validated config: optim filled in, every value typed (what the run records)
     name: str
     seed: int
     device: str
     task: str  # gan or dual
-    data: Any  # the data set's schema instance (None for one without a schema)
-    model: Any
-    loss: Any
-    constraints: Tuple[Any, ...]  # each constraint's Params, in the list's order
+    data: Any  # the data set's schema instance (its config node for a data set registered without a schema)
+    model: Any  # likewise
+    loss: Any  # likewise
+    constraints: Tuple[Tuple[str, Any], ...]  # (name, Params) of each constraint, in the list's order
     train: Any  # TrainSchema
     eval: Any  # the eval schema of lipbench.config_schemas.eval_schema
     optim: dict  # the optimizer setting used (lipbench.config.resolve_optim)
@@ -65,16 +67,21 @@ def from_config(cfg: DictConfig) -> RunSpec:
         seed=int(config.seed),
         device=str(config.device),
         task=str(config.get("task") or "gan"),
-        data=parts["data"],
-        model=parts["model"],
-        loss=parts["loss"],
-        constraints=tuple(c.params for c in parts["constraints"].constraints),
+        data=_typed(parts["data"], config.data),
+        model=_typed(parts["model"], config.model),
+        loss=_typed(parts["loss"], config.loss),
+        constraints=tuple(zip(config.constraint, (c.params for c in parts["constraints"].constraints))),
         train=parts["train"],
         eval=parts["eval"],
         optim=OmegaConf.to_container(config.optim),
         pair=OmegaConf.to_container(config.pair) if config.get("pair") is not None else None,
         run_id=run_identity(config),
     )
+
+
+def _typed(instance, node):
+    """A component's schema instance, or its config node when it was registered without a schema."""
+    return node if instance is None else instance
 
 
 def is_hydra_override(override: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Optional
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -19,11 +20,12 @@ from lipbench.errors import ConfigError
 OBJECTIVE_FALLBACK = ("w1", "fid_inception", "fid_domain")
 
 
-def threads_for_launcher(cfg: DictConfig):
-    """Under the joblib launcher, split the machine's cores between parallel jobs; under
-    submitit, use the job's ``cpus_per_task``; under Ray, the CPUs its task reserves."""
-    if cfg.train.threads is not None:
-        return cfg.train.threads
+def threads_for_launcher(threads: Optional[int]) -> Optional[int]:
+    """A run's torch threads: ``threads`` (``train.threads``) when set; else, under the joblib
+    launcher, the machine's cores split between parallel jobs; under submitit, the job's
+    ``cpus_per_task``; under Ray, the CPUs its task reserves; else None (all cores)."""
+    if threads is not None:
+        return threads
     try:
         launcher = HydraConfig.get().launcher
     except ValueError:

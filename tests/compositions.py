@@ -140,9 +140,8 @@ def compose_all(commands, ends_only: bool = False):
     from omegaconf import OmegaConf
 
     import lipbench.cli as cli
-    from lipbench.config import validate
     from lipbench.errors import ConfigError
-    from lipbench.record.identity import run_identity
+    from lipbench.spec import from_config
 
     out = {}
     with initialize_config_dir(config_dir=cli.CONF_DIR, version_base=None, job_name="lipbench"):
@@ -153,11 +152,11 @@ def compose_all(commands, ends_only: bool = False):
                 if key in out:
                     continue
                 try:
-                    cfg = validate(compose("config", overrides=job))
+                    spec = from_config(compose("config", overrides=job))
                 except ConfigError as e:  # e.g. an image data set that is not on this machine
                     out[key] = {"error": str(e)}
                     continue
-                out[key] = {"id": run_identity(cfg), "cfg": OmegaConf.to_container(cfg)}
+                out[key] = {"id": spec.run_id, "cfg": OmegaConf.to_container(spec.config)}
     return out
 
 

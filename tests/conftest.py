@@ -70,9 +70,22 @@ def compose_cfg(*overrides):
     return job_config(str(CONF), overrides)
 
 
+def compose_spec(*overrides):
+    """The run spec for ``overrides`` (:func:`lipbench.spec.load`), what training takes."""
+    import lipbench.cli  # noqa: F401  (registers the resolvers)
+    from lipbench.spec import load
+
+    return load(str(CONF), overrides)
+
+
 @pytest.fixture
 def cfg_factory():
     return compose_cfg
+
+
+@pytest.fixture
+def spec_factory():
+    return compose_spec
 
 
 def run_cli(args, cwd, timeout=600, env=None):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import CONF, compose_cfg, untimed
+from conftest import CONF, compose_cfg, compose_spec, untimed
 from lipbench.constraints import CONSTRAINTS, build_constraints
 from lipbench.constraints.base import ConstraintSet
 
@@ -105,7 +105,7 @@ def tiny_run_reports_lipschitz_and_resumes(name: str, tmp_path, monkeypatch, *ov
     from lipbench.train.loop import Interrupted, train
 
     run = [f"constraint={name}", *TINY_RUN, *with_an_optimizer(name, overrides)]
-    reference = train(compose_cfg(*run), tmp_path / "reference")
+    reference = train(compose_spec(*run), tmp_path / "reference")
     assert reference["status"] == "completed" and reference["method"] == name
     final = reference["final"]
     lower, upper = final["lip_lower"], final["lip_upper"]  # upper: NaN where no certificate exists
@@ -113,9 +113,9 @@ def tiny_run_reports_lipschitz_and_resumes(name: str, tmp_path, monkeypatch, *ov
     with monkeypatch.context() as patch:
         _stop_signal_at_projection(patch, STOP_AT_PROJECTION)
         with pytest.raises(Interrupted):
-            train(compose_cfg(*run), tmp_path / "run")
+            train(compose_spec(*run), tmp_path / "run")
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
-    resumed = train(compose_cfg(*run), tmp_path / "run")
+    resumed = train(compose_spec(*run), tmp_path / "run")
     assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 2
     assert untimed(resumed["final"]) == untimed(final)
     rows = [[untimed(r) for r in read_jsonl(d / "metrics.jsonl")] for d in (tmp_path / "run", tmp_path / "reference")]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_spec
 from lipbench.api import load_run
 from lipbench.data import build_data
 from lipbench.errors import RunDirError
@@ -19,7 +19,7 @@ from lipbench.train.loop import train
 def run_2d(tmp_path_factory):
     """A tiny completed 2-D run whose critic carries SN parametrizations (rebuilt on load)."""
     run_dir = tmp_path_factory.mktemp("api") / "sn"
-    summary = train(compose_cfg(*FAST_2D, "constraint=sn", "seed=5"), run_dir)
+    summary = train(compose_spec(*FAST_2D, "constraint=sn", "seed=5"), run_dir)
     assert summary["status"] == "completed", summary.get("error")
     return run_dir
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_spec
 from lipbench.constraints import build_constraints
 from lipbench.data import build_data
 from lipbench.train.build import build_critic, build_gan, gan_from_parts
@@ -26,19 +26,19 @@ def _optimized(opt):
 
 
 def test_the_gan_is_the_one_the_config_names():
-    cfg = compose_cfg(*FAST_2D, "constraint=sn")
-    data, gan = build_gan(cfg, CPU)
-    assert gan.constraints.name == "sn" and gan.z_dim == int(cfg.model.z_dim)
+    spec = compose_spec(*FAST_2D, "constraint=sn")
+    data, gan = build_gan(spec, CPU)
+    assert gan.constraints.name == "sn" and gan.z_dim == spec.model.z_dim
     linear = [m for m in gan.critic.modules() if isinstance(m, nn.Linear)]
     assert linear and all(parametrize.is_parametrized(m, "weight") for m in linear)  # wrapped by SN
     assert not any(parametrize.is_parametrized(m) for m in gan.generator.modules())
     hidden = [m.out_features for m in linear[:-1]]
-    assert hidden == [int(cfg.model.hidden)] * len(hidden)
+    assert hidden == [spec.model.hidden] * len(hidden)
     # each optimizer updates exactly its own network's parameters, with the resolved setting
     assert _optimized(gan.opt_g) == _ids(gan.generator.parameters())
     assert _optimized(gan.opt_d) == _ids(gan.critic.parameters())
-    assert gan.opt_d.param_groups[0]["lr"] == pytest.approx(float(cfg.optim.lr))
-    assert type(gan.opt_d).__name__.lower() == str(cfg.optim.optimizer)
+    assert gan.opt_d.param_groups[0]["lr"] == pytest.approx(spec.optim["lr"])
+    assert type(gan.opt_d).__name__.lower() == spec.optim["optimizer"]
     z = gan.noise(5)
     assert gan.generator(z).shape == (5, *data.shape) and gan.critic(gan.generator(z)).reshape(-1).shape == (5,)
 
@@ -46,7 +46,7 @@ def test_the_gan_is_the_one_the_config_names():
 def test_same_seed_same_initial_weights_different_seed_different():
     def weights(seed):
         seed_everything(seed)
-        _, gan = build_gan(compose_cfg(*FAST_2D, "constraint=sn"), CPU)
+        _, gan = build_gan(compose_spec(*FAST_2D, "constraint=sn"), CPU)
         return [t.clone() for m in (gan.generator, gan.critic) for t in m.state_dict().values()]
 
     a, b, c = weights(1), weights(1), weights(2)
@@ -55,12 +55,12 @@ def test_same_seed_same_initial_weights_different_seed_different():
 
 
 def test_given_data_is_used_and_gives_the_same_gan():
-    cfg = compose_cfg(*FAST_2D, "constraint=gp")
-    data = build_data(cfg.data)
+    spec = compose_spec(*FAST_2D, "constraint=gp")
+    data = build_data(spec.data)
     seed_everything(0)
-    shared, gan = build_gan(cfg, CPU, data=data)
+    shared, gan = build_gan(spec, CPU, data=data)
     seed_everything(0)
-    _, own = build_gan(cfg, CPU)
+    _, own = build_gan(spec, CPU)
     assert shared is data
     for x, y in zip(gan.critic.state_dict().values(), own.critic.state_dict().values(), strict=True):
         assert torch.equal(x, y)
@@ -82,8 +82,10 @@ def test_a_generator_without_parameters_gets_no_optimizer():
 
 
 def test_the_dual_critic_takes_points_of_the_pairs_dimension():
-    cfg = compose_cfg("task=dual", "pair=gaussian", "model=mlp", "model.hidden=16", "pair.dim=5", "constraint=sn_exact")
-    critic, constraints = build_critic(cfg, 5, CPU)
+    spec = compose_spec(
+        "task=dual", "pair=gaussian", "model=mlp", "model.hidden=16", "pair.dim=5", "constraint=sn_exact"
+    )
+    critic, constraints = build_critic(spec, 5, CPU)
     assert constraints.name == "sn_exact"
     assert critic(torch.randn(7, 5)).reshape(-1).shape == (7,)
     assert any(parametrize.is_parametrized(m) for m in critic.modules())

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from lipbench.api import load_run
-from lipbench.cli import _print_single
+from lipbench.cli import print_run_result
 from lipbench.constraints import build_constraints
 from lipbench.dual import task as dual
 from lipbench.metrics.lipschitz import lipschitz_report
@@ -99,7 +99,7 @@ def test_the_lipschitz_table_and_the_printout_say_bound_error(tmp_path, capsys):
     assert "1 certified" in table.loc["sn", "verdict"] and "1 bound error" in table.loc["sn", "verdict"]
     md = to_markdown(lipschitz_table(df))
     assert "bound error" in md
-    _print_single(
+    print_run_result(
         {"method": "sn", "status": "completed", "step": 5, "final": {"lip_lower": 10.0, "lip_upper": 1.0}}, "d"
     )
     out = capsys.readouterr().out
@@ -160,9 +160,9 @@ def test_computing_the_bounds_leaves_an_sn_conv_critic_bit_identical():
 
 
 # ----------------------------------------------------------------------------- dual runs load
-def test_load_run_reads_a_dual_critic_only_run(cfg_factory, tmp_path, monkeypatch):
+def test_load_run_reads_a_dual_critic_only_run(spec_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
-    cfg = cfg_factory(
+    spec = spec_factory(
         "task=dual",
         "pair=gaussian",
         "pair.dim=3",
@@ -178,7 +178,7 @@ def test_load_run_reads_a_dual_critic_only_run(cfg_factory, tmp_path, monkeypatc
         "eval.grad_samples=16",
         "eval.surface_resolution=8",
     )
-    summary = dual.train(cfg, tmp_path / "run", raise_errors=True)
+    summary = dual.train(spec, tmp_path / "run", raise_errors=True)
     assert summary["status"] == "completed"
     run = load_run(tmp_path / "run")
     assert run.kind == "dual" and run.generator is None and run.data_shape == (3,)

@@ -9,9 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from conftest import CONF, rejected_in_process, run_cli
 from lipbench.cli import preflight
-from lipbench.config import validate
 from lipbench.errors import ConfigError
 from lipbench.registry import Registry
+from lipbench.spec import from_config
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def _bad_value_error(base: DictConfig, path: str) -> str:
     cfg = OmegaConf.create(OmegaConf.to_container(base))
     OmegaConf.update(cfg, path, {"not": "a value"}, merge=False)  # of no scalar or list type
     with pytest.raises(ConfigError) as err:
-        validate(cfg)
+        from_config(cfg)
     return str(err.value)
 
 

@@ -25,15 +25,15 @@ TINY = [
 ]
 
 
-def test_the_dual_notebook_redraws_the_table_and_figures(cfg_factory, tmp_path, monkeypatch):
+def test_the_dual_notebook_redraws_the_table_and_figures(spec_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
     for name, extra in [
         ("g2", ["pair=gaussian", "pair.dim=2"]),
         ("g4", ["pair=gaussian", "pair.dim=4"]),
         ("e8", ["pair=eight_gaussians", "pair.n_ot=100", "pair.ot_repeats=2"]),
     ]:
-        cfg = cfg_factory(*TINY, *extra, "constraint=sn_exact")
-        assert dual.train(cfg, tmp_path / "sweep" / name, raise_errors=True)["status"] == "completed"
+        spec = spec_factory(*TINY, *extra, "constraint=sn_exact")
+        assert dual.train(spec, tmp_path / "sweep" / name, raise_errors=True)["status"] == "completed"
     results = tmp_path / "results" / "dual"
     report(tmp_path / "sweep", results, quiet=True, plots=False)
     assert (results / "dual.md").exists()

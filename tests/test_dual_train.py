@@ -28,9 +28,8 @@ FAST = [
 ]
 
 
-def _train(cfg_factory, run_dir, *overrides):
-    cfg = cfg_factory(*FAST, *overrides)
-    return dual.train(cfg, run_dir, raise_errors=True)
+def _train(spec_factory, run_dir, *overrides):
+    return dual.train(spec_factory(*FAST, *overrides), run_dir, raise_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -43,10 +42,10 @@ def _train(cfg_factory, run_dir, *overrides):
 @pytest.mark.parametrize(
     "critic", [["constraint=bjorck", "model.critic_activation=groupsort"], ["constraint=sn_exact"]]
 )
-def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(cfg_factory, tmp_path, monkeypatch, pair, critic):
+def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(spec_factory, tmp_path, monkeypatch, pair, critic):
     monkeypatch.setenv("LIPBENCH_CACHE", str(tmp_path / "cache"))
     # a large step size brings the critic close to W1 quickly, where a wrong bound would show
-    s = _train(cfg_factory, tmp_path / "run", *pair, *critic, "train.iterations=150", "optim.lr=0.003")
+    s = _train(spec_factory, tmp_path / "run", *pair, *critic, "train.iterations=150", "optim.lr=0.003")
     f = s["final"]
     assert s["status"] == "completed"
     assert f["lip_upper"] <= 1.0 + 1e-3  # Björck / exact SN: the product of exact σ's is a certificate
@@ -63,7 +62,7 @@ def test_a_certified_critic_never_exceeds_w1_plus_its_error_bar(cfg_factory, tmp
         assert s["diagnostics"]["truth"]["w1_n"] == 300 and f["w1_true_se"] > 0
 
 
-def test_no_held_out_point_is_ever_in_a_training_batch(cfg_factory, tmp_path, monkeypatch):
+def test_no_held_out_point_is_ever_in_a_training_batch(spec_factory, tmp_path, monkeypatch):
     seen = {"train": [], "heldout": []}
     original = Pair.sample
 
@@ -74,7 +73,7 @@ def test_no_held_out_point_is_ever_in_a_training_batch(cfg_factory, tmp_path, mo
 
     monkeypatch.setattr(Pair, "sample", spy)
     s = _train(
-        cfg_factory,
+        spec_factory,
         tmp_path / "run",
         "pair=gaussian",
         "pair.dim=4",
@@ -89,7 +88,7 @@ def test_no_held_out_point_is_ever_in_a_training_batch(cfg_factory, tmp_path, mo
     assert len(held) == 1000 and not (train & held)
 
 
-def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, monkeypatch):
+def test_a_stopped_dual_run_resumes_to_the_same_result(spec_factory, tmp_path, monkeypatch):
     args = (
         "pair=gaussian",
         "pair.dim=4",
@@ -98,7 +97,7 @@ def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, mo
         "train.iterations=60",
         "train.checkpoint_every=0",
     )
-    straight = _train(cfg_factory, tmp_path / "a", *args)
+    straight = _train(spec_factory, tmp_path / "a", *args)
     step_fn, calls = dual.dual_step, {"n": 0}
 
     def stop_at_25(*a, **k):
@@ -109,10 +108,10 @@ def test_a_stopped_dual_run_resumes_to_the_same_result(cfg_factory, tmp_path, mo
 
     monkeypatch.setattr(dual, "dual_step", stop_at_25)
     with pytest.raises(SystemExit):
-        _train(cfg_factory, tmp_path / "b", *args)
+        _train(spec_factory, tmp_path / "b", *args)
     stopped = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert stopped["status"] == "running" and stopped["interrupted"]["step"] == 25
-    resumed = _train(cfg_factory, tmp_path / "b", *args)
+    resumed = _train(spec_factory, tmp_path / "b", *args)
     assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 25
     for key in ("dual_estimate", "dual_estimate_se", "lip_upper", "steps_to_95"):
         assert resumed["final"][key] == straight["final"][key]

@@ -13,7 +13,7 @@ import torch
 
 import lipbench.record as record
 import lipbench.train.gan as gan
-from conftest import FAST_2D, compose_cfg, run_cli, untimed
+from conftest import FAST_2D, compose_spec, run_cli, untimed
 from lipbench.errors import RunDirError
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
@@ -40,7 +40,7 @@ def interrupted_run(run_dir, monkeypatch, at_step=10):
     with monkeypatch.context() as m:
         m.setattr(gan, "train_iteration", iteration)
         with pytest.raises(Interrupted):
-            train(compose_cfg(*RUN), run_dir)
+            train(compose_spec(*RUN), run_dir)
     assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == at_step
 
 
@@ -58,14 +58,14 @@ def test_corrupted_checkpoint_is_a_clear_error_and_no_silent_restart(tmp_path, m
     ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # torn file
     before = snapshot(run_dir)
     with pytest.raises(RunDirError, match="corrupted") as err:
-        train(compose_cfg(*RUN), run_dir)
+        train(compose_spec(*RUN), run_dir)
     assert str(ckpt) in str(err.value) and "train.overwrite=true" in str(err.value)
 
     line = one_line_error(run_cli([*RUN, f"hydra.run.dir={run_dir}"], cwd=tmp_path))
     assert str(ckpt) in line and "corrupted" in line
     assert snapshot(run_dir) == before  # nothing was touched
 
-    s = train(compose_cfg(*RUN, "train.overwrite=true"), run_dir)
+    s = train(compose_spec(*RUN, "train.overwrite=true"), run_dir)
     assert s["status"] == "completed" and "resumes" not in s  # trained from scratch, as asked
 
 
@@ -76,9 +76,9 @@ def test_run_dir_of_another_config_is_refused_untouched(tmp_path, monkeypatch):
     line = one_line_error(run_cli([*RUN, "seed=9", f"hydra.run.dir={run_dir}"], cwd=tmp_path))
     assert "another config" in line and str(run_dir) in line
     assert snapshot(run_dir) == before
-    assert train(compose_cfg(*RUN), run_dir)["status"] == "completed"  # its own config resumes it
+    assert train(compose_spec(*RUN), run_dir)["status"] == "completed"  # its own config resumes it
     with pytest.raises(RunDirError, match="another config"):  # a completed run is refused the same way
-        train(compose_cfg(*RUN, "optim.lr=0.001"), run_dir)
+        train(compose_spec(*RUN, "optim.lr=0.001"), run_dir)
 
 
 @pytest.mark.parametrize("mode", ["run", "sweep"])
@@ -88,7 +88,7 @@ def test_output_dir_that_cannot_be_created(tmp_path, capsys, mode):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     with pytest.raises(RunDirError, match="cannot be created"):
-        train(compose_cfg(*RUN), blocker / "run")
+        train(compose_spec(*RUN), blocker / "run")
     # the command stops before Hydra would create the directory (the check runs in-process here)
     argv = (
         [*RUN, f"hydra.run.dir={blocker}/run"]
@@ -111,7 +111,7 @@ def test_unwritable_output_dir(tmp_path):
         if os.access(parent, os.W_OK):
             pytest.skip("running as root: a read-only directory is still writable (covered by the file case)")
         with pytest.raises(RunDirError, match="cannot be created"):
-            train(compose_cfg(*RUN), parent / "run")
+            train(compose_spec(*RUN), parent / "run")
     finally:
         parent.chmod(0o700)
 
@@ -129,7 +129,7 @@ def test_disk_full_marks_the_run_failed_and_keeps_the_previous_checkpoint(tmp_pa
         return real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save)
-    s = train(compose_cfg(*RUN), run_dir)
+    s = train(compose_spec(*RUN), run_dir)
     monkeypatch.undo()
     assert s["status"] == "failed" and "No space left on device" in s["error"] and "checkpoint.pt" in s["error"]
     on_disk = json.loads((run_dir / "summary.json").read_text())
@@ -138,8 +138,8 @@ def test_disk_full_marks_the_run_failed_and_keeps_the_previous_checkpoint(tmp_pa
     assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 5  # loadable with weights_only
     assert not list(run_dir.glob(".*.tmp"))  # the half-written temporary file is gone
 
-    resumed = train(compose_cfg(*RUN), run_dir)  # room again: the same call resumes from step 5
-    reference = train(compose_cfg(*RUN), tmp_path / "reference")
+    resumed = train(compose_spec(*RUN), run_dir)  # room again: the same call resumes from step 5
+    reference = train(compose_spec(*RUN), tmp_path / "reference")
     assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 5
     assert untimed(resumed["final"]) == untimed(reference["final"])
 
@@ -163,7 +163,7 @@ def test_a_torn_metrics_line_is_dropped_on_resume(tmp_path, monkeypatch):
     interrupted_run(run_dir, monkeypatch, at_step=15)  # metrics row of step 10 on disk
     with open(run_dir / "metrics.jsonl", "a") as f:
         f.write('{"step": 20, "w1": 0.')  # a crash mid-append
-    s = train(compose_cfg(*RUN), run_dir)
+    s = train(compose_spec(*RUN), run_dir)
     assert s["status"] == "completed"
     assert [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [10, 20]
     assert all(line.endswith("}") for line in (run_dir / "metrics.jsonl").read_text().splitlines())
@@ -176,7 +176,7 @@ def test_a_run_dir_being_trained_is_refused(tmp_path):
     run_dir.mkdir()
     with RunLock(run_dir):  # as another lipbench process would hold it
         with pytest.raises(RunDirError, match="being trained by another process") as err:
-            train(compose_cfg(*RUN), run_dir)
+            train(compose_spec(*RUN), run_dir)
         assert f"pid {os.getpid()}" in str(err.value)
         assert not (run_dir / "summary.json").exists()
-    assert train(compose_cfg(*RUN), run_dir)["status"] == "completed"  # free again
+    assert train(compose_spec(*RUN), run_dir)["status"] == "completed"  # free again

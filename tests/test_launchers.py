@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import CONF, compose_cfg, run_cli, untimed
+from conftest import CONF, compose_spec, run_cli, untimed
 from lipbench.record import read_jsonl
 from lipbench.train.loop import train
 
@@ -102,7 +102,7 @@ def test_submitit_local_sweep_of_three_runs_with_a_preempted_job_resuming(tmp_pa
     submitit_logs = "".join(p.read_text() for p in (sweep / ".submitit").rglob("*.err"))
     assert "Requeued job" in submitit_logs
 
-    reference = train(compose_cfg(*run, "seed=0"), tmp_path / "reference")
+    reference = train(compose_spec(*run, "seed=0"), tmp_path / "reference")
     assert untimed(resumed["final"]) == untimed(reference["final"])
     strip = lambda rows: [untimed(r) for r in rows]  # noqa: E731
     assert strip(read_jsonl(sweep / seed0 / "metrics.jsonl")) == strip(

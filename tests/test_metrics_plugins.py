@@ -5,7 +5,7 @@ report that never sees its code; the selection does not change the other metrics
 import numpy as np
 import pytest
 
-from conftest import FAST_2D, compose_cfg, rejected_in_process, untimed
+from conftest import FAST_2D, compose_cfg, compose_spec, rejected_in_process, untimed
 from lipbench import record
 from lipbench.errors import ConfigError, require
 from lipbench.metrics import catalog
@@ -41,7 +41,7 @@ def _rows(run_dir):
 
 def test_a_toy_metric_is_computed_recorded_and_reported_with_its_direction(tmp_path, toy_metric):
     run_dir = tmp_path / "sweep" / "toy_run"
-    summary = train(compose_cfg(*FAST_2D, "constraint=gp", f"eval.metrics=[{','.join(DEFAULTS_2D)},toy]"), run_dir)
+    summary = train(compose_spec(*FAST_2D, "constraint=gp", f"eval.metrics=[{','.join(DEFAULTS_2D)},toy]"), run_dir)
     assert summary["status"] == "completed", summary.get("error")
     # computed at every evaluation; the final value is the mean x of the points the run saved
     assert [TOY in r for r in _rows(run_dir)] == [True, True]
@@ -64,11 +64,13 @@ def test_a_toy_metric_is_computed_recorded_and_reported_with_its_direction(tmp_p
 
 
 def test_the_selection_changes_no_other_metric_and_its_order_does_not_matter(tmp_path):
-    default = train(compose_cfg(*FAST_2D, "seed=3"), tmp_path / "default")
-    chosen = train(compose_cfg(*FAST_2D, "seed=3", "eval.metrics=[lipschitz,critic_gap,modes,w1]"), tmp_path / "chosen")
+    default = train(compose_spec(*FAST_2D, "seed=3"), tmp_path / "default")
+    chosen = train(
+        compose_spec(*FAST_2D, "seed=3", "eval.metrics=[lipschitz,critic_gap,modes,w1]"), tmp_path / "chosen"
+    )
     assert untimed(default["final"]) == untimed(chosen["final"])
     assert _rows(tmp_path / "default") == _rows(tmp_path / "chosen")
-    fewer = train(compose_cfg(*FAST_2D, "seed=3", "eval.metrics=[w1]"), tmp_path / "fewer")
+    fewer = train(compose_spec(*FAST_2D, "seed=3", "eval.metrics=[w1]"), tmp_path / "fewer")
     assert {"modes", "critic_gap", "lip_upper"}.isdisjoint(fewer["final"])
     assert fewer["final"]["w1"] == default["final"]["w1"]  # the same generated points
     assert list(fewer["diagnostics"][record.METRIC_INFO])[:4] == ["w1", "w1_floor", "w1_floor_std", "w1_excess"]
@@ -77,7 +79,7 @@ def test_the_selection_changes_no_other_metric_and_its_order_does_not_matter(tmp
 def test_metrics_of_another_data_kind_are_skipped_and_the_primary_metric_is_required(tmp_path):
     assert catalog.selection("toy2d", ["fidelity", "w1"]) == [catalog.get("w1")]
     with pytest.raises(ConfigError, match=r"eval.metrics=\[lipschitz\]: a toy2d run needs w1"):
-        train(compose_cfg(*FAST_2D, "eval.metrics=[lipschitz]"), tmp_path / "run", raise_errors=True)
+        train(compose_spec(*FAST_2D, "eval.metrics=[lipschitz]"), tmp_path / "run", raise_errors=True)
 
 
 # every registered metric, sorted, as the error lists them (a new metric module adds itself here)
@@ -169,7 +171,7 @@ def test_a_metric_parameter_is_an_eval_key_with_nothing_else_to_edit(tmp_path):
         with pytest.raises(ConfigError, match=r"^eval\.toy_scale=-1\.0: must be >= 0$"):
             compose_cfg(selected, "eval.toy_scale=-1")
         run_dir = tmp_path / "run"
-        summary = train(compose_cfg(*FAST_2D, selected, "eval.toy_scale=3"), run_dir)
+        summary = train(compose_spec(*FAST_2D, selected, "eval.toy_scale=3"), run_dir)
         assert summary["status"] == "completed", summary.get("error")
         saved = np.load(run_dir / record.SAMPLES)["fake"]
         assert summary["final"][TOY] == pytest.approx(3 * float(saved[:, 0].mean()), rel=1e-5, abs=1e-6)

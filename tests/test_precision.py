@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 import lipbench.train.gan as gan
-from conftest import FAST_2D, compose_cfg, rejected_in_process
+from conftest import FAST_2D, compose_cfg, compose_spec, rejected_in_process
 from lipbench.errors import ConfigError
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
@@ -59,9 +59,9 @@ def test_the_defaults_keep_a_runs_identity_and_the_options_change_it():
 
 
 def _critic_step(*overrides):
-    cfg = compose_cfg(*FAST_2D, "constraint=gp", *overrides)
+    spec = compose_spec(*FAST_2D, "constraint=gp", *overrides)
     seed_everything(0)
-    data, gan = build_gan(cfg, torch.device("cpu"))
+    data, gan = build_gan(spec, torch.device("cpu"))
     real = data.sample(64, torch.Generator().manual_seed(1))
     torch.manual_seed(2)  # the same noise and interpolation points in both precisions
     loss, penalty = critic_step(gan, real)
@@ -90,7 +90,7 @@ def tracked(tmp_path_factory):
     out = {}
     for precision in ("fp32", "bf16"):
         run_dir = tmp_path_factory.mktemp(precision)
-        summary = train(compose_cfg(*TRACK, f"train.precision={precision}"), run_dir)
+        summary = train(compose_spec(*TRACK, f"train.precision={precision}"), run_dir)
         out[precision] = (summary, read_jsonl(run_dir / "metrics.jsonl"))
     return out
 
@@ -119,18 +119,17 @@ def _signal_at(monkeypatch, at_call):
     monkeypatch.setattr(gan, "train_iteration", iteration)
 
 
-def _interrupt_and_resume(cfg, run_dir, monkeypatch, at_call=25):
+def _interrupt_and_resume(spec, run_dir, monkeypatch, at_call=25):
     _signal_at(monkeypatch, at_call)
     with pytest.raises(Interrupted):
-        train(cfg, run_dir)
+        train(spec, run_dir)
     assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == at_call
     monkeypatch.undo()
-    return train(cfg, run_dir)
+    return train(spec, run_dir)
 
 
 def test_a_bf16_run_resumes_to_the_uninterrupted_numbers(tracked, tmp_path, monkeypatch):
-    cfg = compose_cfg(*TRACK, "train.precision=bf16")
-    resumed = _interrupt_and_resume(cfg, tmp_path, monkeypatch)
+    resumed = _interrupt_and_resume(compose_spec(*TRACK, "train.precision=bf16"), tmp_path, monkeypatch)
     reference, rows = tracked["bf16"]
     assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 25
     assert _numbers(resumed["final"]) == _numbers(reference["final"])
@@ -143,22 +142,21 @@ def _numbers(values: dict) -> str:
 
 
 def test_compile_gives_the_steps_compiled_forms_of_the_same_modules():
-    cfg = compose_cfg(*FAST_2D, "constraint=sn", "train.compile=true")
-    _, gan = build_gan(cfg, torch.device("cpu"))
+    _, gan = build_gan(compose_spec(*FAST_2D, "constraint=sn", "train.compile=true"), torch.device("cpu"))
     for compiled, module in ((gan.run_critic, gan.critic), (gan.run_generator, gan.generator)):
         assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule)
         assert compiled._orig_mod is module  # same parameters: checkpoints and evaluation see one model
-    _, eager = build_gan(compose_cfg(*FAST_2D, "constraint=sn"), torch.device("cpu"))
+    _, eager = build_gan(compose_spec(*FAST_2D, "constraint=sn"), torch.device("cpu"))
     assert eager.run_critic is eager.critic and eager.run_generator is eager.generator
 
 
 @pytest.mark.slow  # compiling the generator and critic on a CPU takes tens of seconds
 def test_a_compiled_gp_run_trains_resumes_and_matches_eager(tmp_path, monkeypatch):
     run = [*FAST_2D, "model.hidden=32", "constraint=gp", "train.iterations=40", "eval.every=20", "seed=4"]
-    eager = train(compose_cfg(*run), tmp_path / "eager")
-    compiled = train(compose_cfg(*run, "train.compile=true"), tmp_path / "compiled")
+    eager = train(compose_spec(*run), tmp_path / "eager")
+    compiled = train(compose_spec(*run, "train.compile=true"), tmp_path / "compiled")
     assert compiled["status"] == "completed", compiled.get("error")
     for key in ("loss_d", "penalty", "w1"):  # fused kernels round differently, nothing more
         assert compiled["final"][key] == pytest.approx(eager["final"][key], rel=1e-3, abs=1e-4)
-    resumed = _interrupt_and_resume(compose_cfg(*run, "train.compile=true"), tmp_path / "resumed", monkeypatch, 15)
+    resumed = _interrupt_and_resume(compose_spec(*run, "train.compile=true"), tmp_path / "resumed", monkeypatch, 15)
     assert _numbers(resumed["final"]) == _numbers(compiled["final"])

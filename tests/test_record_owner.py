@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import lipbench
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_spec
 from lipbench import record
 from lipbench.record import io as record_io
 
@@ -105,7 +105,7 @@ def test_a_run_writes_its_summary_only_through_write_summary(tmp_path, monkeypat
     monkeypatch.setattr(record_io, "atomic_write", spy)
     from lipbench.train.loop import train
 
-    summary = train(compose_cfg(*FAST_2D), tmp_path)
+    summary = train(compose_spec(*FAST_2D), tmp_path)
     assert writes and all(writes), writes
     on_disk = json.loads((tmp_path / record.SUMMARY).read_text())
     assert on_disk["status"] == summary["status"] == record.COMPLETED

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import compose_cfg, untimed
+from conftest import compose_spec, untimed
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
 from lipbench.record.identity import RUN_KEYS
@@ -75,7 +75,7 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_numbers(tmp_path):
     overrides = [*RESUME_RUN, "constraint=gp", "seed=5"]
     run_dir = tmp_path / "killed"
     proc = start(run_dir, overrides, tmp_path)
-    reference = train(compose_cfg(*overrides), tmp_path / "reference")  # while the process starts
+    reference = train(compose_spec(*overrides), tmp_path / "reference")  # while the process starts
     assert reference["status"] == "completed"
     wait_for_checkpoint(proc, run_dir / "checkpoint.pt")
     os.kill(proc.pid, signal.SIGKILL)
@@ -142,7 +142,7 @@ def test_sweep_killed_mid_way_resumes_then_relaunch_trains_nothing(tmp_path):
     out = _finish(_sweep(tmp_path))
     assert out.count("skipping") == 1 and f"resuming {sn_dir} from step" in out
     assert summary(gp_dir) == gp_done
-    reference = train(compose_cfg(*RESUME_RUN, "constraint=sn", "seed=5"), tmp_path / "reference")
+    reference = train(compose_spec(*RESUME_RUN, "constraint=sn", "seed=5"), tmp_path / "reference")
     assert untimed(summary(sn_dir)["final"]) == untimed(reference["final"])  # bitwise, SN's u vectors included
     assert rows_without_time(sn_dir) == rows_without_time(tmp_path / "reference")
 
@@ -159,7 +159,7 @@ def test_sweep_killed_mid_way_resumes_then_relaunch_trains_nothing(tmp_path):
     # train.overwrite=true trains again, in the same directory (it is not part of the directory name)
     assert not RUN_KEYS["train.overwrite"].in_dirname
     ckpt_mtime = (gp_dir / "checkpoint.pt").stat().st_mtime_ns
-    redo = train(compose_cfg(*RESUME_RUN, "constraint=gp", "seed=5", "train.overwrite=true"), gp_dir)
+    redo = train(compose_spec(*RESUME_RUN, "constraint=gp", "seed=5", "train.overwrite=true"), gp_dir)
     assert redo["status"] == "completed" and "resumes" not in redo
     assert (gp_dir / "checkpoint.pt").stat().st_mtime_ns != ckpt_mtime  # trained again
     assert untimed(redo["final"]) == untimed(gp_done["final"])  # same config, same numbers

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch_fidelity.utils import prepare_input_from_descriptor
 from torchvision.utils import save_image
 
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_spec
 from lipbench.api import load_run
 from lipbench.data import build_data
 from lipbench.sample_cli import main
@@ -52,7 +52,7 @@ def image_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIPBENCH_CACHE", str(cache))
         run_dir = tmp_path_factory.mktemp("sample") / "digits"
-        summary = train(compose_cfg(*DIGITS), run_dir)
+        summary = train(compose_spec(*DIGITS), run_dir)
     assert summary["status"] == "completed", (summary.get("error"), summary.get("diverged"))
     return run_dir
 
@@ -60,7 +60,7 @@ def image_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_2d(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("sample") / "points"
-    assert train(compose_cfg(*FAST_2D, "constraint=clip"), run_dir)["status"] == "completed"
+    assert train(compose_spec(*FAST_2D, "constraint=clip"), run_dir)["status"] == "completed"
     return run_dir
 
 

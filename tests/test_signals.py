@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import lipbench.train.gan as gan
-from conftest import FAST_2D, compose_cfg, untimed
+from conftest import FAST_2D, compose_spec, untimed
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
 from lipbench.train.loop import Interrupted, train
@@ -73,10 +73,10 @@ def test_sigterm_checkpoints_and_exits_cleanly_then_the_run_resumes(tmp_path):
 
     # the same run again resumes it (in this process: what the command calls; tests/test_resume.py
     # resumes a killed run through the command)
-    resumed = train(compose_cfg(*RUN), run_dir)
+    resumed = train(compose_spec(*RUN), run_dir)
     s = _summary(run_dir)
     assert resumed["status"] == s["status"] == "completed" and s["step"] == 200 and s["resumes"][0]["step"] == step
-    reference = train(compose_cfg(*RUN), tmp_path / "reference")  # the resumed run has its numbers
+    reference = train(compose_spec(*RUN), tmp_path / "reference")  # the resumed run has its numbers
     assert untimed(s["final"]) == untimed(reference["final"])
     assert _rows(run_dir) == _rows(tmp_path / "reference")
 
@@ -85,7 +85,7 @@ def test_sigusr1_checkpoints_and_stops_the_same_way(tmp_path, monkeypatch):
     """SLURM's --signal=USR1@...: same answer as SIGTERM (the subprocess test covers the exit code)."""
     _signal_at(monkeypatch, signal.SIGUSR1, at_call=7)
     with pytest.raises(Interrupted) as info:
-        train(compose_cfg(*FAST_2D), tmp_path)
+        train(compose_spec(*FAST_2D), tmp_path)
     assert info.value.code == 0
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 7
     s = _summary(tmp_path)
@@ -138,7 +138,7 @@ def test_the_launchers_preemption_handler_runs_after_the_checkpoint(tmp_path, mo
     _signal_at(monkeypatch, signal.SIGUSR2, at_call=7)
     expected = SystemExit if action == "exit" else RuntimeError
     with pytest.raises(expected) as info:
-        train(compose_cfg(*FAST_2D), tmp_path)
+        train(compose_spec(*FAST_2D), tmp_path)
     assert not isinstance(info.value, Interrupted)
     assert handler.seen == [7]  # called once, after the checkpoint of step 7 was written
     assert signal.getsignal(signal.SIGUSR2) is handler  # the loop put the launcher's handler back
@@ -150,18 +150,18 @@ def test_a_handler_that_returns_lets_the_run_go_on(tmp_path, monkeypatch, handle
     handler = _FakeLauncherHandler(tmp_path, "bypass")  # submitit's answer to SIGTERM
     signal.signal(signal.SIGTERM, handler)
     _signal_at(monkeypatch, signal.SIGTERM, at_call=7)
-    s = train(compose_cfg(*FAST_2D), tmp_path)
+    s = train(compose_spec(*FAST_2D), tmp_path)
     assert handler.seen == [7] and s["status"] == "completed" and s["step"] == 20
 
 
 def test_a_signal_at_the_last_step_resumes_into_the_final_evaluation_only(tmp_path, monkeypatch):
     _signal_at(monkeypatch, signal.SIGTERM, at_call=20)  # FAST_2D has 20 iterations
     with pytest.raises(Interrupted):
-        train(compose_cfg(*FAST_2D), tmp_path / "run")
+        train(compose_spec(*FAST_2D), tmp_path / "run")
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 20
     monkeypatch.undo()
-    s = train(compose_cfg(*FAST_2D), tmp_path / "run")
-    reference = train(compose_cfg(*FAST_2D), tmp_path / "reference")
+    s = train(compose_spec(*FAST_2D), tmp_path / "run")
+    reference = train(compose_spec(*FAST_2D), tmp_path / "reference")
     assert s["status"] == "completed" and untimed(s["final"]) == untimed(reference["final"])
     assert _rows(tmp_path / "run") == _rows(tmp_path / "reference")  # no duplicated final row
 
@@ -197,7 +197,7 @@ def test_a_signal_during_the_final_evaluation_completes_the_run_then_stops(tmp_p
 
     monkeypatch.setattr(gan, "build_evaluator", build)
     with pytest.raises(Interrupted) as info:
-        train(compose_cfg(*FAST_2D), tmp_path)
+        train(compose_spec(*FAST_2D), tmp_path)
     assert info.value.code == 0
     s = _summary(tmp_path)
     assert s["status"] == "completed" and s["step"] == 20 and "interrupted" not in s
@@ -234,15 +234,15 @@ def test_a_signal_during_an_evaluation_ends_in_the_interrupted_record_then_resum
     run = [*FAST_2D, "eval.every=10"]
     _long_step_in_evaluation(monkeypatch, at_step)
     with pytest.raises(Interrupted) as info:
-        train(compose_cfg(*run), tmp_path / "run")
+        train(compose_spec(*run), tmp_path / "run")
     assert info.value.code == 128 + signal.SIGTERM
     s = _summary(tmp_path / "run")
     assert s["status"] == "running" and s["step"] == at_step
     assert s["interrupted"] == {**s["interrupted"], "signal": "SIGTERM", "step": at_step}
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == at_step
     monkeypatch.undo()
-    resumed = train(compose_cfg(*run), tmp_path / "run")
-    reference = train(compose_cfg(*run), tmp_path / "reference")
+    resumed = train(compose_spec(*run), tmp_path / "run")
+    reference = train(compose_spec(*run), tmp_path / "reference")
     assert resumed["status"] == "completed" and untimed(resumed["final"]) == untimed(reference["final"])
     assert _rows(tmp_path / "run") == _rows(tmp_path / "reference")  # the cut evaluation evaluated again
 
@@ -252,7 +252,7 @@ def test_every_evaluation_logs_its_progress_to_train_log(tmp_path, caplog):
     import re
 
     with caplog.at_level(logging.INFO, logger="lipbench"):
-        train(compose_cfg(*FAST_2D, "eval.every=10"), tmp_path)
+        train(compose_spec(*FAST_2D, "eval.every=10"), tmp_path)
     lines = [line for line in (tmp_path / "train.log").read_text().splitlines() if re.search(r"step \d+/20", line)]
     assert len(lines) == 2, lines  # steps 10 and 20 (the final one)
     assert re.search(r"step 10/20: w1 = [0-9.e+-]+, [0-9.]+ s, [0-9.]+ it/s", lines[0])

@@ -26,7 +26,8 @@ def _counted(monkeypatch, owner, name: str, counts: dict):
 
 def test_a_single_run_composes_once_and_validates_once(monkeypatch, tmp_path, capsys):
     """Every Hydra composition goes through ConfigLoaderImpl.load_configuration, and every
-    validation through lipbench.config.checked (spec.from_config's, validate's)."""
+    validation through lipbench.config.checked (spec.from_config's); training receives the
+    spec itself, with the identity computed from that one validated config."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
     import lipbench.config
@@ -45,17 +46,19 @@ def test_a_single_run_composes_once_and_validates_once(monkeypatch, tmp_path, ca
     monkeypatch.setattr(lipbench.config, "checked", counting_checked)
     monkeypatch.setattr(lipbench.spec, "checked", counting_checked)
 
-    def fake_train(cfg, run_dir, overrides, raise_errors):
-        trained.append((cfg, run_dir, overrides))
+    def fake_train(spec, run_dir, overrides, raise_errors):
+        trained.append((spec, run_dir, overrides))
         return {"status": "completed", "step": 0, "method": "gp", "final": {}}
 
     monkeypatch.setattr(lipbench.train.loop, "train", fake_train)
     run_dir = tmp_path / "run"
     main(["constraint=gp", f"hydra.run.dir={run_dir}"])
     assert counts == {"load_configuration": 1, "checked": 1}
-    [(cfg, where, overrides)] = trained
+    [(spec, where, overrides)] = trained
     assert where == run_dir and run_dir.is_dir() and overrides == ["constraint=gp"]
-    assert cfg.optim.lr == 1e-4 and list(cfg.constraint) == ["gp"]  # the validated config: optim filled in
+    assert isinstance(spec, lipbench.spec.RunSpec)
+    assert spec.optim["lr"] == 1e-4 and [name for name, _ in spec.constraints] == ["gp"]  # optim filled in
+    assert spec.run_id == run_identity(spec.config) and spec.config.optim.lr == 1e-4
     assert "gp: completed at step 0" in capsys.readouterr().out
 
 
@@ -67,7 +70,8 @@ def test_the_spec_holds_every_part_typed():
 
     spec = load(str(CONF), ["constraint=gp", "model.hidden=64", "hydra.run.dir=/x"])
     assert isinstance(spec.model, MLPConfig) and spec.model.hidden == 64
-    assert isinstance(spec.train, TrainSchema) and [type(p) for p in spec.constraints] == [GradientPenalty.Params]
+    assert isinstance(spec.train, TrainSchema)
+    assert [(name, type(p)) for name, p in spec.constraints] == [("gp", GradientPenalty.Params)]
     assert spec.optim["lr"] == 1e-4 and spec.run_id == run_identity(spec.config)
     with pytest.raises(AttributeError):  # frozen
         spec.seed = 1
@@ -160,3 +164,17 @@ def test_the_directory_names_of_ordinary_runs_and_sweeps_are_unchanged():
         "outputs/default/constraint.gp.weight=1.0,constraint=gp,data.std=0.04,data=twentyfive_gaussians,"
         "eval.every=100,model.depth=4,model.hidden=256,optim.betas=[0.5,0.999],optim.lr=0....95c2f944f3d0"
     )
+
+
+def test_validation_leaves_the_composed_config_as_it_was():
+    """from_config checks a copy: the composed config keeps its placeholders (optim.lr is null
+    under optim=paper until validation fills it in, in the spec's config only)."""
+    from omegaconf import OmegaConf
+
+    from lipbench.spec import compose_job, from_config
+
+    composed = compose_job(str(CONF), ["constraint=gp", "model.hidden=64"])
+    before = OmegaConf.to_yaml(composed)
+    spec = from_config(composed)
+    assert OmegaConf.to_yaml(composed) == before and composed.optim.lr is None
+    assert spec.config.optim.lr == 1e-4 and spec.optim["lr"] == 1e-4

@@ -12,7 +12,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, metadata as hparams_metadata, plugin_data_pb2
 
-from conftest import FAST_2D, compose_cfg
+from conftest import FAST_2D, compose_spec
 from lipbench.train.loop import train
 
 
@@ -30,7 +30,7 @@ def _pixels(path):
 
 
 def test_each_2d_evaluation_logs_its_sample_figure(tmp_path):
-    summary = train(compose_cfg(*FAST_2D, "constraint=gp", "train.tensorboard=true"), tmp_path)
+    summary = train(compose_spec(*FAST_2D, "constraint=gp", "train.tensorboard=true"), tmp_path)
     assert summary["status"] == "completed", summary.get("error")
     acc, images = _images(tmp_path)
     assert sorted(images) == [10, 20]  # eval.every=10, 20 iterations: one intermediate, one final
@@ -41,7 +41,7 @@ def test_each_2d_evaluation_logs_its_sample_figure(tmp_path):
 
 
 def test_no_events_without_tensorboard(tmp_path):
-    summary = train(compose_cfg(*FAST_2D, "constraint=none", "train.tensorboard=false"), tmp_path)
+    summary = train(compose_spec(*FAST_2D, "constraint=none", "train.tensorboard=false"), tmp_path)
     assert summary["status"] == "completed" and not (tmp_path / "tb").exists()
 
 
@@ -76,8 +76,8 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     summaries = {}
     for name, overrides in SWEEP.items():
-        cfg = compose_cfg(*FAST_2D, *overrides, "train.tensorboard=true")
-        summaries[name] = train(cfg, root / name, overrides=list(overrides))
+        spec = compose_spec(*FAST_2D, *overrides, "train.tensorboard=true")
+        summaries[name] = train(spec, root / name, overrides=list(overrides))
         assert summaries[name]["status"] == "completed", summaries[name].get("error")
     return root, summaries
 
@@ -144,7 +144,7 @@ def test_a_diverged_run_ends_its_session_as_a_failure_without_its_nan_metrics(tm
 
     monkeypatch.setattr(gan, "train_iteration", lambda *a, **k: {"loss_d": math.nan, "loss_g": 0.5, "penalty": 0.0})
     overrides = ["constraint=sn", "optim=A"]
-    summary = train(compose_cfg(*FAST_2D, *overrides, "train.tensorboard=true"), tmp_path, overrides=overrides)
+    summary = train(compose_spec(*FAST_2D, *overrides, "train.tensorboard=true"), tmp_path, overrides=overrides)
     assert summary["status"] == "diverged"
     data, finals = _hparams_plugin_data(tmp_path / "tb")
     start = data[hparams_metadata.SESSION_START_INFO_TAG].session_start_info

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import FAST_2D, compose_cfg, untimed
+from conftest import FAST_2D, compose_spec, untimed
 from lipbench.constraints import CONSTRAINTS
 from lipbench.constraints.base import Constraint
 from lipbench.record import read_jsonl
@@ -19,8 +19,7 @@ def _summary(path):
 
 
 def test_run_record_is_complete(tmp_path):
-    cfg = compose_cfg(*FAST_2D, "constraint=sn")
-    s = train(cfg, tmp_path)
+    s = train(compose_spec(*FAST_2D, "constraint=sn"), tmp_path)
     assert s["status"] == "completed" and s["method"] == "sn" and s["step"] == 20
     on_disk = _summary(tmp_path)
     for key in (
@@ -53,9 +52,9 @@ def test_run_record_is_complete(tmp_path):
 
 
 def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
-    a = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "a")
-    b = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "b")
-    c = train(compose_cfg(*FAST_2D, "constraint=gp", "seed=4"), tmp_path / "c")
+    a = train(compose_spec(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "a")
+    b = train(compose_spec(*FAST_2D, "constraint=gp", "seed=3"), tmp_path / "b")
+    c = train(compose_spec(*FAST_2D, "constraint=gp", "seed=4"), tmp_path / "c")
     assert untimed(a["final"]) == untimed(b["final"])
     assert [untimed(r) for r in read_jsonl(tmp_path / "a" / "metrics.jsonl")] == [
         untimed(r) for r in read_jsonl(tmp_path / "b" / "metrics.jsonl")
@@ -85,8 +84,8 @@ def nan_after():
 
 
 def test_nan_ends_the_run_as_diverged_not_a_crash(tmp_path, nan_after):
-    cfg = compose_cfg(*FAST_2D, "+constraint.nan_after={}", "optim=A")  # n_critic 5: 7th call is in step 2
-    s = train(cfg, tmp_path)
+    spec = compose_spec(*FAST_2D, "+constraint.nan_after={}", "optim=A")  # n_critic 5: 7th call is in step 2
+    s = train(spec, tmp_path)
     assert s["status"] == "diverged"
     assert s["diverged"]["step"] == 2 and s["diverged"]["quantity"] == "penalty"
     assert _summary(tmp_path)["status"] == "diverged"
@@ -99,7 +98,7 @@ def test_an_exception_is_recorded_as_failed(tmp_path, monkeypatch):
         raise RuntimeError("simulated failure")
 
     monkeypatch.setattr(gan, "train_iteration", boom)
-    s = train(compose_cfg(*FAST_2D), tmp_path)
+    s = train(compose_spec(*FAST_2D), tmp_path)
     assert s["status"] == "failed" and "simulated failure" in s["error"]
     assert _summary(tmp_path)["status"] == "failed"
 
@@ -107,14 +106,14 @@ def test_an_exception_is_recorded_as_failed(tmp_path, monkeypatch):
 def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
     from lipbench.errors import RunDirError
 
-    first = train(compose_cfg(*FAST_2D), tmp_path)
+    first = train(compose_spec(*FAST_2D), tmp_path)
     mtime = (tmp_path / "checkpoint.pt").stat().st_mtime_ns
-    again = train(compose_cfg(*FAST_2D), tmp_path)
+    again = train(compose_spec(*FAST_2D), tmp_path)
     assert again["finished_at"] == first["finished_at"]
     assert (tmp_path / "checkpoint.pt").stat().st_mtime_ns == mtime
     with pytest.raises(RunDirError, match="another config"):
-        train(compose_cfg(*FAST_2D, "seed=9"), tmp_path)
-    redo = train(compose_cfg(*FAST_2D, "seed=9", "train.overwrite=true"), tmp_path)
+        train(compose_spec(*FAST_2D, "seed=9"), tmp_path)
+    redo = train(compose_spec(*FAST_2D, "seed=9", "train.overwrite=true"), tmp_path)
     assert redo["status"] == "completed" and redo["seed"] == 9
     assert math.isfinite(redo["final"]["w1"])
 
@@ -123,10 +122,10 @@ def test_completed_run_is_skipped_and_other_config_is_refused(tmp_path):
 def test_the_schedule_evaluates_and_checkpoints_at_multiples_before_the_end(iterations, every, ckpt):
     from lipbench.train.task import Schedule
 
-    cfg = compose_cfg(
+    spec = compose_spec(
         *FAST_2D, f"train.iterations={iterations}", f"eval.every={every}", f"train.checkpoint_every={ckpt}"
     )
-    s = Schedule.of(cfg)
+    s = Schedule.of(spec)
     assert (s.iterations, s.every, s.checkpoint_every, s.batch_size) == (iterations, every, ckpt, 64)
     # the final evaluation and checkpoint always run; these are the ones before it
     steps = range(1, iterations + 1)

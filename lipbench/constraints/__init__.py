@@ -12,8 +12,12 @@ CONSTRAINTS = Registry("constraint", package=__name__)
 
 
 def build_constraints(cfg):
-    """Build a ConstraintSet from the ``constraint`` config node ``{name: params, ...}`` (in order)."""
-    from lipbench.constraints.base import ConstraintSet
+    """Build a ConstraintSet from ``{name: params, ...}`` (in order): the ``constraint`` config
+    node, or a run spec's checked ``Params`` (``dict(spec.constraints)``)."""
+    from lipbench.constraints.base import ConstraintSet, Params
 
-    items = list((cfg or {}).items())
-    return ConstraintSet([CONSTRAINTS.get(name).from_config(params, f"constraint.{name}") for name, params in items])
+    def build(name, params):
+        cls = CONSTRAINTS.get(name)
+        return cls(params) if isinstance(params, Params) else cls.from_config(params, f"constraint.{name}")
+
+    return ConstraintSet([build(name, params) for name, params in (cfg or {}).items()])

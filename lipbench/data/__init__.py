@@ -28,5 +28,6 @@ def checked(cfg, path: str = "data"):
 
 
 def build_data(cfg):
-    """Build the data source named by ``cfg.name`` (``cfg`` is the ``data`` config node)."""
+    """Build the data source named by ``cfg.name``: the spec's data schema instance
+    (``spec.data``) or a ``data`` config node."""
     return DATASETS.get(cfg.name)(cfg)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from lipbench import record
 from lipbench.dual.pairs import Pair, stream_seed
@@ -88,17 +87,16 @@ class DualEvaluator(Evaluator):
 
     shown_metric = "dual_estimate"
 
-    def __init__(self, cfg, pair: Pair, run_dir, device):
+    def __init__(self, spec, pair: Pair, run_dir, device):
         self.pair, self.run_dir, self.device = pair, Path(run_dir), device
-        self.seed = int(cfg.seed)
-        self.opt = params_from(cfg.eval, DualOptions)
+        self.seed = spec.seed
+        self.opt = params_from(spec.eval, DualOptions)
         self.grad_samples, self.resolution = int(self.opt.grad_samples), int(self.opt.surface_resolution)
-        pair_cfg = OmegaConf.to_container(cfg.pair, resolve=True)
         gen = torch.Generator().manual_seed(stream_seed(self.seed, "dual-heldout"))
-        self.p, self.q = pair.sample("heldout", int(pair_cfg["n_heldout"]), gen, coupled=True)
-        self.truth = exact_truth(pair, pair_cfg)
-        self.run = RunContext("dual", pair, (pair.dim,), self.seed, device, self.run_dir, self.opt, cfg)
-        self.metric_set = MetricSet(self.run, cfg.eval)
+        self.p, self.q = pair.sample("heldout", int(spec.pair["n_heldout"]), gen, coupled=True)
+        self.truth = exact_truth(pair, spec.pair)
+        self.run = RunContext("dual", pair, (pair.dim,), self.seed, device, self.run_dir, self.opt, spec)
+        self.metric_set = MetricSet(self.run, spec.eval)
         self.metric_set.require("dual_estimate", "the held-out estimate: divergence check, time to 95%")
 
     def evaluate(self, critic, step: int, final: bool):

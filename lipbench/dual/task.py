@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from omegaconf import DictConfig
 from torch.nn.utils import parametrize
 
 from lipbench import record
@@ -33,12 +33,15 @@ from lipbench.train.build import build_critic
 from lipbench.train.setup import build_optimizer, seed_everything
 from lipbench.train.task import Schedule, Task
 
+if TYPE_CHECKING:
+    from lipbench.spec import RunSpec
+
 __all__ = ["train", "dual_step", "DualTask"]
 
 
-def train(cfg: DictConfig, run_dir, overrides=(), raise_errors: bool = False) -> dict:
-    """Train the dual task of the validated config ``cfg`` into ``run_dir``; return its summary."""
-    return loop.train(cfg, run_dir, overrides=overrides, raise_errors=raise_errors, task=DualTask)
+def train(spec: RunSpec, run_dir, overrides=(), raise_errors: bool = False) -> dict:
+    """Train the dual task of ``spec`` into ``run_dir``; return its summary."""
+    return loop.train(spec, run_dir, overrides=overrides, raise_errors=raise_errors, task=DualTask)
 
 
 def dual_step(critic, opt, loss, constraints, p: torch.Tensor, q: torch.Tensor) -> dict:
@@ -62,15 +65,15 @@ class DualTask(Task):
     losses = ("loss_d", "penalty")
     evaluates_untrained = True  # the untrained critic: the start of the estimate's curve
 
-    def __init__(self, cfg, run_dir: Path, summary: record.Summary, device):
-        self.data_gen = seed_everything(int(cfg.seed))
-        self.pair = build_pair(cfg.pair)
-        self.critic, self.constraints = build_critic(cfg, self.pair.dim, device)
-        self.opt = build_optimizer(self.critic.parameters(), cfg.optim)
-        self.loss = build_loss(cfg.loss)
+    def __init__(self, spec: RunSpec, run_dir: Path, summary: record.Summary, device):
+        self.data_gen = seed_everything(spec.seed)
+        self.pair = build_pair(spec.pair)
+        self.critic, self.constraints = build_critic(spec, self.pair.dim, device)
+        self.opt = build_optimizer(self.critic.parameters(), spec.optim)
+        self.loss = build_loss(spec.loss)
         summary.describe(method=self.constraints.name, task="dual", pair=self.pair.describe())
-        self.evaluator = DualEvaluator(cfg, self.pair, run_dir, device)
-        self.cfg, self.run_dir, self.device, self.schedule = cfg, Path(run_dir), device, Schedule.of(cfg)
+        self.evaluator = DualEvaluator(spec, self.pair, run_dir, device)
+        self.spec, self.run_dir, self.device, self.schedule = spec, Path(run_dir), device, Schedule.of(spec)
         self.parts = {"critic": self.critic, "opt_d": self.opt}
 
     def start(self) -> None:

@@ -1,7 +1,8 @@
 """Evaluators, selected by the data source's ``kind`` ("toy2d" or "image").
 
-An evaluator is built once per run as ``cls(cfg, data, run_dir, device)`` (``cfg`` is the
-whole resolved config) and called at every evaluation point:
+An evaluator is built once per run as ``cls(spec, data, run_dir, device)`` (``spec`` is the
+run's :class:`lipbench.spec.RunSpec`: ``spec.eval`` its evaluation keys, ``spec.seed``) and
+called at every evaluation point:
 
     metrics, diagnostics = evaluator.evaluate(generator, critic, step, final=False)
 
@@ -15,7 +16,7 @@ their pictures into ``run_dir`` and set ``picture`` to the path of the one the l
 call drew (None when it drew none); the training loop logs it to TensorBoard. They must
 leave the models' training state as they found it (``train()``/``eval()`` mode,
 ``requires_grad``) and must not consume the training random streams: they use their own
-``torch.Generator`` seeded from ``cfg.seed``.
+``torch.Generator`` seeded from ``spec.seed``.
 
 Every evaluator is an :class:`Evaluator`: besides ``evaluate`` it says which metric judges
 the run (divergence, the plateau rule, the progress log line), which metric is that one's
@@ -44,5 +45,6 @@ class Evaluator:
         return self.primary_metric
 
 
-def build_evaluator(cfg, data, run_dir, device):
-    return EVALUATORS.get(data.kind)(cfg, data, run_dir, device)
+def build_evaluator(spec, data, run_dir, device):
+    """The evaluator of ``data``'s kind for the run of ``spec``."""
+    return EVALUATORS.get(data.kind)(spec, data, run_dir, device)

@@ -3,7 +3,7 @@ with the domain classifier's and Inception's features, precision/recall, the sam
 floor, and the critic's Lipschitz diagnostics; see :mod:`lipbench.metrics.fidelity_metric`) and an
 8x8 grid of samples from fixed noise.
 
-Its own keys (``cfg.eval``, each with a default when missing; :class:`ImageOptions`):
+Its own keys (``spec.eval``, each with a default when missing; :class:`ImageOptions`):
 ``fid_samples`` (10000, generated images at the final evaluation), ``fid_samples_during``
 (1000, at intermediate ones), ``fidelity_batch_size`` (200), ``grad_samples`` (256).
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from torchvision.utils import save_image
 
 from lipbench import record
@@ -32,23 +31,18 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
-def _seed(cfg) -> int:
-    return int(OmegaConf.select(cfg, "seed", default=0) if OmegaConf.is_config(cfg) else getattr(cfg, "seed", 0))
-
-
 @EVALUATORS.register("image")
 class ImageEvaluator(Evaluator):
     """Built once per run; ``evaluate`` is called at each evaluation point."""
 
-    def __init__(self, cfg, data, run_dir, device):
+    def __init__(self, spec, data, run_dir, device):
         self.data, self.run_dir, self.device = data, Path(run_dir), torch.device(device)
-        self.seed = _seed(cfg)
-        eval_cfg = getattr(cfg, "eval", None)
-        self.opt = params_from(eval_cfg, ImageOptions)
-        self.run = RunContext("image", data, tuple(data.shape), self.seed, self.device, self.run_dir, self.opt, cfg)
-        self.metric_set = MetricSet(self.run, eval_cfg)
+        self.seed = spec.seed
+        self.opt = params_from(spec.eval, ImageOptions)
+        self.run = RunContext("image", data, tuple(data.shape), self.seed, self.device, self.run_dir, self.opt, spec)
+        self.metric_set = MetricSet(self.run, spec.eval)
         self.real = data.sample(int(self.opt.grad_samples), torch.Generator().manual_seed(10_007 + self.seed))
-        extractors = params_from(eval_cfg, FidelityParams).extractors
+        extractors = params_from(spec.eval, FidelityParams).extractors
         self.primary_metric = f"fid_{extractors[0]}" if extractors else None
         self.floor_metric = f"fid_floor_{extractors[0]}" if extractors else None
         if self.primary_metric is not None:

@@ -29,13 +29,13 @@ class Toy2DEvaluator(Evaluator):
     primary_metric = "w1"  # lower is better; the plateau rule and time-to-quality read it
     floor_metric = "w1_floor"
 
-    def __init__(self, cfg, data, run_dir, device):
+    def __init__(self, spec, data, run_dir, device):
         self.data, self.run_dir, self.device = data, Path(run_dir), device
-        self.seed = int(cfg.seed)
-        self.opt = o = params_from(cfg.eval, Toy2DOptions)
+        self.seed = spec.seed
+        self.opt = o = params_from(spec.eval, Toy2DOptions)
         self.real = data.sample(max(o.w1_samples, o.grad_samples), torch.Generator().manual_seed(10_007 + self.seed))
-        self.run = RunContext("toy2d", data, tuple(data.shape), self.seed, device, self.run_dir, o, cfg)
-        self.metric_set = MetricSet(self.run, cfg.eval)
+        self.run = RunContext("toy2d", data, tuple(data.shape), self.seed, device, self.run_dir, o, spec)
+        self.metric_set = MetricSet(self.run, spec.eval)
         self.metric_set.require(self.primary_metric, "its primary metric: divergence check, plateau rule")
 
     def _generate(self, G, n, gen):

@@ -25,7 +25,7 @@ class RunContext:
     device: Any
     run_dir: Path
     options: Any  # the evaluator's options: sample sizes (n_samples, w1_samples, grad_samples, ...)
-    cfg: Any = None  # the whole resolved config
+    spec: Any = None  # the run's lipbench.spec.RunSpec (None outside a run)
 
 
 @dataclass

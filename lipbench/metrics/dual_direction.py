@@ -76,11 +76,10 @@ def exact_plan(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 def _cached_plan(run, p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """:func:`exact_plan`, cached per pair config, seed and sample size."""
     from filelock import FileLock
-    from omegaconf import OmegaConf
 
     from lipbench.data.images import cache_root
 
-    pair_cfg = OmegaConf.to_container(run.cfg.pair, resolve=True) if run.cfg is not None else {}
+    pair_cfg = run.spec.pair if run.spec is not None else {}
     blob = json.dumps({"v": 1, "pair": pair_cfg, "seed": run.seed, "n": len(p)}, sort_keys=True, default=str)
     path = Path(cache_root()) / "dual_truth" / f"plan-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.npy"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +102,7 @@ def true_directions(run, p, q):
     if pair.info.get("kind") == "gaussian":
         delta = np.asarray(pair.info["delta"], dtype=np.float64)
         return p, np.broadcast_to(delta / np.linalg.norm(delta), (len(p), len(delta)))
-    n = min(len(p), int(run.cfg.pair.n_ot)) if run.cfg is not None and "n_ot" in run.cfg.pair else len(p)
+    n = min(len(p), int(run.spec.pair["n_ot"])) if run.spec is not None and "n_ot" in run.spec.pair else len(p)
     ps, qs = p[:n].double().numpy(), q[:n].double().numpy()
     moves = ps - qs[_cached_plan(run, ps, qs)]
     lengths = np.linalg.norm(moves, axis=1)

@@ -108,7 +108,7 @@ class Fidelity:
             from lipbench.metrics.domain import register_domain_extractor
             from lipbench.metrics.first_use import progress_enabled
 
-            progress = progress_enabled(getattr(getattr(run.cfg, "train", None), "progress", "auto"))
+            progress = progress_enabled(getattr(getattr(run.spec, "train", None), "progress", "auto"))
             register_domain_extractor(run.data, device=run.device, verbose=progress)
         if "inception" in params.extractors:
             inception_weights_path(params.inception_weights)

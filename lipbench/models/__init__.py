@@ -13,5 +13,6 @@ MODELS = Registry("model", package=__name__)
 
 
 def build_models(cfg, data_shape):
-    """Build ``(generator, critic)`` for the ``model`` config node ``cfg``."""
+    """Build ``(generator, critic)`` for ``cfg``: the spec's model schema instance (``spec.model``)
+    or a ``model`` config node; builders read its keys as attributes."""
     return MODELS.get(cfg.name)(cfg, tuple(data_shape))

@@ -64,14 +64,14 @@ class ConvNetConfig:
 
 def widths(cfg, default: int):
     """``(generator width, critic width)`` from ``width`` and optional ``g_width``/``d_width``."""
-    w = int(cfg.get("width", default) or default)
-    g = int(cfg.get("g_width", None) or w)
-    d = int(cfg.get("d_width", None) or w)
+    w = int(getattr(cfg, "width", default) or default)
+    g = int(getattr(cfg, "g_width", None) or w)
+    d = int(getattr(cfg, "d_width", None) or w)
     return g, d
 
 
 def z_dim(cfg, default: int = 128) -> int:
-    return int(cfg.get("z_dim", default) or default)
+    return int(getattr(cfg, "z_dim", default) or default)
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -65,7 +65,7 @@ class MLPConfig:
 def build_mlp(cfg, data_shape):
     if len(data_shape) != 1:
         raise ConfigError(f"model.name=mlp: needs vector data, got data of shape {data_shape}; use an image model")
-    critic_activation = cfg.get("critic_activation") or cfg.activation
+    critic_activation = getattr(cfg, "critic_activation", None) or cfg.activation
     g = MLPGenerator(int(cfg.z_dim), data_shape[0], int(cfg.hidden), int(cfg.depth), cfg.activation)
     d = MLPCritic(data_shape[0], int(cfg.hidden), int(cfg.critic_depth or cfg.depth), critic_activation)
     return g, d

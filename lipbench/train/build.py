@@ -1,4 +1,4 @@
-"""The one way to build what a run trains from a validated config.
+"""The one way to build what a run trains from its spec (:class:`lipbench.spec.RunSpec`).
 
 :func:`build_gan` (the GAN task: data, models, the critic wrapped by its constraints, the
 loss and both optimizers) is used by the training loop, experiments/perf.py,
@@ -13,10 +13,9 @@ identity: the same seed gives the same numbers.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from lipbench.constraints import build_constraints
@@ -28,23 +27,26 @@ from lipbench.models import build_models
 from lipbench.train.setup import build_optimizer
 from lipbench.train.steps import GAN
 
+if TYPE_CHECKING:
+    from lipbench.spec import RunSpec
 
-def build_gan(cfg: DictConfig, device: torch.device, data=None):
-    """The data and the GAN of a validated config; ``data`` (built from ``cfg.data`` if not
+
+def build_gan(spec: RunSpec, device: torch.device, data=None):
+    """The data and the GAN of a run's spec; ``data`` (built from ``spec.data`` if not
     given) lets callers share one data set between several GANs. On CUDA, image models use
     channels_last (NHWC, faster convolutions); ``train.precision`` and ``train.compile`` are
     passed on (see lipbench.train.steps)."""
-    data = build_data(cfg.data) if data is None else data
-    generator, critic = build_models(cfg.model, data.shape)
-    constraints = build_constraints(cfg.constraint)
+    data = build_data(spec.data) if data is None else data
+    generator, critic = build_models(spec.model, data.shape)
+    constraints = build_constraints(dict(spec.constraints))
     critic = constraints.wrap(critic).to(device)
     generator = generator.to(device)
     if device.type == "cuda" and len(data.shape) == 3:
         generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
-    precision, compiled = str(cfg.train.get("precision", "fp32")), bool(cfg.train.get("compile", False))
+    precision, compiled = spec.train.precision, spec.train.compile
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError(f"train.precision=bf16: {torch.cuda.get_device_name(device)} has no bfloat16; use fp32")
-    gan = gan_from_parts(generator, critic, constraints, cfg.optim, cfg.loss, device, precision, compiled)
+    gan = gan_from_parts(generator, critic, constraints, spec.optim, spec.loss, device, precision, compiled)
     return data, gan
 
 
@@ -79,9 +81,9 @@ def gan_from_parts(
     )
 
 
-def build_critic(cfg: DictConfig, dim: int, device):
+def build_critic(spec: RunSpec, dim: int, device):
     """The dual task's constrained critic for inputs in R^dim and its ConstraintSet. The model
     registry builds a (generator, critic) pair; only the critic is kept (never trained or saved)."""
-    _, critic = build_models(cfg.model, (dim,))
-    constraints = build_constraints(cfg.constraint)
+    _, critic = build_models(spec.model, (dim,))
+    constraints = build_constraints(dict(spec.constraints))
     return constraints.wrap(critic).to(device), constraints

@@ -52,10 +52,10 @@ class Driver:
         if plan.action == "resume":
             state.restore(plan.checkpoint)
             self.history.resume(max_step=min(state.step, self.schedule.iterations - 1))
-        record.write_text(self.run_dir / record.CONFIG, OmegaConf.to_yaml(task.cfg))
+        record.write_text(self.run_dir / record.CONFIG, OmegaConf.to_yaml(task.spec.config))
         record.write_summary(self.run_dir, self.summary)
-        self.writer = monitor.tensorboard(task.cfg, self.run_dir, state.step)
-        self.progress = monitor.progress(task.cfg, self.schedule.iterations, state.step, self.summary.method)
+        self.writer = monitor.tensorboard(task.spec.train, self.run_dir, state.step)
+        self.progress = monitor.progress(task.spec.train, self.schedule.iterations, state.step, self.summary.method)
         task.start()
         if self._catch_up() and self._iterate():
             self._conclude()

@@ -20,13 +20,13 @@ class GanTask(Task):
 
     losses = ("loss_d", "loss_g", "penalty")
 
-    def __init__(self, cfg, run_dir: Path, summary: record.Summary, device):
-        self.data_gen = seed_everything(int(cfg.seed))
-        self.data, self.gan = build_gan(cfg, device)
+    def __init__(self, spec, run_dir: Path, summary: record.Summary, device):
+        self.data_gen = seed_everything(spec.seed)
+        self.data, self.gan = build_gan(spec, device)
         summary.describe(method=self.gan.constraints.name, data=self.data.describe())
-        self.evaluator = build_evaluator(cfg, self.data, run_dir, device)
-        self.cfg, self.run_dir, self.device, self.schedule = cfg, Path(run_dir), device, Schedule.of(cfg)
-        self.n_critic = int(cfg.optim.n_critic)
+        self.evaluator = build_evaluator(spec, self.data, run_dir, device)
+        self.spec, self.run_dir, self.device, self.schedule = spec, Path(run_dir), device, Schedule.of(spec)
+        self.n_critic = int(spec.optim["n_critic"])
         g = self.gan
         self.parts = {"generator": g.generator, "critic": g.critic, "opt_g": g.opt_g, "opt_d": g.opt_d}
 

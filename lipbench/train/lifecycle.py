@@ -49,20 +49,21 @@ def train_log(run_dir: Path):
         handler.close()
 
 
-def new_summary(cfg, run_id: str, plan, overrides, device, threads: int) -> record.Summary:
-    """The summary of a run that starts (or resumes, keeping its start time and resumes)."""
+def new_summary(spec, plan, overrides, device, threads: int) -> record.Summary:
+    """The summary of the run of ``spec`` (a :class:`lipbench.spec.RunSpec`) that starts (or
+    resumes, keeping its start time and resumes)."""
     resume = plan.action == "resume"
     summary = record.Summary(
         lipbench_version=lipbench.__version__,
         status=record.RUNNING,
-        run_id=run_id,
-        config=OmegaConf.to_container(cfg, resolve=True),
+        run_id=spec.run_id,
+        config=OmegaConf.to_container(spec.config, resolve=True),
         overrides=list(overrides),
         step=0,
-        iterations=int(cfg.train.iterations),
+        iterations=spec.train.iterations,
         wall_time_s=0.0,
         train_time_s=0.0,
-        seed=int(cfg.seed),
+        seed=spec.seed,
         device=str(device),
         torch_threads=threads,
         versions=versions(),

@@ -16,17 +16,18 @@ from lipbench.record import COMPLETED
 log = logging.getLogger("lipbench")
 
 
-def progress(cfg, total: int, initial: int, method: str):
-    """The progress bar: ``train.progress`` auto (only on a terminal), true or false."""
-    flag = str(cfg.train.progress).lower()
+def progress(train, total: int, initial: int, method: str):
+    """The progress bar: ``train.progress`` auto (only on a terminal), true or false (``train``
+    is the spec's :class:`~lipbench.config_schemas.TrainSchema`)."""
+    flag = str(train.progress).lower()
     disable = (not sys.stderr.isatty()) if flag == "auto" else flag != "true"
     return tqdm(total=total, initial=initial, desc=f"{method}", disable=disable, dynamic_ncols=True, leave=False)
 
 
-def tensorboard(cfg, run_dir: Path, step: int):
+def tensorboard(train, run_dir: Path, step: int):
     """A SummaryWriter into ``run_dir/tb`` (events after ``step`` purged on resume), or None
     when ``train.tensorboard`` is off."""
-    if not cfg.train.tensorboard:
+    if not train.tensorboard:
         return None
     try:
         from torch.utils.tensorboard import SummaryWriter

@@ -1,4 +1,4 @@
-"""Building a run's parts from a validated config: device, seeds, optimizers, RNG state."""
+"""A run's set-up: device, threads, seeds, optimizers, RNG state."""
 
 from __future__ import annotations
 

@@ -28,9 +28,10 @@ class Schedule:
     batch_size: int
 
     @classmethod
-    def of(cls, cfg) -> "Schedule":
-        t = cfg.train
-        return cls(int(t.iterations), int(cfg.eval.every), int(t.checkpoint_every), int(t.log_every), int(t.batch_size))
+    def of(cls, spec) -> "Schedule":
+        """The schedule of a run's spec (:class:`lipbench.spec.RunSpec`)."""
+        t = spec.train
+        return cls(t.iterations, spec.eval.every, t.checkpoint_every, t.log_every, t.batch_size)
 
     def eval_due(self, step: int) -> bool:
         """An evaluation before the final one (which always runs) is due at ``step``."""
@@ -41,10 +42,10 @@ class Schedule:
 
 
 class Task:
-    """One task's run. A subclass's constructor ``(cfg, run_dir, summary, device)`` sets the
+    """One task's run. A subclass's constructor ``(spec, run_dir, summary, device)`` sets the
     attributes below and defines :meth:`iteration` and :meth:`evaluate`."""
 
-    cfg: Any
+    spec: Any  # the run's lipbench.spec.RunSpec
     run_dir: Any
     schedule: Schedule
     evaluator: Evaluator
@@ -69,17 +70,17 @@ class Task:
         judged from the run's evaluation ``rows`` by the evaluator's primary and floor metrics
         (:func:`lipbench.metrics.convergence.assess`), and the record of that judgement; the
         final metrics unchanged and None for an evaluator that names no primary metric."""
-        ev, e = self.evaluator, self.cfg.eval
+        ev, e = self.evaluator, self.spec.eval
         if ev.primary_metric is None or ev.primary_metric not in final:
             return final, None
         extra, entry = assess(
             rows,
             ev.primary_metric,
             floor=final.get(ev.floor_metric),
-            window=int(e.plateau_window),
-            tol=float(e.plateau_tol),
-            factor=float(e.quality_factor),
-            cv=float(e.plateau_cv),
+            window=e.plateau_window,
+            tol=e.plateau_tol,
+            factor=e.quality_factor,
+            cv=e.plateau_cv,
             comparable_by=ev.comparable_by,
         )
         return {**final, **extra}, {**entry, "floor_metric": ev.floor_metric}
