@@ -10,8 +10,8 @@ loss registers its schema with its name. All are Hydra structured configs
 checks them again (a config may come from elsewhere), with the ranges. Each range is
 checked where its key is declared, by :func:`lipbench.errors.require`: each node is made an
 instance of its dataclass (``OmegaConf.to_object``), whose ``__post_init__`` checks it (data,
-model, train, eval, an evaluator's or metric's ``eval.*`` keys), a constraint's by its
-``Params.check``. :func:`checked` returns those instances; :mod:`lipbench.spec` holds them.
+model, train, eval, an evaluator's or metric's ``eval.*`` keys, a constraint's ``Params``).
+:func:`checked` returns those instances; :mod:`lipbench.spec` holds them.
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ _STORED: Dict[tuple, type] = {}  # (conf_dir, group, option) -> the schema last 
 
 def constraint_schema(cls) -> type:
     """The structured config of constraint class ``cls``: its ``Params`` fields, then
-    ``paper`` (its published optimizer setting, null when it has none)."""
+    ``paper`` (its published optimizer setting, null when it has none). A subclass of
+    ``cls.Params``: ``OmegaConf.to_object`` of it checks the ranges, naming ``constraint.<name>``."""
     if cls not in _CONSTRAINT_NODES:
         paper = ("paper", Optional[PaperSchema], dataclasses.field(default=None))
         _CONSTRAINT_NODES[cls] = dataclasses.make_dataclass(f"{cls.__name__}Config", [paper], bases=(cls.Params,))

@@ -2,14 +2,18 @@
 tests/test_constraint_registry.py): penalties act, combinations compose in order, bad
 parameters name the key; and the GAN losses' textbook values."""
 
+import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
-from lipbench.constraints import build_constraints
+from lipbench.configstore import constraint_schema
+from lipbench.constraints import CONSTRAINTS, build_constraints
 from lipbench.errors import ConfigError
 from lipbench.losses import build_loss
 from lipbench.train.build import gan_from_parts
@@ -112,6 +116,46 @@ def test_combination_projects_in_the_listed_order():
 def test_bad_constraint_parameters_name_the_key(cfg, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         build_constraints(cfg)
+
+
+# a value out of range for one key of each registered constraint that has parameters (None: no key has a range)
+BAD_VALUE = {
+    "bjorck": ("iterations", 0),
+    "clip": ("c", 0.0),
+    "dragan": ("c", -1.0),
+    "gp": ("weight", -1.0),
+    "lp": ("weight", -1.0),
+    "max_gp": ("form", "abs"),
+    "ortho": ("weight", -1.0),
+    "r1": ("weight", -1.0),
+    "r2": ("weight", -1.0),
+    "sn": ("n_power_iterations", 0),
+    "sn_cert": ("budget", -1.0),
+    "sn_conv": ("n_power_iterations", 0),
+    "zero_gp": ("weight", -1.0),
+}
+
+
+@pytest.mark.parametrize("name", CONSTRAINTS.names())
+def test_each_constraints_params_check_their_ranges_when_made_naming_that_constraint(name):
+    """As every other schema: making the Params instance (directly, or from the structured config)
+    checks the ranges, naming ``constraint.<name>.<key>`` even where constraints share one class."""
+    cls = CONSTRAINTS.get(name)
+    assert dataclasses.asdict(cls.Params()) == dataclasses.asdict(cls.build().params)  # the defaults are in range
+    if not dataclasses.fields(cls.Params):
+        return
+    assert name in BAD_VALUE, f"add an out-of-range value of constraint {name!r} to BAD_VALUE"
+    if BAD_VALUE[name] is None:
+        return
+    key, value = BAD_VALUE[name]
+    pattern = rf"^constraint\.{name}\.{key}={re.escape(str(value))}: "
+    with pytest.raises(ConfigError, match=pattern):
+        cls.Params(**{key: value})
+    node = OmegaConf.merge(OmegaConf.structured(constraint_schema(cls)), {key: value})
+    with pytest.raises(ConfigError, match=pattern):
+        OmegaConf.to_object(node)
+    with pytest.raises(ConfigError, match=pattern):
+        build_constraints({name: {key: value}})
 
 
 def test_losses_have_their_textbook_values():

@@ -78,6 +78,33 @@ def test_summary_of_a_sparse_record_takes_defaults_and_keeps_unknown_keys():
     assert s.extra == {"future_key": 1} and s.to_dict()["future_key"] == 1
 
 
+def test_a_record_from_before_the_machine_field_loads_and_is_written_back_as_it_was(tmp_path):
+    run_dir = make_run(tmp_path, "gp", 3)
+    raw = record.read_summary_dict(run_dir)
+    assert "machine" not in raw  # the fixture writes the layout of the records before it
+    summary = record.read_summary(run_dir)
+    assert summary.machine is None and summary.status == record.COMPLETED
+    assert summary.to_dict() == raw
+    assert record.Summary.from_dict({**raw, "machine": "x"}).machine is None  # not a mapping: unknown
+
+
+def test_machine_names_the_cpu_and_never_raises_without_proc(monkeypatch):
+    from lipbench.record import provenance
+
+    info = provenance.machine()
+    assert json.loads(json.dumps(info)) == info and info["cpu"] and info["cpu_count"] >= 1
+    assert provenance.machine() == info  # read once, the same each time
+    assert provenance._cpu_model("/nonexistent/cpuinfo") == (
+        provenance.platform.processor() or provenance.platform.machine() or None
+    )
+    monkeypatch.setattr(provenance.os, "cpu_count", lambda: 1 / 0)
+    provenance._host.cache_clear()
+    try:
+        assert provenance.machine()["cpu_count"] is None
+    finally:
+        provenance._host.cache_clear()
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [

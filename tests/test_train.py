@@ -33,10 +33,14 @@ def test_run_record_is_complete(tmp_path):
         "device",
         "versions",
         "git_commit",
+        "machine",
         "started_at",
         "finished_at",
     ):
         assert key in on_disk
+    machine = on_disk["machine"]  # where it was made: bitwise reproducibility holds per machine
+    assert isinstance(machine["cpu"], str) and machine["cpu"] and machine["cpu_count"] >= 1
+    assert set(machine) == {"cpu", "cpu_count", "cpu_capability", "platform", "cuda_device"}
     assert on_disk["config"]["optim"]["lr"] == pytest.approx(2e-4)  # SN's paper setting was resolved
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in rows] == [10, 20]

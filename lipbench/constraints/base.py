@@ -8,33 +8,62 @@ A Lipschitz constraint acts on the critic in at most three places:
 
 A constraint overrides only the hooks it needs. Its parameters are a dataclass
 (``Params``: the keys of ``constraint.<name>``, their types and defaults; it is the
-constraint's Hydra structured config, see :mod:`lipbench.configstore`); ranges are
-checked in ``Params.check``. ``conf/constraint/<name>.yaml``, when there is one, holds
-only its published optimizer setting (``paper``). Every constraint declares the property
-that defines it, :meth:`Constraint.check_property`, which the test suite runs for every
-registered constraint. The training loop calls the hooks of a :class:`ConstraintSet`
-and never looks at a constraint's name.
+constraint's Hydra structured config, see :mod:`lipbench.configstore`). As with every other
+schema, its ranges are checked when an instance is made (``__post_init__`` calls the class's
+``check`` hook), naming the keys ``constraint.<name>.<key>``: each constraint class gets its
+own ``Params`` subclass that knows its name (:meth:`Constraint.__init_subclass__`), also where
+several constraints share one parameter class. ``conf/constraint/<name>.yaml``, when there
+is one, holds only its published optimizer setting (``paper``). Every constraint declares
+the property that defines it, :meth:`Constraint.check_property`, which the test suite runs
+for every registered constraint. The training loop calls the hooks of a
+:class:`ConstraintSet` and never looks at a constraint's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import ClassVar, List, Optional
 
 import torch
 from torch import nn
 
 from lipbench.errors import ConfigError
 
+UNBOUND = "constraint.<name>"  # the path of a Params class no constraint class has bound yet
+
 
 @dataclass
 class Params:
-    """Base parameters; subclasses add fields with defaults and override :meth:`check`."""
+    """Base parameters; subclasses add fields with defaults and override :meth:`check`.
+
+    ``path`` (a class variable, not a key) is ``constraint.<name>`` of the constraint the class
+    belongs to; :meth:`Constraint.__init_subclass__` sets it on the subclass it makes for each
+    constraint. Making an instance checks the ranges (``__post_init__``): a bad value raises
+    :class:`~lipbench.errors.ConfigError`, ``constraint.gp.weight=-1: must be >= 0``.
+    """
+
+    path: ClassVar[str] = UNBOUND
+
+    def __post_init__(self):
+        self.check(type(self).path)
 
     def check(self, path: str) -> None:
-        """Raise ConfigError for values out of range (:func:`lipbench.errors.require`, one call
-        per key); ``path`` is e.g. ``constraint.gp``."""
+        """The range hook :meth:`__post_init__` calls: raise ConfigError for values out of range
+        (:func:`lipbench.errors.require`, one call per key, named ``f"{path}.<key>"``); ``path``
+        is e.g. ``constraint.gp``."""
+
+
+def bound_params(params: type, constraint: type) -> type:
+    """``params`` bound to the constraint class ``constraint``: a subclass whose ``path`` is
+    ``constraint.<name>``, reachable (and picklable) as ``<constraint class>.Params``."""
+    namespace = {
+        "path": f"constraint.{constraint.name}",
+        "__module__": constraint.__module__,
+        "__qualname__": f"{constraint.__qualname__}.Params",
+        "__doc__": f"The parameters of constraint ``{constraint.name}`` ({params.__name__}).",
+    }
+    return type("Params", (params,), namespace)
 
 
 class Constraint:
@@ -42,6 +71,14 @@ class Constraint:
 
     name: str = ""
     Params = Params
+
+    def __init_subclass__(cls, **kwargs):
+        """A constraint class with a name gets its own subclass of the ``Params`` it declares (or
+        inherits), bound to its name, so that a parameter class shared by several constraints
+        (``gp``, ``lp``, ``r1``, ... share ``PenaltyParams``) names the right one in its errors."""
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            cls.Params = bound_params(cls.Params, cls)
 
     def __init__(self, params: Params):
         self.params = params
@@ -80,9 +117,7 @@ class Constraint:
         if not dataclasses.fields(cls.Params) and node:
             raise ConfigError(f"{path}.{sorted(node)[0]}: unknown key; allowed: (no parameters)")
         typed = check_node(node, cls.Params, path)  # types checked, ints converted to floats where declared
-        params = cls.Params(**OmegaConf.to_container(typed))
-        params.check(path)
-        return cls(params)
+        return cls(OmegaConf.to_object(typed))  # the Params instance checks the ranges
 
 
 class ConstraintSet:

@@ -1,13 +1,17 @@
-"""Where a run's numbers come from: the versions of the packages that shape them and the
-commit of the lipbench checkout that computed them (``versions`` and ``git_commit`` in
-summary.json)."""
+"""Where a run's numbers come from: the versions of the packages that shape them, the
+commit of the lipbench checkout that computed them and the machine that ran it
+(``versions``, ``git_commit`` and ``machine`` in summary.json). Bitwise reproducibility
+holds per machine: the same commit gives other last digits on another CPU (its kernels),
+which GAN training amplifies."""
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, Optional
 
 PACKAGES = ("lipbench", "torchvision", "numpy", "hydra-core", "omegaconf", "torch-fidelity", "pot", "pandas")
 
@@ -26,6 +30,75 @@ def versions() -> Dict[str, str]:
         except PackageNotFoundError:  # pragma: no cover - optional packages
             pass
     return out
+
+
+def _cpu_model(cpuinfo: str = "/proc/cpuinfo") -> Optional[str]:
+    """The CPU's model name: /proc/cpuinfo's first ``model name`` (Linux), else
+    ``platform.processor()``, else ``platform.machine()`` (None when all are empty)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:  # not Linux, or no /proc
+        pass
+    try:
+        return platform.processor() or platform.machine() or None
+    except Exception:  # pragma: no cover - platform reads uname
+        return None
+
+
+def _guarded(read, default=None):
+    try:
+        return read()
+    except Exception:
+        return default
+
+
+@functools.lru_cache(maxsize=None)
+def _host() -> tuple:
+    """The parts of :func:`machine` that do not change while the process runs (read once)."""
+    import torch
+
+    return (
+        _guarded(_cpu_model),
+        _guarded(os.cpu_count),
+        _guarded(torch.backends.cpu.get_cpu_capability),
+        _guarded(platform.platform),
+    )
+
+
+def _cuda_device(device) -> Optional[str]:
+    """The name of the CUDA device a run computes on, when CUDA is available: ``device`` when it
+    is a CUDA device, else the current one if this process has already initialized CUDA. A CPU
+    run does not initialize CUDA for it (seconds, and a context on the GPU): None then."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if torch.cuda.is_initialized():
+        return torch.cuda.get_device_name(torch.cuda.current_device())
+    return None
+
+
+def machine(device=None) -> Dict[str, Any]:
+    """The machine a run is made on (bitwise reproducibility holds per machine), JSON-able:
+    ``cpu`` (its model name), ``cpu_count`` (logical CPUs), ``cpu_capability`` (torch's CPU
+    kernel level, e.g. ``AVX2``), ``platform`` (``platform.platform()``) and ``cuda_device``
+    (see :func:`_cuda_device`; ``device`` is the run's torch device). Cheap (the host's parts
+    are read once per process) and never raising: what cannot be read is None."""
+    cpu, count, capability, system = _guarded(_host, (None, None, None, None))
+    return {
+        "cpu": cpu,
+        "cpu_count": count,
+        "cpu_capability": capability,
+        "platform": system,
+        "cuda_device": _guarded(lambda: _cuda_device(device)),
+    }
 
 
 def _git(cwd: Path, *args: str) -> str:

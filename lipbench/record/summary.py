@@ -60,6 +60,7 @@ class Summary:
     torch_threads: Optional[int] = None
     versions: Dict[str, str] = field(default_factory=dict)
     git_commit: Optional[str] = None
+    machine: Optional[Dict[str, Any]] = None  # lipbench.record.provenance.machine (records before it: None)
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     # written only by some runs
@@ -82,7 +83,7 @@ class Summary:
         for key in ("config", "final", "diagnostics"):
             if not isinstance(values.get(key), dict):
                 values[key] = {}
-        for key in ("diverged", "data", "pair", "convergence", "interrupted"):
+        for key in ("diverged", "data", "pair", "convergence", "interrupted", "machine"):
             if key in values and not isinstance(values[key], dict):
                 values[key] = None
         if "seed" not in data:

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 import lipbench
 from lipbench import record
-from lipbench.record.provenance import git_commit, versions
+from lipbench.record.provenance import git_commit, machine, versions
 from lipbench.train import rundir
 
 log = logging.getLogger("lipbench")
@@ -68,6 +68,7 @@ def new_summary(spec, plan, overrides, device, threads: int) -> record.Summary:
         torch_threads=threads,
         versions=versions(),
         git_commit=git_commit(),
+        machine=machine(device),  # this session's machine (a resume records its own); not in the run's identity
         started_at=(plan.summary or {}).get("started_at") if resume else record.now(),
     )
     if resume:
