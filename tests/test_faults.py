@@ -180,3 +180,32 @@ def test_a_run_dir_being_trained_is_refused(tmp_path):
         assert f"pid {os.getpid()}" in str(err.value)
         assert not (run_dir / "summary.json").exists()
     assert train(compose_spec(*RUN), run_dir)["status"] == "completed"  # free again
+
+
+def test_a_resume_loads_its_checkpoint_once_and_reads_again_what_changed(tmp_path, monkeypatch):
+    """The plan read before the run takes the lock is the one used under it when the record
+    files are unchanged (the checkpoint loaded once); a file changed in between is read again."""
+    import lipbench.train.rundir as rundir
+
+    run_dir = tmp_path / "run"
+    interrupted_run(run_dir, monkeypatch)
+    loads = []
+
+    def counting(path, *args, **kwargs):
+        loads.append(path)
+        return load_checkpoint(path, *args, **kwargs)
+
+    monkeypatch.setattr(rundir, "load_checkpoint", counting)
+    spec = compose_spec(*RUN)
+    first = rundir.plan(run_dir, spec.run_id, False)
+    assert first.action == "resume" and rundir.plan(run_dir, spec.run_id, False, earlier=first) is first
+    assert len(loads) == 1
+    ckpt = run_dir / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes())  # rewritten (by another process, say): a new modification time
+    os.utime(ckpt, ns=(first.seen[1][1] + 10**9, first.seen[1][1] + 10**9))
+    again = rundir.plan(run_dir, spec.run_id, False, earlier=first)
+    assert again is not first and again.action == "resume" and len(loads) == 2
+    loads.clear()
+    resumed = train(spec, run_dir)
+    assert resumed["status"] == "completed" and resumed["resumes"][0]["step"] == 10
+    assert loads == [ckpt]  # once, for the resume itself

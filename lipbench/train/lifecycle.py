@@ -24,10 +24,11 @@ from lipbench.train import rundir
 log = logging.getLogger("lipbench")
 
 
-def prepare(run_dir: Path, run_id: str, overwrite: bool):
-    """The plan for ``run_dir`` (see lipbench.train.rundir.plan), read again now that the run
-    holds the lock; a fresh run's directory is cleared, stale temporary files removed."""
-    plan = rundir.plan(run_dir, run_id, overwrite)
+def prepare(run_dir: Path, run_id: str, overwrite: bool, earlier=None):
+    """The plan for ``run_dir`` now that the run holds the lock (see
+    lipbench.train.rundir.plan: ``earlier``, the plan read before the lock, unless the record
+    files changed since); a fresh run's directory is cleared, stale temporary files removed."""
+    plan = rundir.plan(run_dir, run_id, overwrite, earlier=earlier)
     if plan.action == "skip":
         return plan
     if plan.action == "fresh":

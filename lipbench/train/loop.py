@@ -52,11 +52,12 @@ def train(spec: RunSpec, run_dir, overrides=(), raise_errors: bool = False, task
         )
         return plan.summary
     with rundir.RunLock(run_dir):  # one process at a time trains in a run directory
-        return _run(spec, run_dir, overrides, raise_errors, task)
+        return _run(spec, run_dir, plan, overrides, raise_errors, task)
 
 
-def _run(spec: RunSpec, run_dir: Path, overrides, raise_errors: bool, task) -> dict:
-    plan = lifecycle.prepare(run_dir, spec.run_id, spec.train.overwrite)  # again, now that no one else writes
+def _run(spec: RunSpec, run_dir: Path, earlier, overrides, raise_errors: bool, task) -> dict:
+    # the plan again, now that no one else writes: the one read before the lock if no file changed
+    plan = lifecycle.prepare(run_dir, spec.run_id, spec.train.overwrite, earlier=earlier)
     if plan.action == "skip":
         return plan.summary
     with lifecycle.train_log(run_dir):

@@ -24,6 +24,20 @@ class Plan:
     action: str  # "fresh", "resume" or "skip"
     summary: Optional[dict] = None
     checkpoint: Optional[dict] = None
+    seen: Optional[tuple] = None  # the record files as the plan read them (:func:`_files_seen`)
+
+
+def _files_seen(run_dir: Path) -> tuple:
+    """The summary's and the checkpoint's (size, modification time), None for one that is absent:
+    what tells whether a plan read earlier still describes the directory."""
+    seen = []
+    for name in (record.SUMMARY, record.CHECKPOINT):
+        try:
+            st = (run_dir / name).stat()
+            seen.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            seen.append(None)
+    return tuple(seen)
 
 
 def check_writable(run_dir: Path) -> None:
@@ -35,12 +49,18 @@ def check_writable(run_dir: Path) -> None:
         raise RunDirError(f"run directory {run_dir} is not writable; choose another hydra.run.dir / hydra.sweep.dir")
 
 
-def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
-    """Decide what to do with ``run_dir`` without changing anything in it."""
+def plan(run_dir: Path, run_id: str, overwrite: bool, earlier: Optional[Plan] = None) -> Plan:
+    """Decide what to do with ``run_dir`` without changing anything in it. ``earlier``, a plan of
+    the same run read before the run took the directory's lock, is returned as it is when the
+    summary and checkpoint are the files it read (so a resume loads its checkpoint once), and
+    read again when another process changed them in between."""
     run_dir = Path(run_dir)
     summary_path, ckpt_path = run_dir / record.SUMMARY, run_dir / record.CHECKPOINT
     if overwrite:
         return Plan("fresh")
+    seen = _files_seen(run_dir)
+    if earlier is not None and earlier.seen == seen:
+        return earlier
     summary = None
     if summary_path.exists():
         try:
@@ -54,7 +74,7 @@ def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
                 "use another output directory or train.overwrite=true"
             )
         if summary.get("status") in record.DONE:
-            return Plan("skip", summary=summary)
+            return Plan("skip", summary=summary, seen=seen)
     if ckpt_path.exists():
         try:
             ckpt = load_checkpoint(ckpt_path)
@@ -68,8 +88,8 @@ def plan(run_dir: Path, run_id: str, overwrite: bool) -> Plan:
                 f"checkpoint {ckpt_path} belongs to another config (run_id {ckpt.get('run_id')}, "
                 f"this config is {run_id}); use another output directory or train.overwrite=true"
             )
-        return Plan("resume", summary=summary, checkpoint=ckpt)
-    return Plan("fresh", summary=summary)
+        return Plan("resume", summary=summary, checkpoint=ckpt, seen=seen)
+    return Plan("fresh", summary=summary, seen=seen)
 
 
 def clear(run_dir: Path) -> None:
