@@ -102,7 +102,8 @@ def tiny_run_reports_lipschitz_and_resumes(name: str, tmp_path, monkeypatch, *ov
     stopped by SIGTERM mid-way, then run again, ends with the uninterrupted numbers."""
     from lipbench.record import read_jsonl
     from lipbench.record.checkpoint import load_checkpoint
-    from lipbench.train.loop import Interrupted, train
+    from lipbench.signals import Interrupted
+    from lipbench.train.loop import train
 
     run = [f"constraint={name}", *TINY_RUN, *with_an_optimizer(name, overrides)]
     reference = train(compose_spec(*run), tmp_path / "reference")

@@ -17,7 +17,8 @@ from conftest import FAST_2D, compose_spec, run_cli, untimed
 from lipbench.errors import RunDirError
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
-from lipbench.train.loop import Interrupted, train
+from lipbench.signals import Interrupted
+from lipbench.train.loop import train
 
 RUN = [*FAST_2D, "model.hidden=32", "train.checkpoint_every=5", "eval.surface_resolution=8", "constraint=sn"]
 

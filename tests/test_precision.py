@@ -22,8 +22,9 @@ from lipbench.errors import ConfigError
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
 from lipbench.record.identity import run_identity
+from lipbench.signals import Interrupted
 from lipbench.train.build import build_gan
-from lipbench.train.loop import Interrupted, train
+from lipbench.train.loop import train
 from lipbench.train.setup import seed_everything
 from lipbench.train.steps import critic_step
 

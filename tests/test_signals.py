@@ -18,7 +18,8 @@ import lipbench.train.gan as gan
 from conftest import FAST_2D, compose_spec, untimed
 from lipbench.record import read_jsonl
 from lipbench.record.checkpoint import load_checkpoint
-from lipbench.train.loop import Interrupted, train
+from lipbench.signals import Interrupted
+from lipbench.train.loop import train
 
 LIPBENCH = Path(sys.executable).parent / "lipbench"
 RUN = [

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lipbench.signals import HandlerRaised, Interrupted, SignalFlag
+from lipbench.signals import HandlerRaised, SignalFlag
 from lipbench.train import lifecycle, rundir
 from lipbench.train.driver import drive
 from lipbench.train.gan import GanTask
@@ -31,7 +31,7 @@ from lipbench.train.setup import resolve_device, set_threads
 if TYPE_CHECKING:
     from lipbench.spec import RunSpec
 
-__all__ = ["train", "Interrupted"]
+__all__ = ["train"]
 log = logging.getLogger("lipbench")
 
 
