@@ -101,7 +101,9 @@ def test_domain_fid_matches_an_independent_frechet_distance(digits):
     """FID from torch-fidelity equals the Frechet distance computed here with scipy on the
     extractor's penultimate features of generated (test) vs reference (train) images."""
     name, _ = domain.register_domain_extractor(digits)
-    ext = domain.DomainFeatureExtractor(name, ["penultimate"])
+    from lipbench.metrics.domain_extractor import extractor_class
+
+    ext = extractor_class()(name, ["penultimate"])
 
     def feats(x):
         return ext(x.expand(-1, 3, -1, -1))[0].double().numpy()

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
 
 from lipbench import record
 from lipbench.evaluate import EVALUATORS, Evaluator
@@ -72,6 +71,8 @@ class ImageEvaluator(Evaluator):
             grid = G(torch.randn(GRID, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(self.device))
         name = record.grid_picture(step, final)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        from torchvision.utils import save_image  # torchvision's import takes seconds; only image runs need it
+
         save_image(grid.float().cpu().clamp(-1, 1) * 0.5 + 0.5, str(self.run_dir / name), nrow=8, padding=2)
         self.picture = self.run_dir / name
 

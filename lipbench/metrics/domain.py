@@ -26,14 +26,12 @@ from typing import Optional, Set
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from lipbench.metrics.domain_extractor import LOADED, DomainFeatureExtractor, to_float
+from lipbench.metrics.domain_extractor import LOADED, extractor_class, to_float
 from lipbench.metrics.first_use import LongStep, atomic_save, build_once
 
 __all__ = [
     "DomainClassifier",
-    "DomainFeatureExtractor",
     "load_or_train",
     "register_domain_extractor",
     "train_classifier",
@@ -243,9 +241,11 @@ def register_domain_extractor(data, *, cache_root: Optional[str] = None, device=
 
     Returns ``(extractor name, DomainClassifierInfo)``. Idempotent.
     """
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
     info = load_or_train(data, cache_root=cache_root, device=device, verbose=verbose)
     name = extractor_name(data.key)
     LOADED[name] = info.model
     if name not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor(name, DomainFeatureExtractor)
+        register_feature_extractor(name, extractor_class())
     return name, info
